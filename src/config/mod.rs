@@ -1,0 +1,187 @@
+//! Configuration: the effective settings of one process. Defaults are embedded in the binary
+//! (`defaults.toml`), then an optional TOML file, then `ALMANAC__SECTION__KEY` environment
+//! variables (see [`load`]). Every problem — unknown keys, bad values, invalid locations — is
+//! collected and reported at once at start-up. Unknown keys are found with `serde_ignored` over
+//! the merged document rather than `deny_unknown_fields`, which would stop at the first one.
+
+mod load;
+mod secret;
+mod sites;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{ConfigError, load};
+pub use secret::Secret;
+
+use crate::domain::{Coordinates, Dataset, Location, LocationKind, Registry};
+use crate::sources::{open_meteo, upstream};
+
+/// The whole configuration, as `almanac config` prints it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Config {
+    pub store: StoreConfig,
+    pub http: HttpConfig,
+    pub init: InitConfig,
+    pub ingest: IngestConfig,
+    pub sites: SitesConfig,
+    pub sources: SourcesConfig,
+    pub locations: BTreeMap<String, LocationConfig>,
+    /// Locations read from `sites.files`, filled by [`load`].
+    #[serde(skip)]
+    pub site_locations: Vec<Location>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct StoreConfig {
+    pub data_dir: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct InitConfig {
+    pub months: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct IngestConfig {
+    pub lookback_hours: u32,
+}
+
+/// Extra locations from Weather-Data-Product sites files, which carry no radius or sources.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SitesConfig {
+    pub files: Vec<PathBuf>,
+    pub radius_km: f64,
+    pub sources: BTreeMap<Dataset, Vec<String>>,
+}
+
+/// One section per provider; adding a provider adds a field here and an arm in
+/// [`crate::sources::build`].
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SourcesConfig {
+    pub open_meteo: open_meteo::Config,
+}
+
+impl SourcesConfig {
+    /// The ids sources are referred to by in `locations.*.sources`.
+    pub const IDS: &'static [&'static str] = &[open_meteo::ID];
+}
+
+/// A location as declared in config; its id is the table key.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct LocationConfig {
+    pub name: String,
+    pub country: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub timezone: String,
+    pub radius_km: f64,
+    #[serde(default = "default_kind")]
+    pub kind: LocationKind,
+    pub enabled: bool,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub aemet_stations: Vec<String>,
+    #[serde(default)]
+    pub sources: BTreeMap<Dataset, Vec<String>>,
+}
+
+fn default_kind() -> LocationKind {
+    LocationKind::City
+}
+
+/// The provider-independent request policy every source's `limits` section holds.
+pub type Limits = upstream::Policy;
+
+impl Config {
+    /// Every location: config tables first, then sites files.
+    pub fn registry(&self) -> Registry {
+        let mut locations: Vec<Location> =
+            self.locations.iter().filter_map(|(id, l)| l.to_location(id).ok()).collect();
+        locations.extend(self.site_locations.iter().cloned());
+        Registry::new(locations)
+    }
+
+    /// The SQLite file inside the data directory.
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.store.data_dir.join("almanac.db")
+    }
+
+    fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (id, location) in &self.locations {
+            if let Err(found) = location.to_location(id) {
+                problems.extend(found.into_iter().map(|p| format!("locations.{id}: {p}")));
+            }
+        }
+        for location in &self.site_locations {
+            if self.locations.contains_key(&location.id) {
+                problems.push(format!("site `{}` has the id of a configured location", location.id));
+            }
+            problems.extend(check_sources(&format!("site `{}`", location.id), &location.sources));
+        }
+        problems.extend(self.sources.open_meteo.limits.problems("sources.open_meteo.limits"));
+        if self.init.months == 0 {
+            problems.push("init.months must be at least 1".into());
+        }
+        problems
+    }
+}
+
+impl LocationConfig {
+    fn to_location(&self, id: &str) -> Result<Location, Vec<String>> {
+        let mut problems = Vec::new();
+        let coordinates = Coordinates::new(self.latitude, self.longitude).map_err(|e| problems.push(e.to_string())).ok();
+        let valid_id = !id.is_empty()
+            && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !valid_id {
+            problems.push("ids are lowercase ASCII letters, digits, `_` and `-`".into());
+        }
+        problems.extend(check_location(&self.timezone, self.radius_km).err());
+        problems.extend(check_sources("sources", &self.sources));
+        if self.enabled && self.sources.values().all(Vec::is_empty) {
+            problems.push("enabled, but no source feeds any dataset: set `sources` or `enabled = false`".into());
+        }
+        let Some(coordinates) = coordinates.filter(|_| problems.is_empty()) else { return Err(problems) };
+        Ok(Location {
+            id: id.to_string(),
+            name: self.name.clone(),
+            country: self.country.clone(),
+            coordinates,
+            timezone: self.timezone.clone(),
+            radius_km: self.radius_km,
+            kind: self.kind,
+            enabled: self.enabled,
+            aliases: self.aliases.clone(),
+            aemet_stations: self.aemet_stations.clone(),
+            sources: self.sources.clone(),
+        })
+    }
+}
+
+/// Checks shared by config locations and sites: a real IANA zone and a positive radius.
+fn check_location(timezone: &str, radius_km: f64) -> Result<(), String> {
+    jiff::tz::TimeZone::get(timezone).map_err(|_| format!("unknown IANA time zone `{timezone}`"))?;
+    if !(radius_km.is_finite() && radius_km > 0.0) {
+        return Err(format!("radius_km must be a positive number of kilometres, got {radius_km}"));
+    }
+    Ok(())
+}
+
+fn check_sources(what: &str, sources: &BTreeMap<Dataset, Vec<String>>) -> Vec<String> {
+    sources
+        .values()
+        .flatten()
+        .filter(|s| !SourcesConfig::IDS.contains(&s.as_str()))
+        .map(|s| format!("{what}: unknown source `{s}` (known: {})", SourcesConfig::IDS.join(", ")))
+        .collect()
+}

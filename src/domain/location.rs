@@ -1,0 +1,226 @@
+//! Locations (cities, sites, stations, …) and the mapping of a point to the location that covers
+//! it. A point maps to the nearest enabled location whose coverage radius contains it; a point no
+//! location covers is answered as such, with the nearest candidate named, never silently guessed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::series::Dataset;
+
+/// Mean Earth radius (IUGG), kilometres.
+const EARTH_RADIUS_KM: f64 = 6_371.008_8;
+
+/// A validated WGS84 point.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Coordinates {
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+/// Why coordinates were refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CoordinateError {
+    #[error("latitude must be a number between -90 and 90, got {0}")]
+    Latitude(f64),
+    #[error("longitude must be a number between -180 and 180, got {0}")]
+    Longitude(f64),
+}
+
+impl Coordinates {
+    pub fn new(latitude: f64, longitude: f64) -> Result<Self, CoordinateError> {
+        if !(latitude.is_finite() && (-90.0..=90.0).contains(&latitude)) {
+            return Err(CoordinateError::Latitude(latitude));
+        }
+        if !(longitude.is_finite() && (-180.0..=180.0).contains(&longitude)) {
+            return Err(CoordinateError::Longitude(longitude));
+        }
+        Ok(Self { latitude, longitude })
+    }
+
+    /// Great-circle (haversine) distance in kilometres.
+    pub fn distance_km(self, other: Coordinates) -> f64 {
+        let (lat1, lat2) = (self.latitude.to_radians(), other.latitude.to_radians());
+        let dlat = lat2 - lat1;
+        let dlon = (other.longitude - self.longitude).to_radians();
+        let a = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
+        2.0 * EARTH_RADIUS_KM * a.sqrt().min(1.0).asin()
+    }
+}
+
+/// What a location stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationKind {
+    City,
+    Site,
+}
+
+/// A place whose series almanac keeps, as declared in config or a sites file.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Location {
+    pub id: String,
+    pub name: String,
+    pub country: String,
+    pub coordinates: Coordinates,
+    pub timezone: String,
+    pub radius_km: f64,
+    pub kind: LocationKind,
+    pub enabled: bool,
+    /// Other spellings that name this location in requests ("Seville" for `sevilla`).
+    pub aliases: Vec<String>,
+    /// AEMET station ids, nearest first (used by the AEMET source).
+    pub aemet_stations: Vec<String>,
+    /// Sources feeding each dataset, in priority order.
+    pub sources: BTreeMap<Dataset, Vec<String>>,
+}
+
+/// A point covered by a location.
+#[derive(Clone, Copy, Debug)]
+pub struct Mapping<'a> {
+    pub location: &'a Location,
+    pub distance_km: f64,
+}
+
+/// A point no enabled location covers, with the nearest enabled one for the message.
+#[derive(Clone, Copy, Debug)]
+pub struct NotCovered<'a> {
+    pub point: Coordinates,
+    pub nearest: Option<Mapping<'a>>,
+}
+
+impl fmt::Display for NotCovered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Coordinates { latitude, longitude } = self.point;
+        write!(f, "no enabled location covers latitude {latitude}, longitude {longitude}")?;
+        match self.nearest {
+            Some(m) => write!(
+                f,
+                "; the nearest is {} ({}) at {:.1} km, outside its {} km radius",
+                m.location.name, m.location.id, m.distance_km, m.location.radius_km
+            ),
+            None => write!(f, "; no location is enabled"),
+        }
+    }
+}
+
+/// Every configured location, looked up by id or alias and by point.
+#[derive(Clone, Debug, Default)]
+pub struct Registry {
+    locations: Vec<Location>,
+}
+
+impl Registry {
+    pub fn new(locations: Vec<Location>) -> Self {
+        Self { locations }
+    }
+
+    pub fn all(&self) -> &[Location] {
+        &self.locations
+    }
+
+    pub fn enabled(&self) -> impl Iterator<Item = &Location> {
+        self.locations.iter().filter(|l| l.enabled)
+    }
+
+    /// The location named `name`: its id or an alias, compared after trimming and lowercasing
+    /// ("Madrid", "MADRID" and "madrid" are one city).
+    pub fn get(&self, name: &str) -> Option<&Location> {
+        let wanted = normalize(name);
+        self.locations
+            .iter()
+            .find(|l| l.id == wanted || l.aliases.iter().any(|a| normalize(a) == wanted))
+    }
+
+    /// The nearest enabled location whose radius covers `point`.
+    pub fn nearest(&self, point: Coordinates) -> Result<Mapping<'_>, NotCovered<'_>> {
+        let mut best_covering: Option<Mapping> = None;
+        let mut best_any: Option<Mapping> = None;
+        for location in self.enabled() {
+            let distance_km = point.distance_km(location.coordinates);
+            let candidate = Mapping { location, distance_km };
+            if best_any.is_none_or(|b| distance_km < b.distance_km) {
+                best_any = Some(candidate);
+            }
+            if distance_km <= location.radius_km && best_covering.is_none_or(|b| distance_km < b.distance_km) {
+                best_covering = Some(candidate);
+            }
+        }
+        best_covering.ok_or(NotCovered { point, nearest: best_any })
+    }
+}
+
+/// Location ids are lowercase and trimmed.
+pub fn normalize(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn city(id: &str, lat: f64, lon: f64, radius_km: f64, enabled: bool) -> Location {
+        Location {
+            id: id.into(),
+            name: id.into(),
+            country: "ES".into(),
+            coordinates: Coordinates::new(lat, lon).unwrap(),
+            timezone: "Europe/Madrid".into(),
+            radius_km,
+            kind: LocationKind::City,
+            enabled,
+            aliases: vec!["Seville".into()],
+            aemet_stations: vec![],
+            sources: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn haversine_matches_a_known_distance() {
+        // Madrid Puerta del Sol to Barcelona Plaça de Catalunya: about 505 km.
+        let madrid = Coordinates::new(40.4168, -3.7038).unwrap();
+        let barcelona = Coordinates::new(41.3851, 2.1734).unwrap();
+        let d = madrid.distance_km(barcelona);
+        assert!((d - 505.0).abs() < 3.0, "{d}");
+        assert_eq!(madrid.distance_km(madrid), 0.0);
+    }
+
+    #[test]
+    fn out_of_range_coordinates_are_refused() {
+        assert_eq!(Coordinates::new(91.0, 0.0), Err(CoordinateError::Latitude(91.0)));
+        assert_eq!(Coordinates::new(0.0, -180.5), Err(CoordinateError::Longitude(-180.5)));
+        assert!(Coordinates::new(f64::NAN, 0.0).is_err());
+        assert!(Coordinates::new(-90.0, 180.0).is_ok());
+    }
+
+    #[test]
+    fn nearest_covering_enabled_location_wins() {
+        let registry = Registry::new(vec![
+            city("far", 40.0, -3.0, 200.0, true),
+            city("near", 40.42, -3.70, 30.0, true),
+            city("disabled", 40.4168, -3.7038, 30.0, false),
+        ]);
+        let m = registry.nearest(Coordinates::new(40.4168, -3.7038).unwrap()).unwrap();
+        assert_eq!(m.location.id, "near");
+        assert!(m.distance_km < 1.0);
+    }
+
+    #[test]
+    fn uncovered_point_names_the_nearest_candidate() {
+        let registry = Registry::new(vec![city("madrid", 40.4168, -3.7038, 30.0, true)]);
+        let atlantic = Coordinates::new(40.0, -30.0).unwrap();
+        let err = registry.nearest(atlantic).unwrap_err();
+        assert_eq!(err.nearest.unwrap().location.id, "madrid");
+        assert!(err.to_string().contains("outside its 30 km radius"), "{err}");
+        assert!(Registry::default().nearest(atlantic).unwrap_err().nearest.is_none());
+    }
+
+    #[test]
+    fn lookup_by_id_or_alias_ignores_case() {
+        let registry = Registry::new(vec![city("sevilla", 37.39, -5.98, 25.0, true)]);
+        assert_eq!(registry.get(" SEVILLA ").unwrap().id, "sevilla");
+        assert_eq!(registry.get("seville").unwrap().id, "sevilla");
+        assert!(registry.get("cadiz").is_none());
+    }
+}

@@ -1,0 +1,12 @@
+//! The vocabulary of almanac as plain values and pure functions: time, gaps, locations, series.
+//! Nothing here does I/O, reads the clock or knows about storage, HTTP or providers.
+
+pub mod gaps;
+pub mod location;
+pub mod series;
+pub mod time;
+pub mod weather;
+
+pub use location::{Coordinates, Location, LocationKind, Mapping, NotCovered, Registry};
+pub use series::{Counts, Dataset, Flag, Observation, Reject, RunStatus, Variable};
+pub use time::{Grid, Step, TimeRange, Timestamp};

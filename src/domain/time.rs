@@ -1,0 +1,249 @@
+//! Time as plain values: UTC instants in epoch seconds, fixed steps, half-open ranges and the
+//! grids of instants that "should exist". Owns calendar arithmetic in UTC; it never reads the clock
+//! except through [`Timestamp::now`], which only the CLI, the scheduler and request handlers call.
+
+use std::fmt;
+
+use jiff::{ToSpan, tz::TimeZone};
+
+/// A UTC instant with second precision, stored as epoch seconds everywhere (store, cache, wire).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+/// A fixed sampling interval in seconds (15 minutes, an hour, a day).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Step(i64);
+
+/// A half-open interval `[start, end)` of instants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TimeRange {
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
+/// The aligned instants of a range at a step: what a complete series holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Grid {
+    pub range: TimeRange,
+    pub step: Step,
+}
+
+impl Timestamp {
+    pub const fn from_epoch(seconds: i64) -> Self {
+        Self(seconds)
+    }
+
+    pub const fn epoch(self) -> i64 {
+        self.0
+    }
+
+    /// The current instant; call it only at the edges (CLI, scheduler, handlers) and pass it down.
+    pub fn now() -> Self {
+        Self(jiff::Timestamp::now().as_second())
+    }
+
+    pub fn to_jiff(self) -> jiff::Timestamp {
+        // Every i64 we store came from a valid jiff timestamp or from arithmetic bounded by one.
+        jiff::Timestamp::from_second(self.0).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    }
+
+    pub fn from_jiff(ts: jiff::Timestamp) -> Self {
+        Self(ts.as_second())
+    }
+
+    /// The latest aligned instant at or before `self`.
+    pub fn floor(self, step: Step) -> Self {
+        Self(self.0 - self.0.rem_euclid(step.0))
+    }
+
+    /// The earliest aligned instant at or after `self`.
+    pub fn ceil(self, step: Step) -> Self {
+        let floor = self.floor(step);
+        if floor == self { self } else { Self(floor.0 + step.0) }
+    }
+
+    pub fn is_aligned(self, step: Step) -> bool {
+        self.0.rem_euclid(step.0) == 0
+    }
+
+    pub const fn plus(self, seconds: i64) -> Self {
+        Self(self.0 + seconds)
+    }
+
+    /// The same instant `months` calendar months earlier, in UTC (clamped to month end).
+    pub fn months_before(self, months: u32) -> Self {
+        let zoned = self.to_jiff().to_zoned(TimeZone::UTC);
+        match zoned.checked_sub(i64::from(months).months()) {
+            Ok(earlier) => Self::from_jiff(earlier.timestamp()),
+            Err(_) => Self(i64::MIN / 2),
+        }
+    }
+
+    /// The first instant of the UTC month after the one holding `self`.
+    pub fn next_month_start(self) -> Self {
+        let date = self.to_jiff().to_zoned(TimeZone::UTC).date();
+        let first = date.first_of_month();
+        let next = first.checked_add(1.month()).unwrap_or(first);
+        Self(next.to_zoned(TimeZone::UTC).map(|z| z.timestamp().as_second()).unwrap_or(i64::MAX / 2))
+    }
+
+    /// The UTC calendar date, as sent to upstream APIs that take `YYYY-MM-DD`.
+    pub fn utc_date(self) -> jiff::civil::Date {
+        self.to_jiff().to_zoned(TimeZone::UTC).date()
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// RFC 3339 in UTC with an explicit `+00:00`, the form Python's `isoformat()` gives the seed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let civil = self.to_jiff().to_zoned(TimeZone::UTC).datetime();
+        write!(f, "{}+00:00", civil.strftime("%Y-%m-%dT%H:%M:%S"))
+    }
+}
+
+impl Step {
+    pub const QUARTER_HOUR: Step = Step(900);
+    pub const HOUR: Step = Step(3_600);
+    pub const DAY: Step = Step(86_400);
+
+    /// A step of `seconds`, which must be positive.
+    pub const fn from_seconds(seconds: i64) -> Option<Self> {
+        if seconds > 0 { Some(Self(seconds)) } else { None }
+    }
+
+    pub const fn seconds(self) -> i64 {
+        self.0
+    }
+}
+
+impl TimeRange {
+    /// A range, or `None` when `end` is before `start` (an empty range is allowed).
+    pub fn new(start: Timestamp, end: Timestamp) -> Option<Self> {
+        (start <= end).then_some(Self { start, end })
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.start >= self.end
+    }
+
+    pub fn contains(self, ts: Timestamp) -> bool {
+        self.start <= ts && ts < self.end
+    }
+
+    pub fn seconds(self) -> i64 {
+        (self.end.0 - self.start.0).max(0)
+    }
+
+    /// The overlap of two ranges, `None` when they do not overlap.
+    pub fn intersect(self, other: TimeRange) -> Option<TimeRange> {
+        let start = self.start.max(other.start);
+        let end = self.end.min(other.end);
+        (start < end).then_some(TimeRange { start, end })
+    }
+
+    /// The range cut at UTC month boundaries, in order: the unit of atomic, resumable loading.
+    pub fn split_by_month(self) -> Vec<TimeRange> {
+        let mut parts = Vec::new();
+        let mut start = self.start;
+        while start < self.end {
+            let end = start.next_month_start().min(self.end);
+            parts.push(TimeRange { start, end });
+            start = end;
+        }
+        parts
+    }
+}
+
+impl Grid {
+    pub fn new(range: TimeRange, step: Step) -> Self {
+        Self { range, step }
+    }
+
+    /// The first aligned instant inside the range.
+    pub fn first(self) -> Timestamp {
+        self.range.start.ceil(self.step)
+    }
+
+    /// How many aligned instants the range holds.
+    pub fn len(self) -> u64 {
+        let first = self.first();
+        if first >= self.range.end {
+            return 0;
+        }
+        ((self.range.end.0 - 1 - first.0) / self.step.0 + 1) as u64
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn contains(self, ts: Timestamp) -> bool {
+        self.range.contains(ts) && ts.is_aligned(self.step)
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Timestamp> {
+        let step = self.step.0;
+        let end = self.range.end;
+        std::iter::successors(Some(self.first()), move |t| Some(t.plus(step))).take_while(move |t| *t < end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        Timestamp::from_jiff(s.parse().unwrap())
+    }
+
+    #[test]
+    fn floor_and_ceil_align_negative_and_positive_instants() {
+        assert_eq!(Timestamp::from_epoch(3_599).floor(Step::HOUR).epoch(), 0);
+        assert_eq!(Timestamp::from_epoch(-1).floor(Step::HOUR).epoch(), -3_600);
+        assert_eq!(Timestamp::from_epoch(1).ceil(Step::HOUR).epoch(), 3_600);
+        assert_eq!(Timestamp::from_epoch(3_600).ceil(Step::HOUR).epoch(), 3_600);
+    }
+
+    #[test]
+    fn display_is_utc_iso_with_offset() {
+        assert_eq!(ts("2024-03-31T01:00:00Z").to_string(), "2024-03-31T01:00:00+00:00");
+    }
+
+    #[test]
+    fn months_before_uses_the_calendar() {
+        assert_eq!(ts("2026-11-22T10:00:00Z").months_before(24), ts("2024-11-22T10:00:00Z"));
+        assert_eq!(ts("2026-03-31T00:00:00Z").months_before(1), ts("2026-02-28T00:00:00Z"));
+    }
+
+    #[test]
+    fn split_by_month_cuts_at_utc_month_starts() {
+        let range = TimeRange::new(ts("2024-01-15T00:00:00Z"), ts("2024-03-02T00:00:00Z")).unwrap();
+        let parts = range.split_by_month();
+        let bounds: Vec<_> = parts.iter().map(|p| (p.start.to_string(), p.end.to_string())).collect();
+        assert_eq!(
+            bounds,
+            vec![
+                ("2024-01-15T00:00:00+00:00".into(), "2024-02-01T00:00:00+00:00".into()),
+                ("2024-02-01T00:00:00+00:00".into(), "2024-03-01T00:00:00+00:00".into()),
+                ("2024-03-01T00:00:00+00:00".into(), "2024-03-02T00:00:00+00:00".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn grid_counts_aligned_instants_of_a_half_open_range() {
+        let day = TimeRange::new(ts("2024-01-01T00:00:00Z"), ts("2024-01-02T00:00:00Z")).unwrap();
+        assert_eq!(Grid::new(day, Step::HOUR).len(), 24);
+        assert_eq!(Grid::new(day, Step::QUARTER_HOUR).len(), 96);
+        let ragged = TimeRange::new(ts("2024-01-01T00:30:00Z"), ts("2024-01-01T03:00:01Z")).unwrap();
+        assert_eq!(Grid::new(ragged, Step::HOUR).iter().count(), 3);
+        assert_eq!(Grid::new(ragged, Step::HOUR).len(), 3);
+        let empty = TimeRange::new(ts("2024-01-01T00:30:00Z"), ts("2024-01-01T00:45:00Z")).unwrap();
+        assert!(Grid::new(empty, Step::HOUR).is_empty());
+    }
+
+    #[test]
+    fn inverted_ranges_are_refused() {
+        assert!(TimeRange::new(Timestamp::from_epoch(10), Timestamp::from_epoch(9)).is_none());
+    }
+}

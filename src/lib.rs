@@ -1,0 +1,23 @@
+//! almanac keeps external time series (weather first; traffic, prices and sensor readings to
+//! come) ready to serve: it fetches them from public providers, stores them once per location,
+//! and serves any range fast. Data flow one way:
+//!
+//! ```text
+//! sources (fetch + parse) → ops (init / ingest) → store → http
+//!                              ↑ the CLI, `serve` and `demo` call the same ops
+//! ```
+//!
+//! - [`config`]: layered settings (embedded defaults, TOML file, `ALMANAC__…` environment).
+//! - [`domain`]: time, gaps, locations and series as plain values and pure functions.
+//! - [`sources`]: provider adapters behind one [`sources::Source`] trait, and the shared
+//!   [`sources::upstream`] request policy (budgets, retries, circuit breaker, size cap).
+//! - [`store`]: the [`store::Store`] trait and its SQLite implementation.
+//! - [`ops`]: the operations (`init`, `ingest`) that decide what to fetch and write it.
+//! - [`http`]: the axum API (the seed's endpoints, health).
+//! - [`demo`]: a simulated Open-Meteo upstream, so the whole path runs offline.
+//! - [`core`]: the cheap-to-clone bundle of all of the above that every caller shares.
+
+pub mod config;
+pub mod domain;
+pub mod sources;
+pub mod store;

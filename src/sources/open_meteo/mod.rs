@@ -1,0 +1,141 @@
+//! Open-Meteo: hourly weather for any point, from the historical archive (ERA5 reanalysis,
+//! about five days late) and, for the most recent days, the forecast API. Requests ask for
+//! GMT and m/s, so the parse needs no time-zone conversion beyond the echoed fixed offset.
+
+mod parse;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use parse::{Parsed, error_reason, parse};
+
+use crate::config::{Limits, Secret};
+use crate::domain::series::WEATHER_HOURLY;
+use crate::domain::{Dataset, Grid, Location, Step, TimeRange, Timestamp, Variable};
+use crate::sources::upstream::{Endpoint, Upstream, UpstreamError};
+use crate::sources::{Fetched, Source, SourceError};
+
+pub const ID: &str = "open_meteo";
+
+/// The hourly variables requested, by their Open-Meteo names, in request order.
+const REQUESTED: &str = "temperature_2m,precipitation,relative_humidity_2m,wind_speed_10m,surface_pressure,weather_code";
+
+/// The canonical variables those become, in the same order.
+const VARIABLES: &[Variable] = WEATHER_HOURLY;
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Config {
+    pub archive_url: String,
+    pub forecast_url: String,
+    /// Days before today that the archive does not have yet; those come from the forecast API.
+    pub archive_lag_days: u32,
+    /// The commercial key (`apikey=`), for the `customer-` hosts only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Secret>,
+    pub limits: Limits,
+}
+
+pub struct OpenMeteo {
+    config: Config,
+    endpoint: Endpoint,
+}
+
+impl OpenMeteo {
+    pub fn new(config: Config, upstream: &Upstream) -> Self {
+        let endpoint = upstream.endpoint(ID, &config.limits);
+        Self { config, endpoint }
+    }
+
+    /// The archive part and the forecast part of `range`, cut where the archive ends.
+    fn split(&self, range: TimeRange, now: Timestamp) -> [(Option<TimeRange>, &str); 2] {
+        let horizon = now.floor(Step::DAY).plus(-i64::from(self.config.archive_lag_days) * Step::DAY.seconds());
+        let archive = TimeRange::new(Timestamp::from_epoch(i64::MIN / 4), horizon).and_then(|r| r.intersect(range));
+        let forecast = TimeRange::new(horizon, Timestamp::from_epoch(i64::MAX / 4)).and_then(|r| r.intersect(range));
+        [(archive, &self.config.archive_url), (forecast, &self.config.forecast_url)]
+    }
+
+    fn url(&self, base: &str, location: &Location, part: TimeRange) -> Result<reqwest::Url, SourceError> {
+        let mut url = reqwest::Url::parse(base).map_err(|e| SourceError::Refused(format!("bad Open-Meteo URL {base}: {e}")))?;
+        let last_day = part.end.plus(-1).utc_date();
+        url.query_pairs_mut()
+            .append_pair("latitude", &location.coordinates.latitude.to_string())
+            .append_pair("longitude", &location.coordinates.longitude.to_string())
+            .append_pair("hourly", REQUESTED)
+            .append_pair("start_date", &part.start.utc_date().to_string())
+            .append_pair("end_date", &last_day.to_string())
+            .append_pair("timezone", "GMT")
+            .append_pair("wind_speed_unit", "ms");
+        if let Some(key) = &self.config.api_key {
+            url.query_pairs_mut().append_pair("apikey", key.expose());
+        }
+        Ok(url)
+    }
+
+    async fn fetch_part(&self, base: &str, location: &Location, part: TimeRange) -> Result<Fetched, SourceError> {
+        let url = self.url(base, location, part)?;
+        let days = (part.end.ceil(Step::DAY).epoch() - part.start.floor(Step::DAY).epoch()) / Step::DAY.seconds();
+        let body = self.endpoint.get(&url, call_weight(VARIABLES.len(), days)).await.map_err(|e| match e {
+            UpstreamError::Status { status, body } if status < 500 => match error_reason(&body) {
+                Some(reason) => SourceError::Refused(reason),
+                None => SourceError::Upstream(UpstreamError::Status { status, body }),
+            },
+            other => SourceError::Upstream(other),
+        })?;
+        let parsed = parse(&body, part)?;
+        let expected = Grid::new(part, Step::HOUR).len() * VARIABLES.len() as u64;
+        let missing = expected.saturating_sub(parsed.hourly.len() as u64 + parsed.rejects.len() as u64);
+        Ok(Fetched { observations: parsed.hourly, rejects: parsed.rejects, missing })
+    }
+}
+
+/// Open-Meteo's weight of one request: `max(1, v/10 · max(1, d/14))` for `v` variables over `d`
+/// days (its `calculateQueryWeight`), so a year of six variables costs about 15.6 calls.
+pub fn call_weight(variables: usize, days: i64) -> f64 {
+    let v = variables as f64 / 10.0;
+    let d = days.max(1) as f64 / 14.0;
+    (v * d.max(1.0)).max(1.0)
+}
+
+#[async_trait]
+impl Source for OpenMeteo {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn dataset(&self) -> Dataset {
+        Dataset::Weather
+    }
+
+    fn step(&self) -> Step {
+        Step::HOUR
+    }
+
+    fn variables(&self) -> &'static [Variable] {
+        VARIABLES
+    }
+
+    async fn fetch(&self, location: &Location, range: TimeRange, now: Timestamp) -> Result<Fetched, SourceError> {
+        let mut fetched = Fetched::default();
+        for (part, base) in self.split(range, now) {
+            let Some(part) = part else { continue };
+            let mut piece = self.fetch_part(base, location, part).await?;
+            fetched.observations.append(&mut piece.observations);
+            fetched.rejects.append(&mut piece.rejects);
+            fetched.missing += piece.missing;
+        }
+        Ok(fetched)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_weight_follows_open_meteo() {
+        assert_eq!(call_weight(6, 1), 1.0);
+        assert!((call_weight(6, 31) - 1.328_571).abs() < 1e-5);
+        assert!((call_weight(6, 365) - 15.642_857).abs() < 1e-5);
+        assert_eq!(call_weight(20, 7), 2.0);
+    }
+}

@@ -1,0 +1,230 @@
+//! The one HTTP path every provider goes through. Per provider it enforces the provider's real
+//! call budgets (weighted, as Open-Meteo counts them), a cap on requests in flight, a timeout,
+//! retries with exponential backoff and jitter for retryable failures only (timeouts, broken
+//! connections and bodies, 5xx, 429 honouring `Retry-After`), a circuit breaker and a response
+//! size cap, and it returns typed errors. The retry loop is hand-written rather than `backon`
+//! because each attempt must pass the breaker and the budgets again and 429 waits come from
+//! the response. URLs are never logged with their query (it may carry a key).
+
+mod breaker;
+mod policy;
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use reqwest::{StatusCode, header};
+use tokio::sync::Semaphore;
+
+pub use breaker::Breaker;
+pub use policy::{Budget, Policy};
+
+/// How a request to a provider failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("request timed out")]
+    Timeout,
+    #[error("connection failed: {0}")]
+    Connect(String),
+    #[error("HTTP {status}: {body}")]
+    Status { status: u16, body: String },
+    #[error("rate limited (HTTP 429){}: {body}", retry_after.map(|d| format!(", retry after {}s", d.as_secs())).unwrap_or_default())]
+    RateLimited { retry_after: Option<Duration>, body: String },
+    #[error("response larger than the {limit}-byte cap")]
+    TooLarge { limit: u64 },
+    #[error("response body broken off: {0}")]
+    Body(String),
+    #[error("circuit open after repeated failures; next trial in {}s", .0.as_secs())]
+    CircuitOpen(Duration),
+    #[error("a request of weight {0} exceeds the provider's whole budget")]
+    OverBudget(f64),
+}
+
+impl UpstreamError {
+    /// Whether the same request may succeed if sent again.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            UpstreamError::Timeout
+            | UpstreamError::Connect(_)
+            | UpstreamError::Body(_)
+            | UpstreamError::RateLimited { .. } => true,
+            UpstreamError::Status { status, .. } => *status >= 500,
+            UpstreamError::TooLarge { .. } | UpstreamError::CircuitOpen(_) | UpstreamError::OverBudget(_) => false,
+        }
+    }
+
+    /// Whether the failure says the provider is unhealthy (feeds the circuit breaker). A 429 or a
+    /// 4xx says something about our request, not about the provider's health.
+    fn is_provider_failure(&self) -> bool {
+        match self {
+            UpstreamError::Timeout | UpstreamError::Connect(_) | UpstreamError::Body(_) => true,
+            UpstreamError::Status { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+/// The shared HTTP client; hands out one [`Endpoint`] per provider.
+#[derive(Clone)]
+pub struct Upstream {
+    http: reqwest::Client,
+}
+
+impl Upstream {
+    pub fn new() -> anyhow::Result<Self> {
+        install_crypto();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("almanac/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .build()?;
+        Ok(Self { http })
+    }
+
+    /// The request path of one provider, with its own budgets, breaker and in-flight cap.
+    pub fn endpoint(&self, provider: &'static str, policy: &Policy) -> Endpoint {
+        Endpoint {
+            provider,
+            http: self.http.clone(),
+            budgets: policy.limiters(),
+            in_flight: Semaphore::new(policy.max_in_flight.max(1) as usize),
+            breaker: Breaker::new(policy.breaker_failures, Duration::from_secs(policy.breaker_cooldown_secs)),
+            policy: policy.clone(),
+        }
+    }
+}
+
+/// Installs rustls' `ring` provider for the process (cheaper to build than aws-lc-rs). Every
+/// process that builds an HTTP client calls this first; calling it again is harmless.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// One provider's request path.
+pub struct Endpoint {
+    provider: &'static str,
+    http: reqwest::Client,
+    policy: Policy,
+    budgets: Vec<policy::Limiter>,
+    in_flight: Semaphore,
+    breaker: Breaker,
+}
+
+impl Endpoint {
+    /// GETs `url`, charging `weight` calls to the budgets per attempt, and returns the body.
+    pub async fn get(&self, url: &reqwest::Url, weight: f64) -> Result<Bytes, UpstreamError> {
+        let mut attempt = 0;
+        loop {
+            self.breaker.permit(Instant::now()).map_err(UpstreamError::CircuitOpen)?;
+            let result = self.attempt(url, weight).await;
+            let failed = result.as_ref().err().filter(|e| e.is_provider_failure()).is_some();
+            self.breaker.record(!failed, Instant::now());
+            let error = match result {
+                Ok(body) => return Ok(body),
+                Err(error) => error,
+            };
+            let delay = self.retry_delay(&error, attempt).ok_or_else(|| error.clone())?;
+            tracing::warn!(provider = self.provider, path = url.path(), attempt, delay_ms = delay.as_millis() as u64, %error, "retrying upstream request");
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    /// Whether requests to this provider are being refused by the breaker right now.
+    pub fn circuit_open(&self) -> bool {
+        self.breaker.is_open(Instant::now())
+    }
+
+    /// How long to wait before retrying, or `None` to give up with the error.
+    fn retry_delay(&self, error: &UpstreamError, attempt: u32) -> Option<Duration> {
+        if !error.is_retryable() || attempt >= self.policy.retries {
+            return None;
+        }
+        match error {
+            UpstreamError::RateLimited { retry_after: Some(wait), .. } => {
+                (wait.as_secs() <= self.policy.max_retry_after_secs).then_some(*wait)
+            }
+            _ => Some(self.policy.backoff(attempt, fastrand::f64())),
+        }
+    }
+
+    async fn attempt(&self, url: &reqwest::Url, weight: f64) -> Result<Bytes, UpstreamError> {
+        for budget in &self.budgets {
+            budget.acquire(weight).await?;
+        }
+        let _slot = self.in_flight.acquire().await.map_err(|e| UpstreamError::Connect(e.to_string()))?;
+        let timeout = Duration::from_secs(self.policy.timeout_secs);
+        let response = self.http.get(url.clone()).timeout(timeout).send().await.map_err(classify)?;
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let retry_after = response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+            let body = excerpt(response).await;
+            return Err(UpstreamError::RateLimited { retry_after, body });
+        }
+        if !status.is_success() {
+            let body = excerpt(response).await;
+            return Err(UpstreamError::Status { status: status.as_u16(), body });
+        }
+        read_capped(response, self.policy.max_body_bytes).await
+    }
+}
+
+fn classify(error: reqwest::Error) -> UpstreamError {
+    if error.is_timeout() {
+        UpstreamError::Timeout
+    } else if error.is_body() || error.is_decode() {
+        UpstreamError::Body(error.to_string())
+    } else {
+        UpstreamError::Connect(std::error::Error::source(&error).map(ToString::to_string).unwrap_or_else(|| error.to_string()))
+    }
+}
+
+async fn read_capped(mut response: reqwest::Response, limit: u64) -> Result<Bytes, UpstreamError> {
+    if response.content_length().is_some_and(|n| n > limit) {
+        return Err(UpstreamError::TooLarge { limit });
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(UpstreamError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// The first 512 bytes of an error body, for the message.
+async fn excerpt(response: reqwest::Response) -> String {
+    let bytes = read_capped(response, 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]);
+    text.trim().to_string()
+}
+
+/// `Retry-After` as delta-seconds or an HTTP date (RFC 9110 §10.2.3).
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    if let Ok(seconds) = value.trim().parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = jiff::fmt::rfc2822::parse(value.trim()).ok()?.timestamp();
+    let wait = at.as_second() - jiff::Timestamp::now().as_second();
+    Some(Duration::from_secs(wait.max(0) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_accepts_seconds_and_http_dates() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn only_transient_failures_are_retried() {
+        assert!(UpstreamError::Timeout.is_retryable());
+        assert!(UpstreamError::Status { status: 503, body: String::new() }.is_retryable());
+        assert!(!UpstreamError::Status { status: 400, body: String::new() }.is_retryable());
+        assert!(!UpstreamError::TooLarge { limit: 1 }.is_retryable());
+        assert!(!UpstreamError::RateLimited { retry_after: None, body: String::new() }.is_provider_failure());
+    }
+}

@@ -1,0 +1,133 @@
+//! Storage: the [`Store`] trait every backend implements and passes one conformance suite with
+//! (`tests/it/store_conformance.rs`), and its types. Observations are narrow rows keyed by
+//! (series, instant); a chunk of rows, its rejects and its run's counts commit in one
+//! transaction, so a killed load leaves whole chunks or nothing.
+
+mod sqlite;
+
+use async_trait::async_trait;
+
+pub use sqlite::Sqlite;
+
+use crate::domain::{Counts, Dataset, Flag, Location, Reject, RunStatus, Step, TimeRange, Timestamp};
+
+pub type SeriesId = i64;
+pub type RunId = i64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("stored data cannot be read back: {0}")]
+    Corrupt(String),
+}
+
+/// What identifies a series, with its fixed step and canonical unit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesKey<'a> {
+    pub location: &'a str,
+    pub dataset: Dataset,
+    pub variable: &'a str,
+    pub source: &'a str,
+    pub step: Step,
+    pub unit: &'a str,
+}
+
+/// A stored series.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub id: SeriesId,
+    pub location: String,
+    pub dataset: Dataset,
+    pub variable: String,
+    pub source: String,
+    pub step: Step,
+    pub unit: String,
+}
+
+/// One value to write.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Row {
+    pub series: SeriesId,
+    pub ts: Timestamp,
+    pub value: f64,
+    pub flag: Flag,
+}
+
+/// One stored value, with the runs that first wrote and last changed it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Point {
+    pub ts: Timestamp,
+    pub value: f64,
+    pub flag: Flag,
+    pub created_run: RunId,
+    pub updated_run: RunId,
+}
+
+/// A run about to start.
+#[derive(Clone, Debug)]
+pub struct NewRun<'a> {
+    pub operation: &'a str,
+    pub location: Option<&'a str>,
+    pub dataset: Option<Dataset>,
+    pub source: Option<&'a str>,
+    pub range: Option<TimeRange>,
+    pub started_at: Timestamp,
+}
+
+/// A recorded run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Run {
+    pub id: RunId,
+    pub operation: String,
+    pub location: Option<String>,
+    pub dataset: Option<String>,
+    pub source: Option<String>,
+    pub range_start: Option<i64>,
+    pub range_end: Option<i64>,
+    pub counts: Counts,
+    pub status: RunStatus,
+    pub error: Option<String>,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+/// The first and last stored instants of a set of series and how many distinct instants hold
+/// at least one value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Extent {
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    pub instants: u64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Succeeds when the store answers a trivial query.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Records the configured locations (inserted or updated by id).
+    async fn sync_locations(&self, locations: &[Location]) -> Result<(), StoreError>;
+    /// The id of the series, created on first use; a different step or unit is a conflict.
+    async fn ensure_series(&self, key: &SeriesKey<'_>) -> Result<SeriesId, StoreError>;
+    /// Every series of a location's dataset.
+    async fn series(&self, location: &str, dataset: Dataset) -> Result<Vec<Series>, StoreError>;
+    async fn start_run(&self, run: &NewRun<'_>) -> Result<RunId, StoreError>;
+    /// Upserts `rows` on (series, instant), stores `rejects`, and adds the counts to the run, all
+    /// in one transaction. Counts are per distinct (series, instant) of `rows`.
+    async fn write_chunk(&self, run: RunId, rows: &[Row], rejects: &[Reject]) -> Result<Counts, StoreError>;
+    async fn finish_run(&self, run: RunId, status: RunStatus, error: Option<&str>, at: Timestamp) -> Result<(), StoreError>;
+    /// The most recent runs, newest first.
+    async fn runs(&self, limit: u32) -> Result<Vec<Run>, StoreError>;
+    /// The rejects a run recorded, oldest first.
+    async fn rejects(&self, run: RunId) -> Result<Vec<Reject>, StoreError>;
+    /// How many values a series holds in `range`.
+    async fn count_present(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError>;
+    async fn last_timestamp(&self, series: SeriesId) -> Result<Option<Timestamp>, StoreError>;
+    /// The values of a series in `range`, by instant.
+    async fn read(&self, series: SeriesId, range: TimeRange) -> Result<Vec<Point>, StoreError>;
+    async fn extent(&self, series: &[SeriesId]) -> Result<Extent, StoreError>;
+}

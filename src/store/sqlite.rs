@@ -1,0 +1,290 @@
+//! The embedded default store: one SQLite file in WAL mode. Chunk writes stage the rows in a
+//! temporary table so that the counts (inserted / updated / unchanged) come from one join
+//! instead of a statement per row, then upsert them in one statement.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Sqlite as Db};
+
+use super::{Extent, NewRun, Point, Row, Run, RunId, Series, SeriesId, SeriesKey, Store, StoreError};
+use crate::domain::{Counts, Dataset, Flag, Location, Reject, RunStatus, Step, TimeRange, Timestamp};
+
+/// Rows per multi-row INSERT: 4 parameters each, well under SQLite's 32 766-parameter limit.
+const ROWS_PER_STATEMENT: usize = 4_000;
+
+#[derive(Clone)]
+pub struct Sqlite {
+    pool: SqlitePool,
+}
+
+type RunRow = (i64, String, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>, i64, i64, i64, i64, String, Option<String>, i64, Option<i64>);
+
+impl Sqlite {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Conflict(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl Store for Sqlite {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn sync_locations(&self, locations: &[Location]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for l in locations {
+            sqlx::query(
+                "INSERT INTO locations (id, name, country, kind, latitude, longitude, timezone, radius_km, enabled)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, country = excluded.country, kind = excluded.kind,
+                   latitude = excluded.latitude, longitude = excluded.longitude, timezone = excluded.timezone,
+                   radius_km = excluded.radius_km, enabled = excluded.enabled",
+            )
+            .bind(&l.id)
+            .bind(&l.name)
+            .bind(&l.country)
+            .bind(serde_json::to_value(l.kind).ok().and_then(|v| v.as_str().map(String::from)))
+            .bind(l.coordinates.latitude)
+            .bind(l.coordinates.longitude)
+            .bind(&l.timezone)
+            .bind(l.radius_km)
+            .bind(l.enabled)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn ensure_series(&self, key: &SeriesKey<'_>) -> Result<SeriesId, StoreError> {
+        sqlx::query(
+            "INSERT INTO series (location_id, dataset, variable, source, step_seconds, unit) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (location_id, dataset, variable, source) DO NOTHING",
+        )
+        .bind(key.location)
+        .bind(key.dataset.as_str())
+        .bind(key.variable)
+        .bind(key.source)
+        .bind(key.step.seconds())
+        .bind(key.unit)
+        .execute(&self.pool)
+        .await?;
+        let (id, step, unit): (i64, i64, String) = sqlx::query_as(
+            "SELECT id, step_seconds, unit FROM series WHERE location_id = ? AND dataset = ? AND variable = ? AND source = ?",
+        )
+        .bind(key.location)
+        .bind(key.dataset.as_str())
+        .bind(key.variable)
+        .bind(key.source)
+        .fetch_one(&self.pool)
+        .await?;
+        if step != key.step.seconds() || unit != key.unit {
+            return Err(StoreError::Conflict(format!(
+                "series {}/{}/{}/{} exists with step {step}s and unit {unit}, not {}s and {}",
+                key.location, key.dataset, key.variable, key.source, key.step.seconds(), key.unit
+            )));
+        }
+        Ok(id)
+    }
+
+    async fn series(&self, location: &str, dataset: Dataset) -> Result<Vec<Series>, StoreError> {
+        let rows: Vec<(i64, String, String, String, i64, String)> = sqlx::query_as(
+            "SELECT id, location_id, variable, source, step_seconds, unit FROM series
+             WHERE location_id = ? AND dataset = ? ORDER BY id",
+        )
+        .bind(location)
+        .bind(dataset.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, location, variable, source, step, unit)| {
+                let step = Step::from_seconds(step).ok_or_else(|| StoreError::Corrupt(format!("series {id} has step {step}")))?;
+                Ok(Series { id, location, dataset, variable, source, step, unit })
+            })
+            .collect()
+    }
+
+    async fn start_run(&self, run: &NewRun<'_>) -> Result<RunId, StoreError> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO runs (operation, location_id, dataset, source, range_start, range_end, status, started_at)
+             VALUES (?, ?, ?, ?, ?, ?, 'running', ?) RETURNING id",
+        )
+        .bind(run.operation)
+        .bind(run.location)
+        .bind(run.dataset.map(Dataset::as_str))
+        .bind(run.source)
+        .bind(run.range.map(|r| r.start.epoch()))
+        .bind(run.range.map(|r| r.end.epoch()))
+        .bind(run.started_at.epoch())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn write_chunk(&self, run: RunId, rows: &[Row], rejects: &[Reject]) -> Result<Counts, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "CREATE TEMP TABLE IF NOT EXISTS staging (series_id INTEGER NOT NULL, ts INTEGER NOT NULL,
+             value REAL NOT NULL, flag INTEGER NOT NULL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM staging").execute(&mut *tx).await?;
+        for batch in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Db>::new("INSERT OR REPLACE INTO staging (series_id, ts, value, flag) ");
+            insert.push_values(batch, |mut b, row| {
+                b.push_bind(row.series).push_bind(row.ts.epoch()).push_bind(row.value).push_bind(row.flag.code());
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        let (total, existing, changed): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM staging), COUNT(o.ts),
+                    COALESCE(SUM(o.value IS NOT s.value OR o.flag IS NOT s.flag), 0)
+             FROM staging s JOIN observations o ON o.series_id = s.series_id AND o.ts = s.ts",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO observations (series_id, ts, value, flag, created_run, updated_run)
+             SELECT series_id, ts, value, flag, ?1, ?1 FROM staging WHERE true
+             ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value, flag = excluded.flag,
+               updated_run = excluded.updated_run
+             WHERE observations.value IS NOT excluded.value OR observations.flag IS NOT excluded.flag",
+        )
+        .bind(run)
+        .execute(&mut *tx)
+        .await?;
+        for batch in rejects.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Db>::new("INSERT INTO rejects (run_id, record, reason) ");
+            insert.push_values(batch, |mut b, r| {
+                b.push_bind(run).push_bind(&r.record).push_bind(&r.reason);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        let counts = Counts {
+            inserted: (total - existing) as u64,
+            updated: changed as u64,
+            unchanged: (existing - changed) as u64,
+            rejected: rejects.len() as u64,
+        };
+        sqlx::query(
+            "UPDATE runs SET inserted = inserted + ?, updated = updated + ?, unchanged = unchanged + ?,
+             rejected = rejected + ? WHERE id = ?",
+        )
+        .bind(counts.inserted as i64)
+        .bind(counts.updated as i64)
+        .bind(counts.unchanged as i64)
+        .bind(counts.rejected as i64)
+        .bind(run)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    async fn finish_run(&self, run: RunId, status: RunStatus, error: Option<&str>, at: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(error)
+            .bind(at.epoch())
+            .bind(run)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn runs(&self, limit: u32) -> Result<Vec<Run>, StoreError> {
+        let rows: Vec<RunRow> = sqlx::query_as(
+            "SELECT id, operation, location_id, dataset, source, range_start, range_end, inserted, updated,
+                    unchanged, rejected, status, error, started_at, finished_at
+             FROM runs ORDER BY id DESC LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(to_run).collect()
+    }
+
+    async fn rejects(&self, run: RunId) -> Result<Vec<Reject>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT record, reason FROM rejects WHERE run_id = ? ORDER BY id")
+            .bind(run)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|(record, reason)| Reject { record, reason }).collect())
+    }
+
+    async fn count_present(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM observations WHERE series_id = ? AND ts >= ? AND ts < ?")
+            .bind(series)
+            .bind(range.start.epoch())
+            .bind(range.end.epoch())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn last_timestamp(&self, series: SeriesId) -> Result<Option<Timestamp>, StoreError> {
+        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(ts) FROM observations WHERE series_id = ?")
+            .bind(series)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(last.map(Timestamp::from_epoch))
+    }
+
+    async fn read(&self, series: SeriesId, range: TimeRange) -> Result<Vec<Point>, StoreError> {
+        let rows: Vec<(i64, f64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT ts, value, flag, created_run, updated_run FROM observations
+             WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts",
+        )
+        .bind(series)
+        .bind(range.start.epoch())
+        .bind(range.end.epoch())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(ts, value, flag, created_run, updated_run)| {
+                let flag = Flag::from_code(flag).ok_or_else(|| StoreError::Corrupt(format!("flag code {flag}")))?;
+                Ok(Point { ts: Timestamp::from_epoch(ts), value, flag, created_run, updated_run })
+            })
+            .collect()
+    }
+
+    async fn extent(&self, series: &[SeriesId]) -> Result<Extent, StoreError> {
+        if series.is_empty() {
+            return Ok(Extent::default());
+        }
+        let mut query = QueryBuilder::<Db>::new("SELECT MIN(ts), MAX(ts), COUNT(DISTINCT ts) FROM observations WHERE series_id IN (");
+        let mut ids = query.separated(", ");
+        for id in series {
+            ids.push_bind(*id);
+        }
+        query.push(")");
+        let (first, last, instants): (Option<i64>, Option<i64>, i64) = query.build_query_as().fetch_one(&self.pool).await?;
+        Ok(Extent { first: first.map(Timestamp::from_epoch), last: last.map(Timestamp::from_epoch), instants: instants as u64 })
+    }
+}
+
+fn to_run(row: RunRow) -> Result<Run, StoreError> {
+    let (id, operation, location, dataset, source, range_start, range_end, inserted, updated, unchanged, rejected, status, error, started_at, finished_at) = row;
+    let status = RunStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("run {id} has status {status}")))?;
+    let counts = Counts { inserted: inserted as u64, updated: updated as u64, unchanged: unchanged as u64, rejected: rejected as u64 };
+    Ok(Run { id, operation, location, dataset, source, range_start, range_end, counts, status, error, started_at, finished_at })
+}
