@@ -17,7 +17,13 @@
 //! - [`demo`]: a simulated Open-Meteo upstream, so the whole path runs offline.
 //! - [`core`]: the cheap-to-clone bundle of all of the above that every caller shares.
 
+pub mod cli;
 pub mod config;
+pub mod core;
+pub mod demo;
 pub mod domain;
+pub mod http;
+pub mod ops;
+pub mod read;
 pub mod sources;
 pub mod store;

@@ -22,7 +22,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "invalid configuration ({} problem(s)):", self.problems.len())?;
+        writeln!(
+            f,
+            "invalid configuration ({} problem(s)):",
+            self.problems.len()
+        )?;
         for problem in &self.problems {
             writeln!(f, "  - {problem}")?;
         }
@@ -33,12 +37,20 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Loads the defaults, then `file` if given, then the `ALMANAC__…` pairs among `env`.
-pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+pub fn load(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
     let mut problems = Vec::new();
-    let mut merged: Table = DEFAULTS.parse().map_err(|e| single(format!("embedded defaults: {e}")))?;
+    let mut merged: Table = DEFAULTS
+        .parse()
+        .map_err(|e| single(format!("embedded defaults: {e}")))?;
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|e| single(format!("cannot read {}: {e}", path.display())))?;
-        let layer: Table = text.parse().map_err(|e| single(format!("{}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| single(format!("cannot read {}: {e}", path.display())))?;
+        let layer: Table = text
+            .parse()
+            .map_err(|e| single(format!("{}: {e}", path.display())))?;
         for secret in SECRETS {
             if lookup(&layer, secret).is_some() {
                 let env_name = format!("{ENV_PREFIX}{}", secret.replace('.', "__").to_uppercase());
@@ -60,8 +72,9 @@ pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>
     }
     problems.extend(resolve_secret_files(&mut merged));
     let mut unknown = Vec::new();
-    let parsed: Result<Config, _> =
-        serde_ignored::deserialize(Value::Table(merged), |path| unknown.push(format!("unknown key `{path}`")));
+    let parsed: Result<Config, _> = serde_ignored::deserialize(Value::Table(merged), |path| {
+        unknown.push(format!("unknown key `{path}`"))
+    });
     problems.extend(unknown);
     let mut config = match parsed {
         Ok(config) => config,
@@ -75,11 +88,17 @@ pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>
         Err(site_problems) => problems.extend(site_problems),
     }
     problems.extend(config.validate());
-    if problems.is_empty() { Ok(config) } else { Err(ConfigError { problems }) }
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError { problems })
+    }
 }
 
 fn single(problem: String) -> ConfigError {
-    ConfigError { problems: vec![problem] }
+    ConfigError {
+        problems: vec![problem],
+    }
 }
 
 /// Environment values are TOML literals when they parse as one (`false`, `12`, `["a"]`), else
@@ -107,8 +126,12 @@ fn set(table: &mut Table, keys: &[String], value: Value) -> Result<(), String> {
     let (last, parents) = keys.split_last().ok_or("empty key")?;
     let mut current = table;
     for key in parents {
-        let entry = current.entry(key.clone()).or_insert_with(|| Value::Table(Table::new()));
-        current = entry.as_table_mut().ok_or_else(|| format!("`{key}` is not a section"))?;
+        let entry = current
+            .entry(key.clone())
+            .or_insert_with(|| Value::Table(Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("`{key}` is not a section"))?;
     }
     current.insert(last.clone(), value);
     Ok(())
@@ -128,9 +151,14 @@ fn resolve_secret_files(merged: &mut Table) -> Vec<String> {
     let mut problems = Vec::new();
     for secret in SECRETS {
         let file_key = format!("{secret}_file");
-        let Some(path) = lookup(merged, &file_key).cloned() else { continue };
+        let Some(path) = lookup(merged, &file_key).cloned() else {
+            continue;
+        };
         let keys: Vec<String> = file_key.split('.').map(String::from).collect();
-        if let Some(parent) = keys[..keys.len() - 1].iter().try_fold(&mut *merged, |t, k| t.get_mut(k)?.as_table_mut()) {
+        if let Some(parent) = keys[..keys.len() - 1]
+            .iter()
+            .try_fold(&mut *merged, |t, k| t.get_mut(k)?.as_table_mut())
+        {
             parent.remove(&keys[keys.len() - 1]);
         }
         let Some(path) = path.as_str() else {
@@ -153,7 +181,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
@@ -167,7 +198,10 @@ mod tests {
         let config = load(None, []).unwrap();
         let registry = config.registry();
         let ids: Vec<_> = registry.all().iter().map(|l| l.id.as_str()).collect();
-        assert_eq!(ids, ["barcelona", "bilbao", "madrid", "sevilla", "valencia"]);
+        assert_eq!(
+            ids,
+            ["barcelona", "bilbao", "madrid", "sevilla", "valencia"]
+        );
         let enabled: Vec<_> = registry.enabled().map(|l| l.id.as_str()).collect();
         assert_eq!(enabled, ["madrid"]);
         assert_eq!(config.init.months, 24);
@@ -176,10 +210,18 @@ mod tests {
     #[test]
     fn file_then_environment_override_the_defaults() {
         let dir = tempfile::tempdir().unwrap();
-        let file = write(&dir, "a.toml", "[init]\nmonths = 6\n[locations.valencia]\nenabled = true\n");
+        let file = write(
+            &dir,
+            "a.toml",
+            "[init]\nmonths = 6\n[locations.valencia]\nenabled = true\n",
+        );
         let config = load(
             Some(&file),
-            env(&[("ALMANAC__INIT__MONTHS", "3"), ("ALMANAC__HTTP__LISTEN", "0.0.0.0:9000"), ("OTHER", "x")]),
+            env(&[
+                ("ALMANAC__INIT__MONTHS", "3"),
+                ("ALMANAC__HTTP__LISTEN", "0.0.0.0:9000"),
+                ("OTHER", "x"),
+            ]),
         )
         .unwrap();
         assert_eq!(config.init.months, 3);
@@ -195,9 +237,19 @@ mod tests {
             "bad.toml",
             "[init]\nmonth = 6\n[htp]\nlisten = 1\n[locations.madrid]\nlatitude = 95.0\ntimezone = \"Mars/Olympus\"\n",
         );
-        let err = load(Some(&file), env(&[("ALMANAC__SOURCES__OPEN_METEO__ARCHIVE_URLL", "x")])).unwrap_err();
+        let err = load(
+            Some(&file),
+            env(&[("ALMANAC__SOURCES__OPEN_METEO__ARCHIVE_URLL", "x")]),
+        )
+        .unwrap_err();
         let text = err.to_string();
-        for expected in ["init.month", "htp", "archive_urll", "latitude must be", "Mars/Olympus"] {
+        for expected in [
+            "init.month",
+            "htp",
+            "archive_urll",
+            "latitude must be",
+            "Mars/Olympus",
+        ] {
             assert!(text.contains(expected), "{expected} missing from:\n{text}");
         }
     }
@@ -207,23 +259,65 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = write(&dir, "s.toml", "[sources.open_meteo]\napi_key = \"abc\"\n");
         let err = load(Some(&file), []).unwrap_err();
-        assert!(err.to_string().contains("ALMANAC__SOURCES__OPEN_METEO__API_KEY"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("ALMANAC__SOURCES__OPEN_METEO__API_KEY"),
+            "{err}"
+        );
 
-        let from_env = load(None, env(&[("ALMANAC__SOURCES__OPEN_METEO__API_KEY", "k1")])).unwrap();
-        assert_eq!(from_env.sources.open_meteo.api_key.as_ref().unwrap().expose(), "k1");
+        let from_env = load(
+            None,
+            env(&[("ALMANAC__SOURCES__OPEN_METEO__API_KEY", "k1")]),
+        )
+        .unwrap();
+        assert_eq!(
+            from_env
+                .sources
+                .open_meteo
+                .api_key
+                .as_ref()
+                .unwrap()
+                .expose(),
+            "k1"
+        );
 
         let key_file = write(&dir, "key", "k2\n");
-        let pointer = write(&dir, "p.toml", &format!("[sources.open_meteo]\napi_key_file = {:?}\n", key_file));
+        let pointer = write(
+            &dir,
+            "p.toml",
+            &format!("[sources.open_meteo]\napi_key_file = {:?}\n", key_file),
+        );
         let from_file = load(Some(&pointer), []).unwrap();
-        assert_eq!(from_file.sources.open_meteo.api_key.as_ref().unwrap().expose(), "k2");
+        assert_eq!(
+            from_file
+                .sources
+                .open_meteo
+                .api_key
+                .as_ref()
+                .unwrap()
+                .expose(),
+            "k2"
+        );
         let printed = toml::to_string(&from_file).unwrap();
-        assert!(printed.contains("[redacted]") && !printed.contains("k2"), "{printed}");
+        assert!(
+            printed.contains("[redacted]") && !printed.contains("k2"),
+            "{printed}"
+        );
     }
 
     #[test]
     fn enabling_a_location_without_sources_is_refused() {
-        let err = load(None, env(&[("ALMANAC__LOCATIONS__BILBAO__ENABLED", "true"), ("ALMANAC__LOCATIONS__BILBAO__SOURCES", "{}")]))
-            .unwrap_err();
-        assert!(err.to_string().contains("no source feeds any dataset"), "{err}");
+        let err = load(
+            None,
+            env(&[
+                ("ALMANAC__LOCATIONS__BILBAO__ENABLED", "true"),
+                ("ALMANAC__LOCATIONS__BILBAO__SOURCES", "{}"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("no source feeds any dataset"),
+            "{err}"
+        );
     }
 }

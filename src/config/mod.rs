@@ -105,8 +105,11 @@ pub type Limits = upstream::Policy;
 impl Config {
     /// Every location: config tables first, then sites files.
     pub fn registry(&self) -> Registry {
-        let mut locations: Vec<Location> =
-            self.locations.iter().filter_map(|(id, l)| l.to_location(id).ok()).collect();
+        let mut locations: Vec<Location> = self
+            .locations
+            .iter()
+            .filter_map(|(id, l)| l.to_location(id).ok())
+            .collect();
         locations.extend(self.site_locations.iter().cloned());
         Registry::new(locations)
     }
@@ -125,11 +128,22 @@ impl Config {
         }
         for location in &self.site_locations {
             if self.locations.contains_key(&location.id) {
-                problems.push(format!("site `{}` has the id of a configured location", location.id));
+                problems.push(format!(
+                    "site `{}` has the id of a configured location",
+                    location.id
+                ));
             }
-            problems.extend(check_sources(&format!("site `{}`", location.id), &location.sources));
+            problems.extend(check_sources(
+                &format!("site `{}`", location.id),
+                &location.sources,
+            ));
         }
-        problems.extend(self.sources.open_meteo.limits.problems("sources.open_meteo.limits"));
+        problems.extend(
+            self.sources
+                .open_meteo
+                .limits
+                .problems("sources.open_meteo.limits"),
+        );
         if self.init.months == 0 {
             problems.push("init.months must be at least 1".into());
         }
@@ -140,18 +154,27 @@ impl Config {
 impl LocationConfig {
     fn to_location(&self, id: &str) -> Result<Location, Vec<String>> {
         let mut problems = Vec::new();
-        let coordinates = Coordinates::new(self.latitude, self.longitude).map_err(|e| problems.push(e.to_string())).ok();
+        let coordinates = Coordinates::new(self.latitude, self.longitude)
+            .map_err(|e| problems.push(e.to_string()))
+            .ok();
         let valid_id = !id.is_empty()
-            && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            && id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
         if !valid_id {
             problems.push("ids are lowercase ASCII letters, digits, `_` and `-`".into());
         }
         problems.extend(check_location(&self.timezone, self.radius_km).err());
         problems.extend(check_sources("sources", &self.sources));
         if self.enabled && self.sources.values().all(Vec::is_empty) {
-            problems.push("enabled, but no source feeds any dataset: set `sources` or `enabled = false`".into());
+            problems.push(
+                "enabled, but no source feeds any dataset: set `sources` or `enabled = false`"
+                    .into(),
+            );
         }
-        let Some(coordinates) = coordinates.filter(|_| problems.is_empty()) else { return Err(problems) };
+        let Some(coordinates) = coordinates.filter(|_| problems.is_empty()) else {
+            return Err(problems);
+        };
         Ok(Location {
             id: id.to_string(),
             name: self.name.clone(),
@@ -170,9 +193,12 @@ impl LocationConfig {
 
 /// Checks shared by config locations and sites: a real IANA zone and a positive radius.
 fn check_location(timezone: &str, radius_km: f64) -> Result<(), String> {
-    jiff::tz::TimeZone::get(timezone).map_err(|_| format!("unknown IANA time zone `{timezone}`"))?;
+    jiff::tz::TimeZone::get(timezone)
+        .map_err(|_| format!("unknown IANA time zone `{timezone}`"))?;
     if !(radius_km.is_finite() && radius_km > 0.0) {
-        return Err(format!("radius_km must be a positive number of kilometres, got {radius_km}"));
+        return Err(format!(
+            "radius_km must be a positive number of kilometres, got {radius_km}"
+        ));
     }
     Ok(())
 }
@@ -182,6 +208,11 @@ fn check_sources(what: &str, sources: &BTreeMap<Dataset, Vec<String>>) -> Vec<St
         .values()
         .flatten()
         .filter(|s| !SourcesConfig::IDS.contains(&s.as_str()))
-        .map(|s| format!("{what}: unknown source `{s}` (known: {})", SourcesConfig::IDS.join(", ")))
+        .map(|s| {
+            format!(
+                "{what}: unknown source `{s}` (known: {})",
+                SourcesConfig::IDS.join(", ")
+            )
+        })
         .collect()
 }

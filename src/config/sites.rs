@@ -44,13 +44,19 @@ pub fn load_all(config: &SitesConfig) -> Result<Vec<Location>, Vec<String>> {
     for pair in ids.windows(2).filter(|p| p[0] == p[1]) {
         problems.push(format!("site id `{}` appears more than once", pair[0]));
     }
-    if problems.is_empty() { Ok(locations) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(locations)
+    } else {
+        Err(problems)
+    }
 }
 
 fn load_file(path: &Path, config: &SitesConfig) -> Result<Vec<Location>, Vec<String>> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| vec![format!("sites file {shown}: {e}")])?;
-    let sites: Vec<Site> = serde_json::from_str(&text).map_err(|e| vec![format!("sites file {shown}: {e}")])?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| vec![format!("sites file {shown}: {e}")])?;
+    let sites: Vec<Site> =
+        serde_json::from_str(&text).map_err(|e| vec![format!("sites file {shown}: {e}")])?;
     let mut problems = Vec::new();
     let mut locations = Vec::new();
     for site in sites {
@@ -78,5 +84,9 @@ fn load_file(path: &Path, config: &SitesConfig) -> Result<Vec<Location>, Vec<Str
             Err(problem) => problems.push(format!("sites file {shown}, site `{id}`: {problem}")),
         }
     }
-    if problems.is_empty() { Ok(locations) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(locations)
+    } else {
+        Err(problems)
+    }
 }

@@ -42,7 +42,11 @@ pub fn find(grid: Grid, present: &[Timestamp]) -> Vec<Gap> {
 
 fn gap(start: Timestamp, end: Timestamp, step: Step) -> Gap {
     let missing = ((end.epoch() - start.epoch()) / step.seconds()) as u64;
-    Gap { start, end, missing }
+    Gap {
+        start,
+        end,
+        missing,
+    }
 }
 
 #[cfg(test)]
@@ -55,7 +59,10 @@ mod tests {
     const H: i64 = 3_600;
 
     fn grid(start: i64, end: i64) -> Grid {
-        Grid::new(TimeRange::new(Timestamp::from_epoch(start), Timestamp::from_epoch(end)).unwrap(), Step::HOUR)
+        Grid::new(
+            TimeRange::new(Timestamp::from_epoch(start), Timestamp::from_epoch(end)).unwrap(),
+            Step::HOUR,
+        )
     }
 
     fn at(hours: &[i64]) -> Vec<Timestamp> {
@@ -63,7 +70,9 @@ mod tests {
     }
 
     fn spans(gaps: &[Gap]) -> Vec<(i64, i64, u64)> {
-        gaps.iter().map(|g| (g.start.epoch() / H, g.end.epoch() / H, g.missing)).collect()
+        gaps.iter()
+            .map(|g| (g.start.epoch() / H, g.end.epoch() / H, g.missing))
+            .collect()
     }
 
     #[test]
@@ -85,7 +94,10 @@ mod tests {
 
     #[test]
     fn leading_and_trailing_holes_are_found() {
-        assert_eq!(spans(&find(grid(0, 6 * H), &at(&[2, 3]))), vec![(0, 2, 2), (4, 6, 2)]);
+        assert_eq!(
+            spans(&find(grid(0, 6 * H), &at(&[2, 3]))),
+            vec![(0, 2, 2), (4, 6, 2)]
+        );
     }
 
     #[test]
@@ -98,7 +110,10 @@ mod tests {
     #[test]
     fn unaligned_range_end_closes_the_last_gap_on_the_grid() {
         // Instants 0h, 1h, 2h are expected in [0, 2h30m); 2h is missing.
-        assert_eq!(spans(&find(grid(0, 2 * H + 1_800), &at(&[0, 1]))), vec![(2, 3, 1)]);
+        assert_eq!(
+            spans(&find(grid(0, 2 * H + 1_800), &at(&[0, 1]))),
+            vec![(2, 3, 1)]
+        );
     }
 
     proptest! {

@@ -36,7 +36,10 @@ impl Coordinates {
         if !(longitude.is_finite() && (-180.0..=180.0).contains(&longitude)) {
             return Err(CoordinateError::Longitude(longitude));
         }
-        Ok(Self { latitude, longitude })
+        Ok(Self {
+            latitude,
+            longitude,
+        })
     }
 
     /// Great-circle (haversine) distance in kilometres.
@@ -92,8 +95,14 @@ pub struct NotCovered<'a> {
 
 impl fmt::Display for NotCovered<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Coordinates { latitude, longitude } = self.point;
-        write!(f, "no enabled location covers latitude {latitude}, longitude {longitude}")?;
+        let Coordinates {
+            latitude,
+            longitude,
+        } = self.point;
+        write!(
+            f,
+            "no enabled location covers latitude {latitude}, longitude {longitude}"
+        )?;
         match self.nearest {
             Some(m) => write!(
                 f,
@@ -139,15 +148,23 @@ impl Registry {
         let mut best_any: Option<Mapping> = None;
         for location in self.enabled() {
             let distance_km = point.distance_km(location.coordinates);
-            let candidate = Mapping { location, distance_km };
+            let candidate = Mapping {
+                location,
+                distance_km,
+            };
             if best_any.is_none_or(|b| distance_km < b.distance_km) {
                 best_any = Some(candidate);
             }
-            if distance_km <= location.radius_km && best_covering.is_none_or(|b| distance_km < b.distance_km) {
+            if distance_km <= location.radius_km
+                && best_covering.is_none_or(|b| distance_km < b.distance_km)
+            {
                 best_covering = Some(candidate);
             }
         }
-        best_covering.ok_or(NotCovered { point, nearest: best_any })
+        best_covering.ok_or(NotCovered {
+            point,
+            nearest: best_any,
+        })
     }
 }
 
@@ -188,8 +205,14 @@ mod tests {
 
     #[test]
     fn out_of_range_coordinates_are_refused() {
-        assert_eq!(Coordinates::new(91.0, 0.0), Err(CoordinateError::Latitude(91.0)));
-        assert_eq!(Coordinates::new(0.0, -180.5), Err(CoordinateError::Longitude(-180.5)));
+        assert_eq!(
+            Coordinates::new(91.0, 0.0),
+            Err(CoordinateError::Latitude(91.0))
+        );
+        assert_eq!(
+            Coordinates::new(0.0, -180.5),
+            Err(CoordinateError::Longitude(-180.5))
+        );
         assert!(Coordinates::new(f64::NAN, 0.0).is_err());
         assert!(Coordinates::new(-90.0, 180.0).is_ok());
     }
@@ -201,7 +224,9 @@ mod tests {
             city("near", 40.42, -3.70, 30.0, true),
             city("disabled", 40.4168, -3.7038, 30.0, false),
         ]);
-        let m = registry.nearest(Coordinates::new(40.4168, -3.7038).unwrap()).unwrap();
+        let m = registry
+            .nearest(Coordinates::new(40.4168, -3.7038).unwrap())
+            .unwrap();
         assert_eq!(m.location.id, "near");
         assert!(m.distance_km < 1.0);
     }
@@ -212,8 +237,17 @@ mod tests {
         let atlantic = Coordinates::new(40.0, -30.0).unwrap();
         let err = registry.nearest(atlantic).unwrap_err();
         assert_eq!(err.nearest.unwrap().location.id, "madrid");
-        assert!(err.to_string().contains("outside its 30 km radius"), "{err}");
-        assert!(Registry::default().nearest(atlantic).unwrap_err().nearest.is_none());
+        assert!(
+            err.to_string().contains("outside its 30 km radius"),
+            "{err}"
+        );
+        assert!(
+            Registry::default()
+                .nearest(atlantic)
+                .unwrap_err()
+                .nearest
+                .is_none()
+        );
     }
 
     #[test]

@@ -32,7 +32,10 @@ impl Dataset {
     /// The canonical variable called `name` in this dataset.
     pub fn variable(self, name: &str) -> Option<&'static Variable> {
         match self {
-            Dataset::Weather => WEATHER_HOURLY.iter().chain(WEATHER_DAILY).find(|v| v.name == name),
+            Dataset::Weather => WEATHER_HOURLY
+                .iter()
+                .chain(WEATHER_DAILY)
+                .find(|v| v.name == name),
         }
     }
 }
@@ -71,13 +74,28 @@ impl Variable {
         if value.is_finite() && (self.min..=self.max).contains(&value) {
             Ok(value)
         } else {
-            Err(format!("{} {value} {} outside the physical range {}..{}", self.name, self.unit, self.min, self.max))
+            Err(format!(
+                "{} {value} {} outside the physical range {}..{}",
+                self.name, self.unit, self.min, self.max
+            ))
         }
     }
 }
 
-const fn var(name: &'static str, unit: &'static str, quantity: Quantity, min: f64, max: f64) -> Variable {
-    Variable { name, unit, quantity, min, max }
+const fn var(
+    name: &'static str,
+    unit: &'static str,
+    quantity: Quantity,
+    min: f64,
+    max: f64,
+) -> Variable {
+    Variable {
+        name,
+        unit,
+        quantity,
+        min,
+        max,
+    }
 }
 
 /// Hourly weather, the seed's variables.
@@ -95,9 +113,27 @@ pub const WEATHER_DAILY: &[Variable] = &[
     var("temperature_max", "°C", Quantity::Temperature, -90.0, 60.0),
     var("temperature_min", "°C", Quantity::Temperature, -90.0, 60.0),
     var("temperature_mean", "°C", Quantity::Temperature, -90.0, 60.0),
-    var("apparent_temperature_max", "°C", Quantity::Temperature, -100.0, 80.0),
-    var("apparent_temperature_min", "°C", Quantity::Temperature, -100.0, 80.0),
-    var("precipitation_sum", "mm", Quantity::Precipitation, 0.0, 2_000.0),
+    var(
+        "apparent_temperature_max",
+        "°C",
+        Quantity::Temperature,
+        -100.0,
+        80.0,
+    ),
+    var(
+        "apparent_temperature_min",
+        "°C",
+        Quantity::Temperature,
+        -100.0,
+        80.0,
+    ),
+    var(
+        "precipitation_sum",
+        "mm",
+        Quantity::Precipitation,
+        0.0,
+        2_000.0,
+    ),
     var("wind_speed_max", "m/s", Quantity::Speed, 0.0, 120.0),
     var("wind_gust_max", "m/s", Quantity::Speed, 0.0, 150.0),
 ];
@@ -206,13 +242,24 @@ mod tests {
     fn physical_ranges_reject_impossible_values() {
         let humidity = Dataset::Weather.variable("humidity").unwrap();
         assert_eq!(humidity.check(55.0), Ok(55.0));
-        assert!(humidity.check(101.0).unwrap_err().contains("outside the physical range"));
+        assert!(
+            humidity
+                .check(101.0)
+                .unwrap_err()
+                .contains("outside the physical range")
+        );
         assert!(humidity.check(f64::NAN).is_err());
     }
 
     #[test]
     fn flags_round_trip_through_their_codes() {
-        for flag in [Flag::Observed, Flag::Trace, Flag::Estimated, Flag::FilledFromSecondary, Flag::Interpolated] {
+        for flag in [
+            Flag::Observed,
+            Flag::Trace,
+            Flag::Estimated,
+            Flag::FilledFromSecondary,
+            Flag::Interpolated,
+        ] {
             assert_eq!(Flag::from_code(flag.code()), Some(flag));
         }
         assert_eq!(Flag::from_code(9), None);

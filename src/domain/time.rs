@@ -59,7 +59,11 @@ impl Timestamp {
     /// The earliest aligned instant at or after `self`.
     pub fn ceil(self, step: Step) -> Self {
         let floor = self.floor(step);
-        if floor == self { self } else { Self(floor.0 + step.0) }
+        if floor == self {
+            self
+        } else {
+            Self(floor.0 + step.0)
+        }
     }
 
     pub fn is_aligned(self, step: Step) -> bool {
@@ -84,7 +88,11 @@ impl Timestamp {
         let date = self.to_jiff().to_zoned(TimeZone::UTC).date();
         let first = date.first_of_month();
         let next = first.checked_add(1.month()).unwrap_or(first);
-        Self(next.to_zoned(TimeZone::UTC).map(|z| z.timestamp().as_second()).unwrap_or(i64::MAX / 2))
+        Self(
+            next.to_zoned(TimeZone::UTC)
+                .map(|z| z.timestamp().as_second())
+                .unwrap_or(i64::MAX / 2),
+        )
     }
 
     /// The UTC calendar date, as sent to upstream APIs that take `YYYY-MM-DD`.
@@ -108,7 +116,11 @@ impl Step {
 
     /// A step of `seconds`, which must be positive.
     pub const fn from_seconds(seconds: i64) -> Option<Self> {
-        if seconds > 0 { Some(Self(seconds)) } else { None }
+        if seconds > 0 {
+            Some(Self(seconds))
+        } else {
+            None
+        }
     }
 
     pub const fn seconds(self) -> i64 {
@@ -184,7 +196,8 @@ impl Grid {
     pub fn iter(self) -> impl Iterator<Item = Timestamp> {
         let step = self.step.0;
         let end = self.range.end;
-        std::iter::successors(Some(self.first()), move |t| Some(t.plus(step))).take_while(move |t| *t < end)
+        std::iter::successors(Some(self.first()), move |t| Some(t.plus(step)))
+            .take_while(move |t| *t < end)
     }
 }
 
@@ -206,26 +219,47 @@ mod tests {
 
     #[test]
     fn display_is_utc_iso_with_offset() {
-        assert_eq!(ts("2024-03-31T01:00:00Z").to_string(), "2024-03-31T01:00:00+00:00");
+        assert_eq!(
+            ts("2024-03-31T01:00:00Z").to_string(),
+            "2024-03-31T01:00:00+00:00"
+        );
     }
 
     #[test]
     fn months_before_uses_the_calendar() {
-        assert_eq!(ts("2026-11-22T10:00:00Z").months_before(24), ts("2024-11-22T10:00:00Z"));
-        assert_eq!(ts("2026-03-31T00:00:00Z").months_before(1), ts("2026-02-28T00:00:00Z"));
+        assert_eq!(
+            ts("2026-11-22T10:00:00Z").months_before(24),
+            ts("2024-11-22T10:00:00Z")
+        );
+        assert_eq!(
+            ts("2026-03-31T00:00:00Z").months_before(1),
+            ts("2026-02-28T00:00:00Z")
+        );
     }
 
     #[test]
     fn split_by_month_cuts_at_utc_month_starts() {
         let range = TimeRange::new(ts("2024-01-15T00:00:00Z"), ts("2024-03-02T00:00:00Z")).unwrap();
         let parts = range.split_by_month();
-        let bounds: Vec<_> = parts.iter().map(|p| (p.start.to_string(), p.end.to_string())).collect();
+        let bounds: Vec<_> = parts
+            .iter()
+            .map(|p| (p.start.to_string(), p.end.to_string()))
+            .collect();
         assert_eq!(
             bounds,
             vec![
-                ("2024-01-15T00:00:00+00:00".into(), "2024-02-01T00:00:00+00:00".into()),
-                ("2024-02-01T00:00:00+00:00".into(), "2024-03-01T00:00:00+00:00".into()),
-                ("2024-03-01T00:00:00+00:00".into(), "2024-03-02T00:00:00+00:00".into()),
+                (
+                    "2024-01-15T00:00:00+00:00".into(),
+                    "2024-02-01T00:00:00+00:00".into()
+                ),
+                (
+                    "2024-02-01T00:00:00+00:00".into(),
+                    "2024-03-01T00:00:00+00:00".into()
+                ),
+                (
+                    "2024-03-01T00:00:00+00:00".into(),
+                    "2024-03-02T00:00:00+00:00".into()
+                ),
             ]
         );
     }
@@ -235,7 +269,8 @@ mod tests {
         let day = TimeRange::new(ts("2024-01-01T00:00:00Z"), ts("2024-01-02T00:00:00Z")).unwrap();
         assert_eq!(Grid::new(day, Step::HOUR).len(), 24);
         assert_eq!(Grid::new(day, Step::QUARTER_HOUR).len(), 96);
-        let ragged = TimeRange::new(ts("2024-01-01T00:30:00Z"), ts("2024-01-01T03:00:01Z")).unwrap();
+        let ragged =
+            TimeRange::new(ts("2024-01-01T00:30:00Z"), ts("2024-01-01T03:00:01Z")).unwrap();
         assert_eq!(Grid::new(ragged, Step::HOUR).iter().count(), 3);
         assert_eq!(Grid::new(ragged, Step::HOUR).len(), 3);
         let empty = TimeRange::new(ts("2024-01-01T00:30:00Z"), ts("2024-01-01T00:45:00Z")).unwrap();

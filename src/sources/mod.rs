@@ -48,7 +48,12 @@ pub trait Source: Send + Sync {
     fn step(&self) -> Step;
     fn variables(&self) -> &'static [Variable];
     /// The values of every variable for `location` in `range` (half-open, aligned to the step).
-    async fn fetch(&self, location: &Location, range: TimeRange, now: Timestamp) -> Result<Fetched, SourceError>;
+    async fn fetch(
+        &self,
+        location: &Location,
+        range: TimeRange,
+        now: Timestamp,
+    ) -> Result<Fetched, SourceError>;
 }
 
 /// The configured sources by id.

@@ -9,7 +9,9 @@ use async_trait::async_trait;
 
 pub use sqlite::Sqlite;
 
-use crate::domain::{Counts, Dataset, Flag, Location, Reject, RunStatus, Step, TimeRange, Timestamp};
+use crate::domain::{
+    Counts, Dataset, Flag, Location, Reject, RunStatus, Step, TimeRange, Timestamp,
+};
 
 pub type SeriesId = i64;
 pub type RunId = i64;
@@ -118,10 +120,23 @@ pub trait Store: Send + Sync {
     async fn start_run(&self, run: &NewRun<'_>) -> Result<RunId, StoreError>;
     /// Upserts `rows` on (series, instant), stores `rejects`, and adds the counts to the run, all
     /// in one transaction. Counts are per distinct (series, instant) of `rows`.
-    async fn write_chunk(&self, run: RunId, rows: &[Row], rejects: &[Reject]) -> Result<Counts, StoreError>;
-    async fn finish_run(&self, run: RunId, status: RunStatus, error: Option<&str>, at: Timestamp) -> Result<(), StoreError>;
+    async fn write_chunk(
+        &self,
+        run: RunId,
+        rows: &[Row],
+        rejects: &[Reject],
+    ) -> Result<Counts, StoreError>;
+    async fn finish_run(
+        &self,
+        run: RunId,
+        status: RunStatus,
+        error: Option<&str>,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
     /// The most recent runs, newest first.
     async fn runs(&self, limit: u32) -> Result<Vec<Run>, StoreError>;
+    /// The runs with these ids, in id order.
+    async fn runs_by_id(&self, ids: &[RunId]) -> Result<Vec<Run>, StoreError>;
     /// The rejects a run recorded, oldest first.
     async fn rejects(&self, run: RunId) -> Result<Vec<Reject>, StoreError>;
     /// How many values a series holds in `range`.

@@ -7,11 +7,17 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{QueryBuilder, Sqlite as Db};
 
-use super::{Extent, NewRun, Point, Row, Run, RunId, Series, SeriesId, SeriesKey, Store, StoreError};
-use crate::domain::{Counts, Dataset, Flag, Location, Reject, RunStatus, Step, TimeRange, Timestamp};
+use super::{
+    Extent, NewRun, Point, Row, Run, RunId, Series, SeriesId, SeriesKey, Store, StoreError,
+};
+use crate::domain::{
+    Counts, Dataset, Flag, Location, Reject, RunStatus, Step, TimeRange, Timestamp,
+};
 
 /// Rows per multi-row INSERT: 4 parameters each, well under SQLite's 32 766-parameter limit.
 const ROWS_PER_STATEMENT: usize = 4_000;
@@ -21,13 +27,38 @@ pub struct Sqlite {
     pool: SqlitePool,
 }
 
-type RunRow = (i64, String, Option<String>, Option<String>, Option<String>, Option<i64>, Option<i64>, i64, i64, i64, i64, String, Option<String>, i64, Option<i64>);
+macro_rules! run_columns {
+    () => {
+        "id, operation, location_id, dataset, source, range_start, range_end, inserted, updated, \
+         unchanged, rejected, status, error, started_at, finished_at"
+    };
+}
+
+type RunRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    i64,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
 
 impl Sqlite {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Conflict(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Conflict(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
@@ -35,7 +66,10 @@ impl Sqlite {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
     }
@@ -99,7 +133,12 @@ impl Store for Sqlite {
         if step != key.step.seconds() || unit != key.unit {
             return Err(StoreError::Conflict(format!(
                 "series {}/{}/{}/{} exists with step {step}s and unit {unit}, not {}s and {}",
-                key.location, key.dataset, key.variable, key.source, key.step.seconds(), key.unit
+                key.location,
+                key.dataset,
+                key.variable,
+                key.source,
+                key.step.seconds(),
+                key.unit
             )));
         }
         Ok(id)
@@ -116,8 +155,17 @@ impl Store for Sqlite {
         .await?;
         rows.into_iter()
             .map(|(id, location, variable, source, step, unit)| {
-                let step = Step::from_seconds(step).ok_or_else(|| StoreError::Corrupt(format!("series {id} has step {step}")))?;
-                Ok(Series { id, location, dataset, variable, source, step, unit })
+                let step = Step::from_seconds(step)
+                    .ok_or_else(|| StoreError::Corrupt(format!("series {id} has step {step}")))?;
+                Ok(Series {
+                    id,
+                    location,
+                    dataset,
+                    variable,
+                    source,
+                    step,
+                    unit,
+                })
             })
             .collect()
     }
@@ -139,7 +187,12 @@ impl Store for Sqlite {
         Ok(id)
     }
 
-    async fn write_chunk(&self, run: RunId, rows: &[Row], rejects: &[Reject]) -> Result<Counts, StoreError> {
+    async fn write_chunk(
+        &self,
+        run: RunId,
+        rows: &[Row],
+        rejects: &[Reject],
+    ) -> Result<Counts, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "CREATE TEMP TABLE IF NOT EXISTS staging (series_id INTEGER NOT NULL, ts INTEGER NOT NULL,
@@ -149,9 +202,14 @@ impl Store for Sqlite {
         .await?;
         sqlx::query("DELETE FROM staging").execute(&mut *tx).await?;
         for batch in rows.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Db>::new("INSERT OR REPLACE INTO staging (series_id, ts, value, flag) ");
+            let mut insert = QueryBuilder::<Db>::new(
+                "INSERT OR REPLACE INTO staging (series_id, ts, value, flag) ",
+            );
             insert.push_values(batch, |mut b, row| {
-                b.push_bind(row.series).push_bind(row.ts.epoch()).push_bind(row.value).push_bind(row.flag.code());
+                b.push_bind(row.series)
+                    .push_bind(row.ts.epoch())
+                    .push_bind(row.value)
+                    .push_bind(row.flag.code());
             });
             insert.build().execute(&mut *tx).await?;
         }
@@ -173,7 +231,8 @@ impl Store for Sqlite {
         .execute(&mut *tx)
         .await?;
         for batch in rejects.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Db>::new("INSERT INTO rejects (run_id, record, reason) ");
+            let mut insert =
+                QueryBuilder::<Db>::new("INSERT INTO rejects (run_id, record, reason) ");
             insert.push_values(batch, |mut b, r| {
                 b.push_bind(run).push_bind(&r.record).push_bind(&r.reason);
             });
@@ -200,7 +259,13 @@ impl Store for Sqlite {
         Ok(counts)
     }
 
-    async fn finish_run(&self, run: RunId, status: RunStatus, error: Option<&str>, at: Timestamp) -> Result<(), StoreError> {
+    async fn finish_run(
+        &self,
+        run: RunId,
+        status: RunStatus,
+        error: Option<&str>,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?")
             .bind(status.as_str())
             .bind(error)
@@ -212,40 +277,65 @@ impl Store for Sqlite {
     }
 
     async fn runs(&self, limit: u32) -> Result<Vec<Run>, StoreError> {
-        let rows: Vec<RunRow> = sqlx::query_as(
-            "SELECT id, operation, location_id, dataset, source, range_start, range_end, inserted, updated,
-                    unchanged, rejected, status, error, started_at, finished_at
-             FROM runs ORDER BY id DESC LIMIT ?",
-        )
+        let rows: Vec<RunRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs ORDER BY id DESC LIMIT ?"
+        ))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(to_run).collect()
     }
 
+    async fn runs_by_id(&self, ids: &[RunId]) -> Result<Vec<Run>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = QueryBuilder::<Db>::new(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE id IN ("
+        ));
+        let mut list = query.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        query.push(") ORDER BY id");
+        let rows: Vec<RunRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(to_run).collect()
+    }
+
     async fn rejects(&self, run: RunId) -> Result<Vec<Reject>, StoreError> {
-        let rows: Vec<(String, String)> = sqlx::query_as("SELECT record, reason FROM rejects WHERE run_id = ? ORDER BY id")
-            .bind(run)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(|(record, reason)| Reject { record, reason }).collect())
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT record, reason FROM rejects WHERE run_id = ? ORDER BY id")
+                .bind(run)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(record, reason)| Reject { record, reason })
+            .collect())
     }
 
     async fn count_present(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM observations WHERE series_id = ? AND ts >= ? AND ts < ?")
-            .bind(series)
-            .bind(range.start.epoch())
-            .bind(range.end.epoch())
-            .fetch_one(&self.pool)
-            .await?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM observations WHERE series_id = ? AND ts >= ? AND ts < ?",
+        )
+        .bind(series)
+        .bind(range.start.epoch())
+        .bind(range.end.epoch())
+        .fetch_one(&self.pool)
+        .await?;
         Ok(n as u64)
     }
 
     async fn last_timestamp(&self, series: SeriesId) -> Result<Option<Timestamp>, StoreError> {
-        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(ts) FROM observations WHERE series_id = ?")
-            .bind(series)
-            .fetch_one(&self.pool)
-            .await?;
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(ts) FROM observations WHERE series_id = ?")
+                .bind(series)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(last.map(Timestamp::from_epoch))
     }
 
@@ -261,8 +351,15 @@ impl Store for Sqlite {
         .await?;
         rows.into_iter()
             .map(|(ts, value, flag, created_run, updated_run)| {
-                let flag = Flag::from_code(flag).ok_or_else(|| StoreError::Corrupt(format!("flag code {flag}")))?;
-                Ok(Point { ts: Timestamp::from_epoch(ts), value, flag, created_run, updated_run })
+                let flag = Flag::from_code(flag)
+                    .ok_or_else(|| StoreError::Corrupt(format!("flag code {flag}")))?;
+                Ok(Point {
+                    ts: Timestamp::from_epoch(ts),
+                    value,
+                    flag,
+                    created_run,
+                    updated_run,
+                })
             })
             .collect()
     }
@@ -271,20 +368,62 @@ impl Store for Sqlite {
         if series.is_empty() {
             return Ok(Extent::default());
         }
-        let mut query = QueryBuilder::<Db>::new("SELECT MIN(ts), MAX(ts), COUNT(DISTINCT ts) FROM observations WHERE series_id IN (");
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT MIN(ts), MAX(ts), COUNT(DISTINCT ts) FROM observations WHERE series_id IN (",
+        );
         let mut ids = query.separated(", ");
         for id in series {
             ids.push_bind(*id);
         }
         query.push(")");
-        let (first, last, instants): (Option<i64>, Option<i64>, i64) = query.build_query_as().fetch_one(&self.pool).await?;
-        Ok(Extent { first: first.map(Timestamp::from_epoch), last: last.map(Timestamp::from_epoch), instants: instants as u64 })
+        let (first, last, instants): (Option<i64>, Option<i64>, i64) =
+            query.build_query_as().fetch_one(&self.pool).await?;
+        Ok(Extent {
+            first: first.map(Timestamp::from_epoch),
+            last: last.map(Timestamp::from_epoch),
+            instants: instants as u64,
+        })
     }
 }
 
 fn to_run(row: RunRow) -> Result<Run, StoreError> {
-    let (id, operation, location, dataset, source, range_start, range_end, inserted, updated, unchanged, rejected, status, error, started_at, finished_at) = row;
-    let status = RunStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("run {id} has status {status}")))?;
-    let counts = Counts { inserted: inserted as u64, updated: updated as u64, unchanged: unchanged as u64, rejected: rejected as u64 };
-    Ok(Run { id, operation, location, dataset, source, range_start, range_end, counts, status, error, started_at, finished_at })
+    let (
+        id,
+        operation,
+        location,
+        dataset,
+        source,
+        range_start,
+        range_end,
+        inserted,
+        updated,
+        unchanged,
+        rejected,
+        status,
+        error,
+        started_at,
+        finished_at,
+    ) = row;
+    let status = RunStatus::parse(&status)
+        .ok_or_else(|| StoreError::Corrupt(format!("run {id} has status {status}")))?;
+    let counts = Counts {
+        inserted: inserted as u64,
+        updated: updated as u64,
+        unchanged: unchanged as u64,
+        rejected: rejected as u64,
+    };
+    Ok(Run {
+        id,
+        operation,
+        location,
+        dataset,
+        source,
+        range_start,
+        range_end,
+        counts,
+        status,
+        error,
+        started_at,
+        finished_at,
+    })
 }

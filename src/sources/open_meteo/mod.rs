@@ -48,14 +48,27 @@ impl OpenMeteo {
 
     /// The archive part and the forecast part of `range`, cut where the archive ends.
     fn split(&self, range: TimeRange, now: Timestamp) -> [(Option<TimeRange>, &str); 2] {
-        let horizon = now.floor(Step::DAY).plus(-i64::from(self.config.archive_lag_days) * Step::DAY.seconds());
-        let archive = TimeRange::new(Timestamp::from_epoch(i64::MIN / 4), horizon).and_then(|r| r.intersect(range));
-        let forecast = TimeRange::new(horizon, Timestamp::from_epoch(i64::MAX / 4)).and_then(|r| r.intersect(range));
-        [(archive, &self.config.archive_url), (forecast, &self.config.forecast_url)]
+        let horizon = now
+            .floor(Step::DAY)
+            .plus(-i64::from(self.config.archive_lag_days) * Step::DAY.seconds());
+        let archive = TimeRange::new(Timestamp::from_epoch(i64::MIN / 4), horizon)
+            .and_then(|r| r.intersect(range));
+        let forecast = TimeRange::new(horizon, Timestamp::from_epoch(i64::MAX / 4))
+            .and_then(|r| r.intersect(range));
+        [
+            (archive, &self.config.archive_url),
+            (forecast, &self.config.forecast_url),
+        ]
     }
 
-    fn url(&self, base: &str, location: &Location, part: TimeRange) -> Result<reqwest::Url, SourceError> {
-        let mut url = reqwest::Url::parse(base).map_err(|e| SourceError::Refused(format!("bad Open-Meteo URL {base}: {e}")))?;
+    fn url(
+        &self,
+        base: &str,
+        location: &Location,
+        part: TimeRange,
+    ) -> Result<reqwest::Url, SourceError> {
+        let mut url = reqwest::Url::parse(base)
+            .map_err(|e| SourceError::Refused(format!("bad Open-Meteo URL {base}: {e}")))?;
         let last_day = part.end.plus(-1).utc_date();
         url.query_pairs_mut()
             .append_pair("latitude", &location.coordinates.latitude.to_string())
@@ -71,20 +84,36 @@ impl OpenMeteo {
         Ok(url)
     }
 
-    async fn fetch_part(&self, base: &str, location: &Location, part: TimeRange) -> Result<Fetched, SourceError> {
+    async fn fetch_part(
+        &self,
+        base: &str,
+        location: &Location,
+        part: TimeRange,
+    ) -> Result<Fetched, SourceError> {
         let url = self.url(base, location, part)?;
-        let days = (part.end.ceil(Step::DAY).epoch() - part.start.floor(Step::DAY).epoch()) / Step::DAY.seconds();
-        let body = self.endpoint.get(&url, call_weight(VARIABLES.len(), days)).await.map_err(|e| match e {
-            UpstreamError::Status { status, body } if status < 500 => match error_reason(&body) {
-                Some(reason) => SourceError::Refused(reason),
-                None => SourceError::Upstream(UpstreamError::Status { status, body }),
-            },
-            other => SourceError::Upstream(other),
-        })?;
+        let days = (part.end.ceil(Step::DAY).epoch() - part.start.floor(Step::DAY).epoch())
+            / Step::DAY.seconds();
+        let body = self
+            .endpoint
+            .get(&url, call_weight(VARIABLES.len(), days))
+            .await
+            .map_err(|e| match e {
+                UpstreamError::Status { status, body } if status < 500 => match error_reason(&body)
+                {
+                    Some(reason) => SourceError::Refused(reason),
+                    None => SourceError::Upstream(UpstreamError::Status { status, body }),
+                },
+                other => SourceError::Upstream(other),
+            })?;
         let parsed = parse(&body, part)?;
         let expected = Grid::new(part, Step::HOUR).len() * VARIABLES.len() as u64;
-        let missing = expected.saturating_sub(parsed.hourly.len() as u64 + parsed.rejects.len() as u64);
-        Ok(Fetched { observations: parsed.hourly, rejects: parsed.rejects, missing })
+        let missing =
+            expected.saturating_sub(parsed.hourly.len() as u64 + parsed.rejects.len() as u64);
+        Ok(Fetched {
+            observations: parsed.hourly,
+            rejects: parsed.rejects,
+            missing,
+        })
     }
 }
 
@@ -114,7 +143,12 @@ impl Source for OpenMeteo {
         VARIABLES
     }
 
-    async fn fetch(&self, location: &Location, range: TimeRange, now: Timestamp) -> Result<Fetched, SourceError> {
+    async fn fetch(
+        &self,
+        location: &Location,
+        range: TimeRange,
+        now: Timestamp,
+    ) -> Result<Fetched, SourceError> {
         let mut fetched = Fetched::default();
         for (part, base) in self.split(range, now) {
             let Some(part) = part else { continue };

@@ -74,20 +74,40 @@ pub fn parse(bytes: &[u8], keep: TimeRange) -> Result<Parsed, SourceError> {
     let wire: Wire = match serde_json::from_slice(bytes) {
         Ok(wire) => wire,
         Err(_) if serde_json::from_slice::<Vec<Value>>(bytes).is_ok() => {
-            return Err(SourceError::Malformed("a multi-location array where one location was requested".into()));
+            return Err(SourceError::Malformed(
+                "a multi-location array where one location was requested".into(),
+            ));
         }
-        Err(e) => return Err(SourceError::Malformed(format!("not an Open-Meteo response: {e}"))),
+        Err(e) => {
+            return Err(SourceError::Malformed(format!(
+                "not an Open-Meteo response: {e}"
+            )));
+        }
     };
     if wire.error {
-        return Err(SourceError::Refused(wire.reason.unwrap_or_else(|| "no reason given".into())));
+        return Err(SourceError::Refused(
+            wire.reason.unwrap_or_else(|| "no reason given".into()),
+        ));
     }
     let mut parsed = Parsed::default();
     if let Some(block) = &wire.hourly {
-        let ctx = Block { name: "hourly", step: Step::HOUR, names: HOURLY, units: &wire.hourly_units, offset: wire.utc_offset_seconds };
+        let ctx = Block {
+            name: "hourly",
+            step: Step::HOUR,
+            names: HOURLY,
+            units: &wire.hourly_units,
+            offset: wire.utc_offset_seconds,
+        };
         parsed.hourly = ctx.parse(block, keep, &mut parsed.rejects, &mut parsed.ignored)?;
     }
     if let Some(block) = &wire.daily {
-        let ctx = Block { name: "daily", step: Step::DAY, names: DAILY, units: &wire.daily_units, offset: wire.utc_offset_seconds };
+        let ctx = Block {
+            name: "daily",
+            step: Step::DAY,
+            names: DAILY,
+            units: &wire.daily_units,
+            offset: wire.utc_offset_seconds,
+        };
         parsed.daily = ctx.parse(block, keep, &mut parsed.rejects, &mut parsed.ignored)?;
     }
     Ok(parsed)
@@ -116,23 +136,54 @@ impl Block<'_> {
         ignored: &mut Vec<String>,
     ) -> Result<Vec<Observation>, SourceError> {
         let name = self.name;
-        let times = columns.get("time").ok_or_else(|| SourceError::Malformed(format!("{name} block has no `time` array")))?;
-        let times = times.iter().map(|t| self.instant(t)).collect::<Result<Vec<_>, _>>()?;
-        if let Some(w) = times.windows(2).find(|w| w[1].epoch() - w[0].epoch() != self.step.seconds()) {
-            return Err(SourceError::Malformed(format!("{name} times are not {}s apart: {} then {}", self.step.seconds(), w[0], w[1])));
+        let times = columns
+            .get("time")
+            .ok_or_else(|| SourceError::Malformed(format!("{name} block has no `time` array")))?;
+        let times = times
+            .iter()
+            .map(|t| self.instant(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(w) = times
+            .windows(2)
+            .find(|w| w[1].epoch() - w[0].epoch() != self.step.seconds())
+        {
+            return Err(SourceError::Malformed(format!(
+                "{name} times are not {}s apart: {} then {}",
+                self.step.seconds(),
+                w[0],
+                w[1]
+            )));
         }
         let mut observations = Vec::new();
         for (key, values) in columns.iter().filter(|(k, _)| *k != "time") {
             if values.len() != times.len() {
-                return Err(SourceError::Malformed(format!("{name}.{key} has {} values for {} times", values.len(), times.len())));
+                return Err(SourceError::Malformed(format!(
+                    "{name}.{key} has {} values for {} times",
+                    values.len(),
+                    times.len()
+                )));
             }
-            let Some(variable) = self.variable(key, ignored) else { continue };
+            let Some(variable) = self.variable(key, ignored) else {
+                continue;
+            };
             let unit = self.units.get(key).map(String::as_str).unwrap_or("");
-            for (&ts, value) in times.iter().zip(values).filter(|(ts, _)| keep.contains(**ts)) {
+            for (&ts, value) in times
+                .iter()
+                .zip(values)
+                .filter(|(ts, _)| keep.contains(**ts))
+            {
                 match to_value(value, variable, unit) {
-                    Ok(Some(value)) => observations.push(Observation { variable: variable.name, ts, value, flag: Flag::Observed }),
+                    Ok(Some(value)) => observations.push(Observation {
+                        variable: variable.name,
+                        ts,
+                        value,
+                        flag: Flag::Observed,
+                    }),
                     Ok(None) => {}
-                    Err(reason) => rejects.push(Reject { record: format!("{name}.{key}[{ts}] = {value}"), reason }),
+                    Err(reason) => rejects.push(Reject {
+                        record: format!("{name}.{key}[{ts}] = {value}"),
+                        reason,
+                    }),
                 }
             }
         }
@@ -145,9 +196,16 @@ impl Block<'_> {
         if let Some((_, canonical)) = self.names.iter().find(|(k, _)| *k == key) {
             return Dataset::Weather.variable(canonical);
         }
-        let model = self.names.iter().filter_map(|(k, _)| key.strip_prefix(k)?.strip_prefix('_')).next();
+        let model = self
+            .names
+            .iter()
+            .filter_map(|(k, _)| key.strip_prefix(k)?.strip_prefix('_'))
+            .next();
         ignored.push(match model {
-            Some(model) => format!("{}.{key}: model-specific column ({model}); only the default model is stored", self.name),
+            Some(model) => format!(
+                "{}.{key}: model-specific column ({model}); only the default model is stored",
+                self.name
+            ),
             None => format!("{}.{key}: not a variable almanac stores", self.name),
         });
         None
@@ -155,17 +213,27 @@ impl Block<'_> {
 
     /// A `time` element as a UTC instant: local civil time minus the response's one offset.
     fn instant(&self, value: &Value) -> Result<Timestamp, SourceError> {
-        let bad = || SourceError::Malformed(format!("{} time {value} is neither ISO 8601 nor unix seconds", self.name));
+        let bad = || {
+            SourceError::Malformed(format!(
+                "{} time {value} is neither ISO 8601 nor unix seconds",
+                self.name
+            ))
+        };
         if let Some(seconds) = value.as_i64() {
             return Ok(Timestamp::from_epoch(seconds));
         }
         let text = value.as_str().ok_or_else(bad)?;
         let civil: DateTime = match text.parse::<DateTime>() {
             Ok(dt) => dt,
-            Err(_) => text.parse::<Date>().map_err(|_| bad())?.to_datetime(jiff::civil::Time::midnight()),
+            Err(_) => text
+                .parse::<Date>()
+                .map_err(|_| bad())?
+                .to_datetime(jiff::civil::Time::midnight()),
         };
         let utc = civil.to_zoned(jiff::tz::TimeZone::UTC).map_err(|_| bad())?;
-        Ok(Timestamp::from_epoch(utc.timestamp().as_second() - self.offset))
+        Ok(Timestamp::from_epoch(
+            utc.timestamp().as_second() - self.offset,
+        ))
     }
 }
 
@@ -174,9 +242,15 @@ fn to_value(value: &Value, variable: &Variable, unit: &str) -> Result<Option<f64
     if value.is_null() {
         return Ok(None);
     }
-    let raw = value.as_f64().ok_or_else(|| format!("{} is not a number", variable.name))?;
-    let canonical = to_canonical(variable.quantity, unit, raw)
-        .ok_or_else(|| format!("unit `{unit}` cannot be converted to {} for {}", variable.unit, variable.name))?;
+    let raw = value
+        .as_f64()
+        .ok_or_else(|| format!("{} is not a number", variable.name))?;
+    let canonical = to_canonical(variable.quantity, unit, raw).ok_or_else(|| {
+        format!(
+            "unit `{unit}` cannot be converted to {} for {}",
+            variable.unit, variable.name
+        )
+    })?;
     variable.check(canonical).map(Some)
 }
 
@@ -184,8 +258,12 @@ fn to_value(value: &Value, variable: &Variable, unit: &str) -> Result<Option<f64
 /// are rounded to 3 decimals (the upstream resolution is 0.1 of its own unit).
 fn to_canonical(quantity: Quantity, unit: &str, value: f64) -> Option<f64> {
     let factor_offset = match (quantity, unit) {
-        (Quantity::Temperature, "°C") | (Quantity::Precipitation, "mm") | (Quantity::Speed, "m/s") => return Some(value),
-        (Quantity::Percent, "%") | (Quantity::Pressure, "hPa") | (Quantity::Code, "wmo code") => return Some(value),
+        (Quantity::Temperature, "°C")
+        | (Quantity::Precipitation, "mm")
+        | (Quantity::Speed, "m/s") => return Some(value),
+        (Quantity::Percent, "%") | (Quantity::Pressure, "hPa") | (Quantity::Code, "wmo code") => {
+            return Some(value);
+        }
         (Quantity::Temperature, "°F") => (5.0 / 9.0, -32.0),
         (Quantity::Precipitation, "inch") => (25.4, 0.0),
         (Quantity::Speed, "km/h") => (1.0 / 3.6, 0.0),
@@ -202,13 +280,22 @@ fn to_canonical(quantity: Quantity, unit: &str, value: f64) -> Option<f64> {
 mod tests {
     use super::*;
 
-    const ALL: TimeRange = TimeRange { start: Timestamp::from_epoch(i64::MIN / 4), end: Timestamp::from_epoch(i64::MAX / 4) };
+    const ALL: TimeRange = TimeRange {
+        start: Timestamp::from_epoch(i64::MIN / 4),
+        end: Timestamp::from_epoch(i64::MAX / 4),
+    };
 
     #[test]
     fn converts_units_to_canonical_ones() {
-        assert_eq!(to_canonical(Quantity::Temperature, "°F", 212.0), Some(100.0));
+        assert_eq!(
+            to_canonical(Quantity::Temperature, "°F", 212.0),
+            Some(100.0)
+        );
         assert_eq!(to_canonical(Quantity::Speed, "km/h", 36.0), Some(10.0));
-        assert_eq!(to_canonical(Quantity::Precipitation, "inch", 1.0), Some(25.4));
+        assert_eq!(
+            to_canonical(Quantity::Precipitation, "inch", 1.0),
+            Some(25.4)
+        );
         assert_eq!(to_canonical(Quantity::Percent, "fraction", 0.5), None);
     }
 
@@ -218,29 +305,60 @@ mod tests {
             "hourly":{"time":["2024-01-01T00:00","2024-01-01T01:00","2024-01-01T02:00"],
             "temperature_2m":[1.5,null,"x"],"relative_humidity_2m":[50,140,60]}}"#;
         let parsed = parse(body, ALL).unwrap();
-        let values: Vec<_> = parsed.hourly.iter().map(|o| (o.variable, o.ts.epoch() % 86_400 / 3_600, o.value)).collect();
-        assert_eq!(values, [("humidity", 0, 50.0), ("temperature", 0, 1.5), ("humidity", 2, 60.0)]);
+        let values: Vec<_> = parsed
+            .hourly
+            .iter()
+            .map(|o| (o.variable, o.ts.epoch() % 86_400 / 3_600, o.value))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                ("humidity", 0, 50.0),
+                ("temperature", 0, 1.5),
+                ("humidity", 2, 60.0)
+            ]
+        );
         let reasons: Vec<_> = parsed.rejects.iter().map(|r| r.reason.as_str()).collect();
         assert_eq!(reasons.len(), 2);
-        assert!(reasons[0].contains("outside the physical range"), "{reasons:?}");
+        assert!(
+            reasons[0].contains("outside the physical range"),
+            "{reasons:?}"
+        );
         assert!(reasons[1].contains("not a number"), "{reasons:?}");
     }
 
     #[test]
     fn ragged_or_irregular_blocks_are_malformed() {
-        let ragged = br#"{"hourly":{"time":["2024-01-01T00:00","2024-01-01T01:00"],"temperature_2m":[1]}}"#;
-        assert!(matches!(parse(ragged, ALL), Err(SourceError::Malformed(m)) if m.contains("1 values for 2 times")));
+        let ragged =
+            br#"{"hourly":{"time":["2024-01-01T00:00","2024-01-01T01:00"],"temperature_2m":[1]}}"#;
+        assert!(
+            matches!(parse(ragged, ALL), Err(SourceError::Malformed(m)) if m.contains("1 values for 2 times"))
+        );
         let irregular = br#"{"hourly":{"time":["2024-01-01T00:00","2024-01-01T03:00"]}}"#;
-        assert!(matches!(parse(irregular, ALL), Err(SourceError::Malformed(_))));
-        assert!(matches!(parse(b"<html>", ALL), Err(SourceError::Malformed(_))));
-        assert!(matches!(parse(b"[{},{}]", ALL), Err(SourceError::Malformed(m)) if m.contains("multi-location")));
+        assert!(matches!(
+            parse(irregular, ALL),
+            Err(SourceError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse(b"<html>", ALL),
+            Err(SourceError::Malformed(_))
+        ));
+        assert!(
+            matches!(parse(b"[{},{}]", ALL), Err(SourceError::Malformed(m)) if m.contains("multi-location"))
+        );
     }
 
     #[test]
     fn error_objects_become_refusals() {
-        let body = r#"{"error":true,"reason":"Latitude must be in range of -90 to 90°. Given: 91.0."}"#;
-        assert!(matches!(parse(body.as_bytes(), ALL), Err(SourceError::Refused(r)) if r.contains("Latitude")));
-        assert_eq!(error_reason(body).as_deref(), Some("Latitude must be in range of -90 to 90°. Given: 91.0."));
+        let body =
+            r#"{"error":true,"reason":"Latitude must be in range of -90 to 90°. Given: 91.0."}"#;
+        assert!(
+            matches!(parse(body.as_bytes(), ALL), Err(SourceError::Refused(r)) if r.contains("Latitude"))
+        );
+        assert_eq!(
+            error_reason(body).as_deref(),
+            Some("Latitude must be in range of -90 to 90°. Given: 91.0.")
+        );
         assert_eq!(error_reason("{}"), None);
     }
 }

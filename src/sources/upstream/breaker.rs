@@ -21,7 +21,11 @@ enum State {
 
 impl Breaker {
     pub fn new(threshold: u32, cooldown: Duration) -> Self {
-        Self { threshold: threshold.max(1), cooldown, state: Mutex::new(State::Closed { failures: 0 }) }
+        Self {
+            threshold: threshold.max(1),
+            cooldown,
+            state: Mutex::new(State::Closed { failures: 0 }),
+        }
     }
 
     /// `Ok` when a request may go out now, else how long until the circuit lets one through.
@@ -30,11 +34,18 @@ impl Breaker {
         match *state {
             State::Closed { .. } => Ok(()),
             State::Open { until } if now < until => Err(until - now),
-            State::Open { .. } | State::HalfOpen { trial_running: false } => {
-                *state = State::HalfOpen { trial_running: true };
+            State::Open { .. }
+            | State::HalfOpen {
+                trial_running: false,
+            } => {
+                *state = State::HalfOpen {
+                    trial_running: true,
+                };
                 Ok(())
             }
-            State::HalfOpen { trial_running: true } => Err(self.cooldown),
+            State::HalfOpen {
+                trial_running: true,
+            } => Err(self.cooldown),
         }
     }
 
@@ -43,10 +54,12 @@ impl Breaker {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         *state = match (*state, success) {
             (_, true) => State::Closed { failures: 0 },
-            (State::Closed { failures }, false) if failures + 1 < self.threshold => {
-                State::Closed { failures: failures + 1 }
-            }
-            (_, false) => State::Open { until: now + self.cooldown },
+            (State::Closed { failures }, false) if failures + 1 < self.threshold => State::Closed {
+                failures: failures + 1,
+            },
+            (_, false) => State::Open {
+                until: now + self.cooldown,
+            },
         };
     }
 
@@ -71,11 +84,17 @@ mod tests {
         }
         assert!(breaker.permit(t0).is_ok(), "two failures keep it closed");
         breaker.record(false, t0);
-        assert_eq!(breaker.permit(t0 + Duration::from_secs(4)), Err(Duration::from_secs(6)));
+        assert_eq!(
+            breaker.permit(t0 + Duration::from_secs(4)),
+            Err(Duration::from_secs(6))
+        );
         assert!(breaker.is_open(t0));
 
         let later = t0 + Duration::from_secs(10);
-        assert!(breaker.permit(later).is_ok(), "one trial after the cooldown");
+        assert!(
+            breaker.permit(later).is_ok(),
+            "one trial after the cooldown"
+        );
         assert!(breaker.permit(later).is_err(), "only one trial at a time");
         breaker.record(true, later);
         assert!(breaker.permit(later).is_ok());

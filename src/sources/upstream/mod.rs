@@ -28,7 +28,10 @@ pub enum UpstreamError {
     #[error("HTTP {status}: {body}")]
     Status { status: u16, body: String },
     #[error("rate limited (HTTP 429){}: {body}", retry_after.map(|d| format!(", retry after {}s", d.as_secs())).unwrap_or_default())]
-    RateLimited { retry_after: Option<Duration>, body: String },
+    RateLimited {
+        retry_after: Option<Duration>,
+        body: String,
+    },
     #[error("response larger than the {limit}-byte cap")]
     TooLarge { limit: u64 },
     #[error("response body broken off: {0}")]
@@ -48,7 +51,9 @@ impl UpstreamError {
             | UpstreamError::Body(_)
             | UpstreamError::RateLimited { .. } => true,
             UpstreamError::Status { status, .. } => *status >= 500,
-            UpstreamError::TooLarge { .. } | UpstreamError::CircuitOpen(_) | UpstreamError::OverBudget(_) => false,
+            UpstreamError::TooLarge { .. }
+            | UpstreamError::CircuitOpen(_)
+            | UpstreamError::OverBudget(_) => false,
         }
     }
 
@@ -86,7 +91,10 @@ impl Upstream {
             http: self.http.clone(),
             budgets: policy.limiters(),
             in_flight: Semaphore::new(policy.max_in_flight.max(1) as usize),
-            breaker: Breaker::new(policy.breaker_failures, Duration::from_secs(policy.breaker_cooldown_secs)),
+            breaker: Breaker::new(
+                policy.breaker_failures,
+                Duration::from_secs(policy.breaker_cooldown_secs),
+            ),
             policy: policy.clone(),
         }
     }
@@ -113,15 +121,23 @@ impl Endpoint {
     pub async fn get(&self, url: &reqwest::Url, weight: f64) -> Result<Bytes, UpstreamError> {
         let mut attempt = 0;
         loop {
-            self.breaker.permit(Instant::now()).map_err(UpstreamError::CircuitOpen)?;
+            self.breaker
+                .permit(Instant::now())
+                .map_err(UpstreamError::CircuitOpen)?;
             let result = self.attempt(url, weight).await;
-            let failed = result.as_ref().err().filter(|e| e.is_provider_failure()).is_some();
+            let failed = result
+                .as_ref()
+                .err()
+                .filter(|e| e.is_provider_failure())
+                .is_some();
             self.breaker.record(!failed, Instant::now());
             let error = match result {
                 Ok(body) => return Ok(body),
                 Err(error) => error,
             };
-            let delay = self.retry_delay(&error, attempt).ok_or_else(|| error.clone())?;
+            let delay = self
+                .retry_delay(&error, attempt)
+                .ok_or_else(|| error.clone())?;
             tracing::warn!(provider = self.provider, path = url.path(), attempt, delay_ms = delay.as_millis() as u64, %error, "retrying upstream request");
             tokio::time::sleep(delay).await;
             attempt += 1;
@@ -139,9 +155,10 @@ impl Endpoint {
             return None;
         }
         match error {
-            UpstreamError::RateLimited { retry_after: Some(wait), .. } => {
-                (wait.as_secs() <= self.policy.max_retry_after_secs).then_some(*wait)
-            }
+            UpstreamError::RateLimited {
+                retry_after: Some(wait),
+                ..
+            } => (wait.as_secs() <= self.policy.max_retry_after_secs).then_some(*wait),
             _ => Some(self.policy.backoff(attempt, fastrand::f64())),
         }
     }
@@ -150,18 +167,35 @@ impl Endpoint {
         for budget in &self.budgets {
             budget.acquire(weight).await?;
         }
-        let _slot = self.in_flight.acquire().await.map_err(|e| UpstreamError::Connect(e.to_string()))?;
+        let _slot = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|e| UpstreamError::Connect(e.to_string()))?;
         let timeout = Duration::from_secs(self.policy.timeout_secs);
-        let response = self.http.get(url.clone()).timeout(timeout).send().await.map_err(classify)?;
+        let response = self
+            .http
+            .get(url.clone())
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(classify)?;
         let status = response.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
-            let retry_after = response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+            let retry_after = response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
             let body = excerpt(response).await;
             return Err(UpstreamError::RateLimited { retry_after, body });
         }
         if !status.is_success() {
             let body = excerpt(response).await;
-            return Err(UpstreamError::Status { status: status.as_u16(), body });
+            return Err(UpstreamError::Status {
+                status: status.as_u16(),
+                body,
+            });
         }
         read_capped(response, self.policy.max_body_bytes).await
     }
@@ -173,7 +207,11 @@ fn classify(error: reqwest::Error) -> UpstreamError {
     } else if error.is_body() || error.is_decode() {
         UpstreamError::Body(error.to_string())
     } else {
-        UpstreamError::Connect(std::error::Error::source(&error).map(ToString::to_string).unwrap_or_else(|| error.to_string()))
+        UpstreamError::Connect(
+            std::error::Error::source(&error)
+                .map(ToString::to_string)
+                .unwrap_or_else(|| error.to_string()),
+        )
     }
 }
 
@@ -215,16 +253,37 @@ mod tests {
     #[test]
     fn retry_after_accepts_seconds_and_http_dates() {
         assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 
     #[test]
     fn only_transient_failures_are_retried() {
         assert!(UpstreamError::Timeout.is_retryable());
-        assert!(UpstreamError::Status { status: 503, body: String::new() }.is_retryable());
-        assert!(!UpstreamError::Status { status: 400, body: String::new() }.is_retryable());
+        assert!(
+            UpstreamError::Status {
+                status: 503,
+                body: String::new()
+            }
+            .is_retryable()
+        );
+        assert!(
+            !UpstreamError::Status {
+                status: 400,
+                body: String::new()
+            }
+            .is_retryable()
+        );
         assert!(!UpstreamError::TooLarge { limit: 1 }.is_retryable());
-        assert!(!UpstreamError::RateLimited { retry_after: None, body: String::new() }.is_provider_failure());
+        assert!(
+            !UpstreamError::RateLimited {
+                retry_after: None,
+                body: String::new()
+            }
+            .is_provider_failure()
+        );
     }
 }

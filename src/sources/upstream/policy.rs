@@ -56,13 +56,18 @@ impl Policy {
     /// The wait before retry number `attempt + 1`: exponential, capped, with "equal jitter"
     /// (half fixed, half random from `unit` in `[0, 1)`), so retries of many clients spread out.
     pub fn backoff(&self, attempt: u32, unit: f64) -> Duration {
-        let exp = self.backoff_initial_ms.saturating_mul(1u64 << attempt.min(20));
+        let exp = self
+            .backoff_initial_ms
+            .saturating_mul(1u64 << attempt.min(20));
         let capped = exp.min(self.backoff_max_ms) as f64;
         Duration::from_millis((capped / 2.0 + capped / 2.0 * unit) as u64)
     }
 
     pub(super) fn limiters(&self) -> Vec<Limiter> {
-        self.budgets.iter().filter_map(|b| Limiter::new(*b)).collect()
+        self.budgets
+            .iter()
+            .filter_map(|b| Limiter::new(*b))
+            .collect()
     }
 }
 
@@ -71,14 +76,19 @@ impl Limiter {
         let cells = NonZeroU32::new(budget.calls.checked_mul(CELLS_PER_CALL)?)?;
         let period = Duration::from_secs(budget.per_secs) / cells.get();
         let quota = Quota::with_period(period)?.allow_burst(cells);
-        Some(Self { limiter: RateLimiter::direct(quota) })
+        Some(Self {
+            limiter: RateLimiter::direct(quota),
+        })
     }
 
     /// Waits until `weight` calls fit in the budget, then charges them.
     pub(super) async fn acquire(&self, weight: f64) -> Result<(), UpstreamError> {
         let cells = (weight.max(0.01) * f64::from(CELLS_PER_CALL)).ceil() as u32;
         let n = NonZeroU32::new(cells).ok_or(UpstreamError::OverBudget(weight))?;
-        self.limiter.until_n_ready(n).await.map_err(|_| UpstreamError::OverBudget(weight))
+        self.limiter
+            .until_n_ready(n)
+            .await
+            .map_err(|_| UpstreamError::OverBudget(weight))
     }
 }
 
@@ -97,7 +107,10 @@ mod tests {
             breaker_failures: 3,
             breaker_cooldown_secs: 1,
             max_body_bytes: 1,
-            budgets: vec![Budget { calls: 2, per_secs: 60 }],
+            budgets: vec![Budget {
+                calls: 2,
+                per_secs: 60,
+            }],
         }
     }
 
@@ -112,8 +125,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_heavier_than_the_whole_budget_is_refused() {
-        let limiter = Limiter::new(Budget { calls: 2, per_secs: 60 }).unwrap();
+        let limiter = Limiter::new(Budget {
+            calls: 2,
+            per_secs: 60,
+        })
+        .unwrap();
         limiter.acquire(1.5).await.unwrap();
-        assert_eq!(limiter.acquire(2.5).await, Err(UpstreamError::OverBudget(2.5)));
+        assert_eq!(
+            limiter.acquire(2.5).await,
+            Err(UpstreamError::OverBudget(2.5))
+        );
     }
 }

@@ -1,0 +1,215 @@
+//! The command line: one clap enum, one small function per subcommand. Each builds the
+//! [`Core`] it needs and calls the same `ops`/`http` functions the server uses.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::net::TcpListener;
+
+use crate::config::{self, Config};
+use crate::core::Core;
+use crate::domain::{Coordinates, Timestamp};
+use crate::{demo, http, ops};
+
+#[derive(Parser)]
+#[command(
+    name = "almanac",
+    version,
+    about = "Fetches, stores, heals and serves external time series"
+)]
+pub struct Cli {
+    /// A TOML file layered over the embedded defaults (environment variables ALMANAC__… win over both).
+    #[arg(long, global = true, env = "ALMANAC_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where the embedded store keeps its file (default ./data).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Offline demo: a simulated Open-Meteo, the real `init` of the whole window, then `serve`.
+    Demo {
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Load the rolling window for every enabled location (resumable).
+    Init {
+        /// Calendar months back from now (default: init.months, 24).
+        #[arg(long)]
+        months: Option<u32>,
+    },
+    /// Fetch what is new since each series' last value.
+    Ingest,
+    /// The configured locations.
+    Locations {
+        #[command(subcommand)]
+        command: LocationsCommand,
+    },
+    /// Print the effective configuration (secrets redacted).
+    Config,
+}
+
+#[derive(Subcommand)]
+pub enum LocationsCommand {
+    /// Every location, enabled or not.
+    List,
+    /// The location that covers a point, and its distance.
+    Nearest {
+        #[arg(long, allow_negative_numbers = true)]
+        lat: f64,
+        #[arg(long, allow_negative_numbers = true)]
+        lon: f64,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut config = config::load(cli.config.as_deref(), std::env::vars())?;
+    if let Some(dir) = cli.data_dir {
+        config.store.data_dir = dir;
+    }
+    match cli.command {
+        Command::Serve { listen } => serve(config, listen).await,
+        Command::Demo { listen } => run_demo(config, listen).await,
+        Command::Init { months } => init(config, months).await,
+        Command::Ingest => ingest(config).await,
+        Command::Locations {
+            command: LocationsCommand::List,
+        } => Ok(list_locations(&config)),
+        Command::Locations {
+            command: LocationsCommand::Nearest { lat, lon },
+        } => nearest(&config, lat, lon),
+        Command::Config => {
+            print!("{}", toml::to_string_pretty(&config)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(mut config: Config, listen: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
+    config.http.listen = listen.unwrap_or(config.http.listen);
+    let address = config.http.listen;
+    let core = Core::open(config).await?;
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding {address}"))?;
+    tracing::info!(address = %listener.local_addr()?, "serving");
+    http::serve(core, listener).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_demo(mut config: Config, listen: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
+    config.http.listen = listen.unwrap_or(config.http.listen);
+    let upstream = demo::start_upstream().await?;
+    demo::use_upstream(&mut config, upstream);
+    eprintln!(
+        "demo: simulated Open-Meteo on http://{upstream}; loading {} months into {}",
+        config.init.months,
+        config.sqlite_path().display()
+    );
+    let (address, months) = (config.http.listen, config.init.months);
+    let core = Core::open(config).await?;
+    let summary = ops::init::run(&core, months, Timestamp::now(), &progress()).await?;
+    eprint!("{summary}");
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding {address}"))?;
+    let bound = listener.local_addr()?;
+    println!("almanac demo ready on http://{bound}");
+    println!("  curl 'http://{bound}/api/v1/external/cities'");
+    println!(
+        "  curl 'http://{bound}/api/v1/tenants/demo/external/operations/historical-weather-optimized?latitude=40.42&longitude=-3.70&start_date=2025-01-01&end_date=2025-01-31'"
+    );
+    http::serve(core, listener).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn init(config: Config, months: Option<u32>) -> anyhow::Result<ExitCode> {
+    let months = months.unwrap_or(config.init.months);
+    let core = Core::open(config).await?;
+    let summary = ops::init::run(&core, months, Timestamp::now(), &progress()).await?;
+    print!("{summary}");
+    Ok(exit_code(summary.failed()))
+}
+
+async fn ingest(config: Config) -> anyhow::Result<ExitCode> {
+    let core = Core::open(config).await?;
+    let summary = ops::ingest::run(&core, Timestamp::now(), &progress()).await?;
+    print!("{summary}");
+    Ok(exit_code(summary.failed()))
+}
+
+fn list_locations(config: &Config) -> ExitCode {
+    println!(
+        "{:<12} {:<20} {:<8} {:>9} {:>10} {:>7}  {:<16} sources",
+        "id", "name", "enabled", "latitude", "longitude", "radius", "timezone"
+    );
+    for l in config.registry().all() {
+        let sources: Vec<String> = l
+            .sources
+            .iter()
+            .map(|(d, s)| format!("{d}={}", s.join(">")))
+            .collect();
+        println!(
+            "{:<12} {:<20} {:<8} {:>9.4} {:>10.4} {:>5} km  {:<16} {}",
+            l.id,
+            l.name,
+            l.enabled,
+            l.coordinates.latitude,
+            l.coordinates.longitude,
+            l.radius_km,
+            l.timezone,
+            sources.join(" ")
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn nearest(config: &Config, lat: f64, lon: f64) -> anyhow::Result<ExitCode> {
+    let point = Coordinates::new(lat, lon)?;
+    let registry = config.registry();
+    match registry.nearest(point) {
+        Ok(m) => {
+            println!(
+                "{} ({}) at {:.2} km, within its {} km radius",
+                m.location.id, m.location.name, m.distance_km, m.location.radius_km
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(not_covered) => {
+            println!("not covered: {not_covered}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// A progress bar on a terminal; invisible otherwise (logs and CI output stay clean).
+fn progress() -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let style =
+        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} chunks {msg} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    ProgressBar::new(0).with_style(style)
+}
+
+fn exit_code(failed: bool) -> ExitCode {
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

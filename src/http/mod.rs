@@ -1,0 +1,94 @@
+//! The HTTP API (axum): the seed's endpoints, health, and JSON errors for everything else,
+//! unknown routes and methods included. Handlers only read: they never fetch upstream.
+
+mod error;
+mod health;
+mod params;
+mod seed;
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::Method;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use tokio::net::TcpListener;
+
+pub use error::ApiError;
+
+use crate::core::Core;
+
+pub fn router(core: Core) -> Router {
+    Router::new()
+        .route("/api/v1/external/cities", get(seed::cities))
+        .route(
+            "/api/v1/external/operations/cities/{city_id}/availability",
+            get(seed::availability),
+        )
+        .route(
+            "/api/v1/tenants/{tenant_id}/external/operations/historical-weather-optimized",
+            get(seed::historical_weather),
+        )
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(middleware::from_fn(trace))
+        .with_state(core)
+}
+
+/// Serves until Ctrl-C or SIGTERM, then lets requests in flight finish.
+pub async fn serve(core: Core, listener: TcpListener) -> anyhow::Result<()> {
+    axum::serve(listener, router(core))
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn unknown_route(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(
+        "unknown_route",
+        format!("no route for {method} {}", uri.path()),
+    )
+}
+
+async fn wrong_method(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError {
+        status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        code: "method_not_allowed",
+        detail: format!("{} does not accept {method}", uri.path()),
+    }
+}
+
+/// One log line per request, with its status and latency.
+async fn trace(request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let micros = started.elapsed().as_micros() as u64;
+    tracing::info!(%method, path, status = response.status().as_u16(), micros, "request");
+    response
+}

@@ -1,0 +1,168 @@
+//! Request parameters as the seed's clients send them: query strings whose rejections become
+//! our error shape, coordinates, and dates as ISO dates or date-times with or without offset.
+
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use jiff::civil::{Date, DateTime};
+use jiff::tz::TimeZone;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::domain::{Coordinates, TimeRange, Timestamp};
+
+/// `Query<T>` whose rejection is an [`ApiError`] naming the problem.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::bad_request(
+                "invalid_query",
+                rejection.body_text(),
+            )),
+        }
+    }
+}
+
+/// Parses `latitude` and `longitude` query values into a checked point.
+pub fn coordinates(latitude: &str, longitude: &str) -> Result<Coordinates, ApiError> {
+    let number = |name: &str, raw: &str| {
+        raw.trim().parse::<f64>().map_err(|_| {
+            ApiError::bad_request(
+                "invalid_coordinates",
+                format!("{name} must be a number, got `{raw}`"),
+            )
+        })
+    };
+    Coordinates::new(
+        number("latitude", latitude)?,
+        number("longitude", longitude)?,
+    )
+    .map_err(|e| ApiError::bad_request("invalid_coordinates", e.to_string()))
+}
+
+/// Which end of a range a date names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    Start,
+    End,
+}
+
+/// The half-open range a `start_date`/`end_date` pair names. Both ends are inclusive as in the
+/// seed's `BETWEEN`; an end given as a plain date includes that whole day. Times without an
+/// offset are UTC.
+pub fn date_range(start: &str, end: &str) -> Result<TimeRange, ApiError> {
+    let from = instant("start_date", start, End::Start)?;
+    let to = instant("end_date", end, End::End)?;
+    if to < from {
+        return Err(ApiError::bad_request(
+            "invalid_range",
+            format!("end_date {end} is before start_date {start}"),
+        ));
+    }
+    Ok(TimeRange {
+        start: from,
+        end: to.plus(1),
+    })
+}
+
+/// The instant a date parameter names; for an end date, the last second it covers.
+fn instant(name: &str, raw: &str, which: End) -> Result<Timestamp, ApiError> {
+    let text = raw.trim();
+    let invalid = || {
+        ApiError::bad_request(
+            "invalid_date",
+            format!(
+                "{name} `{raw}` is not an ISO 8601 date (2024-01-31) or date-time (2024-01-31T00:00:00, optionally with Z or ±HH:MM)"
+            ),
+        )
+    };
+    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+        return Ok(Timestamp::from_jiff(ts));
+    }
+    if let Ok(dt) = text.parse::<DateTime>()
+        && text.len() > 10
+    {
+        return dt
+            .to_zoned(TimeZone::UTC)
+            .map(|z| Timestamp::from_jiff(z.timestamp()))
+            .map_err(|_| invalid());
+    }
+    let date = text.parse::<Date>().map_err(|_| invalid())?;
+    let day = if which == End::End {
+        date.tomorrow().map_err(|_| invalid())?
+    } else {
+        date
+    };
+    let start = day.to_zoned(TimeZone::UTC).map_err(|_| invalid())?;
+    let ts = Timestamp::from_jiff(start.timestamp());
+    Ok(if which == End::End { ts.plus(-1) } else { ts })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(start: &str, end: &str) -> (String, String) {
+        let r = date_range(start, end).unwrap();
+        (r.start.to_string(), r.end.to_string())
+    }
+
+    #[test]
+    fn accepts_what_the_seed_clients_send() {
+        assert_eq!(
+            range("2024-01-01", "2024-01-02"),
+            (
+                "2024-01-01T00:00:00+00:00".into(),
+                "2024-01-03T00:00:00+00:00".into()
+            )
+        );
+        assert_eq!(
+            range("2024-01-01T00:00:00", "2024-01-01T05:00:00Z"),
+            (
+                "2024-01-01T00:00:00+00:00".into(),
+                "2024-01-01T05:00:01+00:00".into()
+            )
+        );
+        assert_eq!(
+            range("2024-01-01T02:00:00+02:00", "2024-01-01 03:00").0,
+            "2024-01-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            range("2024-01-01T00:00:00.000Z", "2024-01-01T00:00").0,
+            "2024-01-01T00:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn refuses_inverted_and_unparsable_dates() {
+        assert_eq!(
+            date_range("2024-02-01", "2024-01-01").unwrap_err().code,
+            "invalid_range"
+        );
+        assert_eq!(
+            date_range("yesterday", "2024-01-01").unwrap_err().code,
+            "invalid_date"
+        );
+        assert_eq!(
+            date_range("2024-13-01", "2024-12-01").unwrap_err().code,
+            "invalid_date"
+        );
+    }
+
+    #[test]
+    fn refuses_bad_coordinates() {
+        assert_eq!(
+            coordinates("91", "0").unwrap_err().code,
+            "invalid_coordinates"
+        );
+        assert_eq!(
+            coordinates("north", "0").unwrap_err().code,
+            "invalid_coordinates"
+        );
+        assert!(coordinates(" 40.4 ", "-3.7").is_ok());
+    }
+}

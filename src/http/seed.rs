@@ -1,0 +1,170 @@
+//! The seed's endpoints (Bakery IA external data service, document `001_…` Parts 4–5), with its
+//! response shapes, so its existing clients work unchanged. Fields the data cannot honestly
+//! fill are `null`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::params::{ApiQuery, coordinates, date_range};
+use crate::core::Core;
+use crate::domain::{Dataset, Location, weather};
+use crate::read;
+
+#[derive(Serialize)]
+pub struct CityInfoResponse {
+    city_id: String,
+    name: String,
+    country: String,
+    latitude: f64,
+    longitude: f64,
+    radius_km: f64,
+    weather_provider: Option<String>,
+    /// `null`: no traffic source is configured yet.
+    traffic_provider: Option<String>,
+    enabled: bool,
+}
+
+#[derive(Serialize)]
+pub struct DataAvailabilityResponse {
+    city_id: String,
+    city_name: String,
+    weather_available: bool,
+    weather_start_date: Option<String>,
+    weather_end_date: Option<String>,
+    weather_record_count: u64,
+    traffic_available: bool,
+    traffic_start_date: Option<String>,
+    traffic_end_date: Option<String>,
+    traffic_record_count: u64,
+}
+
+#[derive(Serialize)]
+pub struct WeatherDataResponse {
+    id: String,
+    location_id: String,
+    date: String,
+    temperature: Option<f64>,
+    precipitation: Option<f64>,
+    humidity: Option<f64>,
+    wind_speed: Option<f64>,
+    pressure: Option<f64>,
+    description: Option<&'static str>,
+    source: Option<String>,
+    created_at: Option<String>,
+    updated_at: Option<String>,
+}
+
+/// The query of the historical endpoints; everything arrives as text and is checked by hand so
+/// each problem gets its own message.
+#[derive(Deserialize)]
+pub struct RangeAtPoint {
+    latitude: Option<String>,
+    longitude: Option<String>,
+    start_date: Option<String>,
+    end_date: Option<String>,
+}
+
+/// `GET /api/v1/external/cities`: every enabled location.
+pub async fn cities(State(core): State<Core>) -> Json<Vec<CityInfoResponse>> {
+    Json(core.registry.enabled().map(city_info).collect())
+}
+
+fn city_info(location: &Location) -> CityInfoResponse {
+    CityInfoResponse {
+        city_id: location.id.clone(),
+        name: location.name.clone(),
+        country: location.country.clone(),
+        latitude: location.coordinates.latitude,
+        longitude: location.coordinates.longitude,
+        radius_km: location.radius_km,
+        weather_provider: location
+            .sources
+            .get(&Dataset::Weather)
+            .and_then(|s| s.first().cloned()),
+        traffic_provider: None,
+        enabled: location.enabled,
+    }
+}
+
+/// `GET /api/v1/external/operations/cities/{city_id}/availability`.
+pub async fn availability(
+    State(core): State<Core>,
+    Path(city_id): Path<String>,
+) -> Result<Json<DataAvailabilityResponse>, ApiError> {
+    let location = core.registry.get(&city_id).ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_city",
+            format!("no city `{city_id}`; GET /api/v1/external/cities lists them"),
+        )
+    })?;
+    let extent = read::weather_extent(&core, location).await?;
+    Ok(Json(DataAvailabilityResponse {
+        city_id: location.id.clone(),
+        city_name: location.name.clone(),
+        weather_available: extent.instants > 0,
+        weather_start_date: extent.first.map(|t| t.to_string()),
+        weather_end_date: extent.last.map(|t| t.to_string()),
+        weather_record_count: extent.instants,
+        traffic_available: false,
+        traffic_start_date: None,
+        traffic_end_date: None,
+        traffic_record_count: 0,
+    }))
+}
+
+/// `GET /api/v1/tenants/{tenant_id}/external/operations/historical-weather-optimized`: the
+/// hourly weather of the city covering the tenant's point. The tenant id is not used: data are
+/// per city, shared by every tenant in it.
+pub async fn historical_weather(
+    State(core): State<Core>,
+    Path(_tenant_id): Path<String>,
+    ApiQuery(query): ApiQuery<RangeAtPoint>,
+) -> Result<Json<Vec<WeatherDataResponse>>, ApiError> {
+    let required = |value: Option<String>, name: &str| {
+        value.ok_or_else(|| {
+            ApiError::bad_request(
+                "missing_parameter",
+                format!("query parameter `{name}` is required"),
+            )
+        })
+    };
+    let point = coordinates(
+        &required(query.latitude, "latitude")?,
+        &required(query.longitude, "longitude")?,
+    )?;
+    let range = date_range(
+        &required(query.start_date, "start_date")?,
+        &required(query.end_date, "end_date")?,
+    )?;
+    let location = core
+        .registry
+        .nearest(point)
+        .map_err(|e| ApiError::not_found("location_not_covered", e.to_string()))?
+        .location;
+    let rows = read::weather_rows(&core, location, range).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|row| weather_response(location, row))
+            .collect(),
+    ))
+}
+
+fn weather_response(location: &Location, row: read::WeatherRow) -> WeatherDataResponse {
+    let value = |name: &str| row.values.get(name).copied();
+    WeatherDataResponse {
+        id: format!("{}-weather-{}", location.id, row.ts.epoch()),
+        location_id: format!("{}_{}", location.id, row.ts.utc_date()),
+        date: row.ts.to_string(),
+        temperature: value("temperature"),
+        precipitation: value("precipitation"),
+        humidity: value("humidity"),
+        wind_speed: value("wind_speed"),
+        pressure: value("pressure"),
+        description: value("weather_code").and_then(weather::describe),
+        source: row.source,
+        created_at: row.created_at.map(|t| t.to_string()),
+        updated_at: row.updated_at.map(|t| t.to_string()),
+    }
+}

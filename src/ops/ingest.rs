@@ -1,0 +1,54 @@
+//! `ingest`: fetches what is new since each (location, source)'s last stored value, up to now.
+//! A pair with nothing stored yet reaches back `ingest.lookback_hours`.
+
+use indicatif::ProgressBar;
+
+use super::{Outcome, Summary, load};
+use crate::core::Core;
+use crate::domain::{TimeRange, Timestamp};
+
+pub async fn run(core: &Core, now: Timestamp, progress: &ProgressBar) -> anyhow::Result<Summary> {
+    let lookback = i64::from(core.config.ingest.lookback_hours) * 3_600;
+    let mut summary = Summary::default();
+    for location in core.registry.enabled() {
+        for source_ids in location.sources.values() {
+            let Some(source) = source_ids.first().and_then(|id| core.sources.get(id)) else {
+                continue;
+            };
+            let step = source.step();
+            let mut lasts = Vec::new();
+            for (_, id) in load::series_ids(core, location, source.as_ref()).await? {
+                lasts.push(core.store.last_timestamp(id).await?);
+            }
+            // The series furthest behind decides; one that is empty sends us back the lookback.
+            let oldest_last = lasts
+                .into_iter()
+                .collect::<Option<Vec<_>>>()
+                .and_then(|l| l.into_iter().min());
+            let end = now.floor(step);
+            let start = match oldest_last {
+                Some(last) => last.plus(step.seconds()),
+                None => end.plus(-lookback).ceil(step),
+            };
+            let Some(range) = TimeRange::new(start, end).filter(|r| !r.is_empty()) else {
+                summary.outcomes.push(Outcome {
+                    location: location.id.clone(),
+                    dataset: source.dataset().to_string(),
+                    source: source.id().to_string(),
+                    ..Outcome::default()
+                });
+                continue;
+            };
+            let target = load::Target {
+                location,
+                source,
+                range,
+            };
+            summary
+                .outcomes
+                .push(load::run(core, "ingest", &target, now, false, progress).await?);
+        }
+    }
+    progress.finish_and_clear();
+    Ok(summary)
+}

@@ -1,0 +1,49 @@
+//! `init`: loads the rolling window (default 24 months back from now) for every enabled
+//! location and dataset, from the first source in the location's priority list. Resumable: a
+//! month whose series are all complete is not fetched again.
+
+use indicatif::ProgressBar;
+
+use super::{Summary, load};
+use crate::core::Core;
+use crate::domain::{TimeRange, Timestamp};
+
+pub async fn run(
+    core: &Core,
+    months: u32,
+    now: Timestamp,
+    progress: &ProgressBar,
+) -> anyhow::Result<Summary> {
+    let mut targets = Vec::new();
+    for location in core.registry.enabled() {
+        for source_ids in location.sources.values() {
+            let Some(source) = source_ids.first().and_then(|id| core.sources.get(id)) else {
+                continue;
+            };
+            let end = now.floor(source.step());
+            let range = TimeRange {
+                start: end.months_before(months).ceil(source.step()),
+                end,
+            };
+            targets.push(load::Target {
+                location,
+                source,
+                range,
+            });
+        }
+    }
+    progress.set_length(
+        targets
+            .iter()
+            .map(|t| t.range.split_by_month().len() as u64)
+            .sum(),
+    );
+    let mut summary = Summary::default();
+    for target in &targets {
+        summary
+            .outcomes
+            .push(load::run(core, "init", target, now, true, progress).await?);
+    }
+    progress.finish_and_clear();
+    Ok(summary)
+}

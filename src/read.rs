@@ -1,0 +1,115 @@
+//! The read side: stored series assembled into the row shapes clients ask for. For each
+//! variable, the location's sources are consulted in priority order and the first one holding
+//! a value at an instant provides it; an instant with no value anywhere produces no row.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::core::Core;
+use crate::domain::{Dataset, Grid, Location, Step, TimeRange, Timestamp};
+use crate::store::{Extent, RunId, StoreError};
+
+/// One hour of weather at a location, every field `None` where nothing is stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeatherRow {
+    pub ts: Timestamp,
+    pub values: BTreeMap<&'static str, f64>,
+    /// The source of the first variable filled (sources rarely mix within a row).
+    pub source: Option<String>,
+    /// When the row's oldest value was first written and its newest last changed.
+    pub created_at: Option<Timestamp>,
+    pub updated_at: Option<Timestamp>,
+}
+
+/// The hourly weather rows of `location` in `range`, by instant.
+pub async fn weather_rows(
+    core: &Core,
+    location: &Location,
+    range: TimeRange,
+) -> Result<Vec<WeatherRow>, StoreError> {
+    let grid = Grid::new(range, Step::HOUR);
+    let mut slots: Vec<Option<WeatherRow>> = vec![None; grid.len() as usize];
+    let mut runs: Vec<(usize, RunId, RunId)> = Vec::new();
+    for series in prioritized(core, location).await? {
+        let Some(variable) = Dataset::Weather
+            .variable(&series.variable)
+            .filter(|_| series.step == Step::HOUR)
+        else {
+            continue;
+        };
+        for point in core.store.read(series.id, range).await? {
+            let index = ((point.ts.epoch() - grid.first().epoch()) / Step::HOUR.seconds()) as usize;
+            let Some(slot) = slots
+                .get_mut(index)
+                .filter(|_| point.ts.is_aligned(Step::HOUR))
+            else {
+                continue;
+            };
+            let row = slot.get_or_insert_with(|| WeatherRow {
+                ts: point.ts,
+                values: BTreeMap::new(),
+                source: None,
+                created_at: None,
+                updated_at: None,
+            });
+            if !row.values.contains_key(variable.name) {
+                row.values.insert(variable.name, point.value);
+                row.source.get_or_insert_with(|| series.source.clone());
+                runs.push((index, point.created_run, point.updated_run));
+            }
+        }
+    }
+    let mut ids: Vec<RunId> = runs.iter().flat_map(|(_, c, u)| [*c, *u]).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let started: HashMap<RunId, Timestamp> = core
+        .store
+        .runs_by_id(&ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, Timestamp::from_epoch(r.started_at)))
+        .collect();
+    for (index, created, updated) in runs {
+        if let Some(row) = slots[index].as_mut() {
+            let (c, u) = (
+                started.get(&created).copied(),
+                started.get(&updated).copied(),
+            );
+            row.created_at = min_some(row.created_at, c);
+            row.updated_at = row.updated_at.max(u);
+        }
+    }
+    Ok(slots.into_iter().flatten().collect())
+}
+
+/// The first and last instants and the number of hours holding weather for `location`.
+pub async fn weather_extent(core: &Core, location: &Location) -> Result<Extent, StoreError> {
+    let ids: Vec<_> = prioritized(core, location)
+        .await?
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    core.store.extent(&ids).await
+}
+
+/// The location's weather series, those of its preferred sources first.
+async fn prioritized(
+    core: &Core,
+    location: &Location,
+) -> Result<Vec<crate::store::Series>, StoreError> {
+    let order = location
+        .sources
+        .get(&Dataset::Weather)
+        .cloned()
+        .unwrap_or_default();
+    let mut series = core.store.series(&location.id, Dataset::Weather).await?;
+    series.retain(|s| order.contains(&s.source));
+    series.sort_by_key(|s| order.iter().position(|o| *o == s.source));
+    Ok(series)
+}
+
+fn min_some(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
