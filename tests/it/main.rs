@@ -1,0 +1,10 @@
+//! almanac's integration tests, in one binary: real HTTP between almanac and in-process
+//! upstreams, a real SQLite file per test, recorded payloads from `../shared/fixtures`.
+
+mod cli;
+mod fixtures;
+mod http;
+mod init;
+mod store_conformance;
+mod support;
+mod upstream;
