@@ -14,20 +14,38 @@ async fn app(load: bool) -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let core = core(&dir, serve(almanac::demo::upstream::router()).await).await;
     if load {
-        let summary = ops::init::run(&core, 1, Timestamp::now().floor(Step::HOUR), &ProgressBar::hidden()).await.unwrap();
+        let summary = ops::init::run(
+            &core,
+            1,
+            Timestamp::now().floor(Step::HOUR),
+            &ProgressBar::hidden(),
+        )
+        .await
+        .unwrap();
         assert!(!summary.failed(), "{summary}");
     }
-    (format!("http://{}", serve(almanac::http::router(core)).await), dir)
+    (
+        format!("http://{}", serve(almanac::http::router(core)).await),
+        dir,
+    )
 }
 
 async fn get(url: String) -> (u16, Value) {
     let response = client().get(url).send().await.unwrap();
     let status = response.status().as_u16();
-    (status, serde_json::from_slice(&response.bytes().await.unwrap()).unwrap())
+    (
+        status,
+        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap(),
+    )
 }
 
 fn keys(value: &Value) -> Vec<&str> {
-    value.as_object().unwrap().keys().map(String::as_str).collect()
+    value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
 }
 
 #[tokio::test]
@@ -36,68 +54,164 @@ async fn cities_and_availability_have_the_seed_shapes() {
     let (status, cities) = get(format!("{base}/api/v1/external/cities")).await;
     assert_eq!(status, 200);
     let madrid = &cities[0];
-    let mut expected = ["city_id", "country", "enabled", "latitude", "longitude", "name", "radius_km", "traffic_provider", "weather_provider"];
+    let mut expected = [
+        "city_id",
+        "country",
+        "enabled",
+        "latitude",
+        "longitude",
+        "name",
+        "radius_km",
+        "traffic_provider",
+        "weather_provider",
+    ];
     expected.sort_unstable();
     assert_eq!(keys(madrid), expected);
-    assert_eq!((madrid["city_id"].as_str(), madrid["radius_km"].as_f64(), madrid["traffic_provider"].is_null()), (Some("madrid"), Some(30.0), true));
+    assert_eq!(
+        (
+            madrid["city_id"].as_str(),
+            madrid["radius_km"].as_f64(),
+            madrid["traffic_provider"].is_null()
+        ),
+        (Some("madrid"), Some(30.0), true)
+    );
 
-    let (status, availability) = get(format!("{base}/api/v1/external/operations/cities/Madrid/availability")).await;
+    let (status, availability) = get(format!(
+        "{base}/api/v1/external/operations/cities/Madrid/availability"
+    ))
+    .await;
     assert_eq!(status, 200);
     assert_eq!(availability["weather_available"], true);
     let count = availability["weather_record_count"].as_u64().unwrap();
     assert!((28 * 24..=31 * 24).contains(&count), "{count}");
-    assert!(availability["weather_start_date"].as_str().unwrap().ends_with(":00:00+00:00"));
-    assert_eq!((availability["traffic_available"].as_bool(), availability["traffic_record_count"].as_u64()), (Some(false), Some(0)));
+    assert!(
+        availability["weather_start_date"]
+            .as_str()
+            .unwrap()
+            .ends_with(":00:00+00:00")
+    );
+    assert_eq!(
+        (
+            availability["traffic_available"].as_bool(),
+            availability["traffic_record_count"].as_u64()
+        ),
+        (Some(false), Some(0))
+    );
 
-    let (status, error) = get(format!("{base}/api/v1/external/operations/cities/atlantis/availability")).await;
-    assert_eq!((status, error["code"].as_str()), (404, Some("unknown_city")));
+    let (status, error) = get(format!(
+        "{base}/api/v1/external/operations/cities/atlantis/availability"
+    ))
+    .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (404, Some("unknown_city"))
+    );
 }
 
 #[tokio::test]
 async fn historical_weather_returns_hourly_rows_for_a_point_in_the_city() {
     let (base, _dir) = app(true).await;
-    let day = Timestamp::now().floor(Step::DAY).plus(-3 * 86_400).utc_date();
-    let (status, rows) = get(format!("{base}{WEATHER}?latitude=40.45&longitude=-3.69&start_date={day}&end_date={day}")).await;
+    let day = Timestamp::now()
+        .floor(Step::DAY)
+        .plus(-3 * 86_400)
+        .utc_date();
+    let (status, rows) = get(format!(
+        "{base}{WEATHER}?latitude=40.45&longitude=-3.69&start_date={day}&end_date={day}"
+    ))
+    .await;
     assert_eq!(status, 200);
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 24, "a date-only end includes that whole day");
     let first = &rows[0];
-    assert_eq!(first["date"].as_str().unwrap(), format!("{day}T00:00:00+00:00"));
-    assert_eq!(first["location_id"].as_str().unwrap(), format!("madrid_{day}"));
+    assert_eq!(
+        first["date"].as_str().unwrap(),
+        format!("{day}T00:00:00+00:00")
+    );
+    assert_eq!(
+        first["location_id"].as_str().unwrap(),
+        format!("madrid_{day}")
+    );
     assert_eq!(first["source"], "open_meteo");
     for row in rows {
         let t = row["temperature"].as_f64().unwrap();
         let h = row["humidity"].as_f64().unwrap();
-        assert!((-20.0..45.0).contains(&t) && (0.0..=100.0).contains(&h), "{row}");
-        assert!(row["pressure"].as_f64().unwrap() > 900.0 && row["wind_speed"].as_f64().unwrap() >= 0.0);
-        assert!(row["description"].is_string() && row["created_at"].is_string(), "{row}");
+        assert!(
+            (-20.0..45.0).contains(&t) && (0.0..=100.0).contains(&h),
+            "{row}"
+        );
+        assert!(
+            row["pressure"].as_f64().unwrap() > 900.0 && row["wind_speed"].as_f64().unwrap() >= 0.0
+        );
+        assert!(
+            row["description"].is_string() && row["created_at"].is_string(),
+            "{row}"
+        );
     }
     let hours: Vec<&str> = rows.iter().map(|r| r["date"].as_str().unwrap()).collect();
     assert!(hours.windows(2).all(|w| w[0] < w[1]), "ordered by time");
 
     let (_, narrow) = get(format!("{base}{WEATHER}?latitude=40.45&longitude=-3.69&start_date={day}T05:00:00Z&end_date={day}T07:00:00%2B00:00")).await;
-    assert_eq!(narrow.as_array().unwrap().len(), 3, "date-time ends are inclusive");
+    assert_eq!(
+        narrow.as_array().unwrap().len(),
+        3,
+        "date-time ends are inclusive"
+    );
 }
 
 #[tokio::test]
 async fn bad_requests_get_clear_4xx_errors() {
     let (base, _dir) = app(true).await;
     let cases = [
-        ("latitude=40.0&longitude=-30.0&start_date=2025-01-01&end_date=2025-01-02", 404, "location_not_covered"),
-        ("latitude=91&longitude=-3.7&start_date=2025-01-01&end_date=2025-01-02", 400, "invalid_coordinates"),
-        ("latitude=40.4&longitude=-3.7&start_date=2025-02-01&end_date=2025-01-02", 400, "invalid_range"),
-        ("latitude=40.4&longitude=-3.7&start_date=last+week&end_date=2025-01-02", 400, "invalid_date"),
-        ("latitude=40.4&longitude=-3.7&start_date=2025-01-01", 400, "missing_parameter"),
-        ("latitude=40.4&latitude=40.5&longitude=-3.7", 400, "invalid_query"),
+        (
+            "latitude=40.0&longitude=-30.0&start_date=2025-01-01&end_date=2025-01-02",
+            404,
+            "location_not_covered",
+        ),
+        (
+            "latitude=91&longitude=-3.7&start_date=2025-01-01&end_date=2025-01-02",
+            400,
+            "invalid_coordinates",
+        ),
+        (
+            "latitude=40.4&longitude=-3.7&start_date=2025-02-01&end_date=2025-01-02",
+            400,
+            "invalid_range",
+        ),
+        (
+            "latitude=40.4&longitude=-3.7&start_date=last+week&end_date=2025-01-02",
+            400,
+            "invalid_date",
+        ),
+        (
+            "latitude=40.4&longitude=-3.7&start_date=2025-01-01",
+            400,
+            "missing_parameter",
+        ),
+        (
+            "latitude=40.4&latitude=40.5&longitude=-3.7",
+            400,
+            "invalid_query",
+        ),
     ];
     for (query, status, code) in cases {
         let (got, body) = get(format!("{base}{WEATHER}?{query}")).await;
-        assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{query}: {body}");
+        assert_eq!(
+            (got, body["code"].as_str()),
+            (status, Some(code)),
+            "{query}: {body}"
+        );
         assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
     }
     let (status, body) = get(format!("{base}/api/v1/nothing-here")).await;
-    assert_eq!((status, body["code"].as_str()), (404, Some("unknown_route")));
-    let response = client().post(format!("{base}/api/v1/external/cities")).send().await.unwrap();
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("unknown_route"))
+    );
+    let response = client()
+        .post(format!("{base}/api/v1/external/cities"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 405);
 }
 
@@ -106,8 +220,14 @@ async fn readiness_waits_for_data() {
     let (empty, _dir) = app(false).await;
     let (status, body) = get(format!("{empty}/health/ready")).await;
     assert_eq!(status, 503);
-    assert!(body["reasons"][0].as_str().unwrap().contains("madrid"), "{body}");
+    assert!(
+        body["reasons"][0].as_str().unwrap().contains("madrid"),
+        "{body}"
+    );
     assert_eq!(get(format!("{empty}/health/live")).await.0, 200);
     let (loaded, _dir) = app(true).await;
-    assert_eq!(get(format!("{loaded}/health/ready")).await, (200, serde_json::json!({ "status": "ready" })));
+    assert_eq!(
+        get(format!("{loaded}/health/ready")).await,
+        (200, serde_json::json!({ "status": "ready" }))
+    );
 }

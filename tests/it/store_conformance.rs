@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use almanac::domain::{Coordinates, Counts, Dataset, Flag, Location, LocationKind, Reject, RunStatus, Step, TimeRange, Timestamp};
+use almanac::domain::{
+    Coordinates, Counts, Dataset, Flag, Location, LocationKind, Reject, RunStatus, Step, TimeRange,
+    Timestamp,
+};
 use almanac::store::{NewRun, Row, SeriesKey, Sqlite, Store, StoreError};
 
 fn madrid() -> Location {
@@ -27,7 +30,14 @@ fn hour(h: i64) -> Timestamp {
 }
 
 fn run_at<'a>(range: TimeRange) -> NewRun<'a> {
-    NewRun { operation: "init", location: Some("madrid"), dataset: Some(Dataset::Weather), source: Some("open_meteo"), range: Some(range), started_at: hour(100) }
+    NewRun {
+        operation: "init",
+        location: Some("madrid"),
+        dataset: Some(Dataset::Weather),
+        source: Some("open_meteo"),
+        range: Some(range),
+        started_at: hour(100),
+    }
 }
 
 pub async fn story(store: &dyn Store) {
@@ -35,60 +45,242 @@ pub async fn story(store: &dyn Store) {
     store.sync_locations(&[madrid()]).await.unwrap();
     store.sync_locations(&[madrid()]).await.unwrap();
 
-    let key = SeriesKey { location: "madrid", dataset: Dataset::Weather, variable: "temperature", source: "open_meteo", step: Step::HOUR, unit: "°C" };
+    let key = SeriesKey {
+        location: "madrid",
+        dataset: Dataset::Weather,
+        variable: "temperature",
+        source: "open_meteo",
+        step: Step::HOUR,
+        unit: "°C",
+    };
     let temperature = store.ensure_series(&key).await.unwrap();
-    assert_eq!(store.ensure_series(&key).await.unwrap(), temperature, "ensure_series is idempotent");
-    let humidity = store.ensure_series(&SeriesKey { variable: "humidity", unit: "%", ..key.clone() }).await.unwrap();
+    assert_eq!(
+        store.ensure_series(&key).await.unwrap(),
+        temperature,
+        "ensure_series is idempotent"
+    );
+    let humidity = store
+        .ensure_series(&SeriesKey {
+            variable: "humidity",
+            unit: "%",
+            ..key.clone()
+        })
+        .await
+        .unwrap();
     assert_ne!(humidity, temperature);
-    let conflict = store.ensure_series(&SeriesKey { unit: "°F", ..key.clone() }).await;
-    assert!(matches!(conflict, Err(StoreError::Conflict(_))), "a unit change is a conflict: {conflict:?}");
-    let listed: Vec<_> = store.series("madrid", Dataset::Weather).await.unwrap().into_iter().map(|s| (s.variable, s.step)).collect();
-    assert_eq!(listed, [("temperature".to_string(), Step::HOUR), ("humidity".to_string(), Step::HOUR)]);
+    let conflict = store
+        .ensure_series(&SeriesKey {
+            unit: "°F",
+            ..key.clone()
+        })
+        .await;
+    assert!(
+        matches!(conflict, Err(StoreError::Conflict(_))),
+        "a unit change is a conflict: {conflict:?}"
+    );
+    let listed: Vec<_> = store
+        .series("madrid", Dataset::Weather)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.variable, s.step))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("temperature".to_string(), Step::HOUR),
+            ("humidity".to_string(), Step::HOUR)
+        ]
+    );
 
     let day = TimeRange::new(hour(0), hour(24)).unwrap();
     let run = store.start_run(&run_at(day)).await.unwrap();
-    let mut rows: Vec<Row> = (0..24).map(|h| Row { series: temperature, ts: hour(h), value: h as f64 / 2.0, flag: Flag::Observed }).collect();
-    rows.push(Row { series: humidity, ts: hour(0), value: 80.0, flag: Flag::Observed });
-    let reject = Reject { record: "hourly.relative_humidity_2m[…] = 140".into(), reason: "outside the physical range".into() };
-    let first = store.write_chunk(run, &rows, std::slice::from_ref(&reject)).await.unwrap();
-    assert_eq!(first, Counts { inserted: 25, updated: 0, unchanged: 0, rejected: 1 });
+    let mut rows: Vec<Row> = (0..24)
+        .map(|h| Row {
+            series: temperature,
+            ts: hour(h),
+            value: h as f64 / 2.0,
+            flag: Flag::Observed,
+        })
+        .collect();
+    rows.push(Row {
+        series: humidity,
+        ts: hour(0),
+        value: 80.0,
+        flag: Flag::Observed,
+    });
+    let reject = Reject {
+        record: "hourly.relative_humidity_2m[…] = 140".into(),
+        reason: "outside the physical range".into(),
+    };
+    let first = store
+        .write_chunk(run, &rows, std::slice::from_ref(&reject))
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        Counts {
+            inserted: 25,
+            updated: 0,
+            unchanged: 0,
+            rejected: 1
+        }
+    );
 
     let again = store.write_chunk(run, &rows, &[]).await.unwrap();
-    assert_eq!(again, Counts { inserted: 0, updated: 0, unchanged: 25, rejected: 0 }, "loading the same data twice inserts nothing");
+    assert_eq!(
+        again,
+        Counts {
+            inserted: 0,
+            updated: 0,
+            unchanged: 25,
+            rejected: 0
+        },
+        "loading the same data twice inserts nothing"
+    );
 
     let second_run = store.start_run(&run_at(day)).await.unwrap();
     let mut corrected = rows[..3].to_vec();
     corrected[0].value = 99.0;
     corrected[1].flag = Flag::Estimated;
-    corrected.push(Row { series: temperature, ts: hour(24), value: 1.0, flag: Flag::Observed });
-    corrected.push(Row { series: temperature, ts: hour(24), value: 1.5, flag: Flag::Observed });
-    let third = store.write_chunk(second_run, &corrected, &[]).await.unwrap();
-    assert_eq!(third, Counts { inserted: 1, updated: 2, unchanged: 1, rejected: 0 }, "a repeated instant counts once, the last value wins");
+    corrected.push(Row {
+        series: temperature,
+        ts: hour(24),
+        value: 1.0,
+        flag: Flag::Observed,
+    });
+    corrected.push(Row {
+        series: temperature,
+        ts: hour(24),
+        value: 1.5,
+        flag: Flag::Observed,
+    });
+    let third = store
+        .write_chunk(second_run, &corrected, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        third,
+        Counts {
+            inserted: 1,
+            updated: 2,
+            unchanged: 1,
+            rejected: 0
+        },
+        "a repeated instant counts once, the last value wins"
+    );
 
     assert_eq!(store.count_present(temperature, day).await.unwrap(), 24);
-    assert_eq!(store.count_present(temperature, TimeRange::new(hour(10), hour(12)).unwrap()).await.unwrap(), 2);
-    assert_eq!(store.last_timestamp(temperature).await.unwrap(), Some(hour(24)));
-    assert_eq!(store.last_timestamp(store.ensure_series(&SeriesKey { variable: "pressure", unit: "hPa", ..key.clone() }).await.unwrap()).await.unwrap(), None);
+    assert_eq!(
+        store
+            .count_present(temperature, TimeRange::new(hour(10), hour(12)).unwrap())
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store.last_timestamp(temperature).await.unwrap(),
+        Some(hour(24))
+    );
+    assert_eq!(
+        store
+            .last_timestamp(
+                store
+                    .ensure_series(&SeriesKey {
+                        variable: "pressure",
+                        unit: "hPa",
+                        ..key.clone()
+                    })
+                    .await
+                    .unwrap()
+            )
+            .await
+            .unwrap(),
+        None
+    );
 
-    let points = store.read(temperature, TimeRange::new(hour(0), hour(25)).unwrap()).await.unwrap();
+    let points = store
+        .read(temperature, TimeRange::new(hour(0), hour(25)).unwrap())
+        .await
+        .unwrap();
     assert_eq!(points.len(), 25);
-    assert!(points.windows(2).all(|w| w[0].ts < w[1].ts), "read is ordered by instant");
-    assert_eq!((points[0].value, points[0].created_run, points[0].updated_run), (99.0, run, second_run));
-    assert_eq!((points[1].flag, points[2].updated_run), (Flag::Estimated, run));
-    assert_eq!((points[24].value, points[24].created_run), (1.5, second_run));
+    assert!(
+        points.windows(2).all(|w| w[0].ts < w[1].ts),
+        "read is ordered by instant"
+    );
+    assert_eq!(
+        (
+            points[0].value,
+            points[0].created_run,
+            points[0].updated_run
+        ),
+        (99.0, run, second_run)
+    );
+    assert_eq!(
+        (points[1].flag, points[2].updated_run),
+        (Flag::Estimated, run)
+    );
+    assert_eq!(
+        (points[24].value, points[24].created_run),
+        (1.5, second_run)
+    );
 
     let extent = store.extent(&[temperature, humidity]).await.unwrap();
-    assert_eq!((extent.first, extent.last, extent.instants), (Some(hour(0)), Some(hour(24)), 25));
+    assert_eq!(
+        (extent.first, extent.last, extent.instants),
+        (Some(hour(0)), Some(hour(24)), 25)
+    );
     assert_eq!(store.extent(&[]).await.unwrap().instants, 0);
 
-    store.finish_run(run, RunStatus::Succeeded, None, hour(101)).await.unwrap();
-    store.finish_run(second_run, RunStatus::Failed, Some("upstream 503"), hour(102)).await.unwrap();
+    store
+        .finish_run(run, RunStatus::Succeeded, None, hour(101))
+        .await
+        .unwrap();
+    store
+        .finish_run(
+            second_run,
+            RunStatus::Failed,
+            Some("upstream 503"),
+            hour(102),
+        )
+        .await
+        .unwrap();
     let runs = store.runs(10).await.unwrap();
-    assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [second_run, run], "newest first");
-    assert_eq!(runs[1].counts, Counts { inserted: 25, updated: 0, unchanged: 25, rejected: 1 }, "a run sums its chunks");
-    assert_eq!((runs[0].status, runs[0].error.as_deref(), runs[0].finished_at), (RunStatus::Failed, Some("upstream 503"), Some(hour(102).epoch())));
-    assert_eq!((runs[1].range_start, runs[1].range_end), (Some(hour(0).epoch()), Some(hour(24).epoch())));
-    assert_eq!(store.runs_by_id(&[run]).await.unwrap()[0].started_at, hour(100).epoch());
+    assert_eq!(
+        runs.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [second_run, run],
+        "newest first"
+    );
+    assert_eq!(
+        runs[1].counts,
+        Counts {
+            inserted: 25,
+            updated: 0,
+            unchanged: 25,
+            rejected: 1
+        },
+        "a run sums its chunks"
+    );
+    assert_eq!(
+        (
+            runs[0].status,
+            runs[0].error.as_deref(),
+            runs[0].finished_at
+        ),
+        (
+            RunStatus::Failed,
+            Some("upstream 503"),
+            Some(hour(102).epoch())
+        )
+    );
+    assert_eq!(
+        (runs[1].range_start, runs[1].range_end),
+        (Some(hour(0).epoch()), Some(hour(24).epoch()))
+    );
+    assert_eq!(
+        store.runs_by_id(&[run]).await.unwrap()[0].started_at,
+        hour(100).epoch()
+    );
     assert_eq!(store.rejects(run).await.unwrap(), [reject]);
     assert!(store.rejects(second_run).await.unwrap().is_empty());
 }
@@ -96,7 +288,9 @@ pub async fn story(store: &dyn Store) {
 #[tokio::test]
 async fn sqlite_tells_the_story() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Sqlite::open(&dir.path().join("nested/almanac.db")).await.unwrap();
+    let store = Sqlite::open(&dir.path().join("nested/almanac.db"))
+        .await
+        .unwrap();
     story(&store).await;
 }
 
@@ -107,11 +301,37 @@ async fn sqlite_reopens_with_its_data() {
     {
         let store = Sqlite::open(&path).await.unwrap();
         store.sync_locations(&[madrid()]).await.unwrap();
-        let key = SeriesKey { location: "madrid", dataset: Dataset::Weather, variable: "temperature", source: "open_meteo", step: Step::HOUR, unit: "°C" };
+        let key = SeriesKey {
+            location: "madrid",
+            dataset: Dataset::Weather,
+            variable: "temperature",
+            source: "open_meteo",
+            step: Step::HOUR,
+            unit: "°C",
+        };
         let id = store.ensure_series(&key).await.unwrap();
-        let run = store.start_run(&run_at(TimeRange::new(hour(0), hour(1)).unwrap())).await.unwrap();
-        store.write_chunk(run, &[Row { series: id, ts: hour(0), value: 1.0, flag: Flag::Observed }], &[]).await.unwrap();
+        let run = store
+            .start_run(&run_at(TimeRange::new(hour(0), hour(1)).unwrap()))
+            .await
+            .unwrap();
+        store
+            .write_chunk(
+                run,
+                &[Row {
+                    series: id,
+                    ts: hour(0),
+                    value: 1.0,
+                    flag: Flag::Observed,
+                }],
+                &[],
+            )
+            .await
+            .unwrap();
     }
     let store = Sqlite::open(&path).await.unwrap();
-    assert_eq!(store.extent(&[1]).await.unwrap().instants, 1, "migrations re-run safely and data stay");
+    assert_eq!(
+        store.extent(&[1]).await.unwrap().instants,
+        1,
+        "migrations re-run safely and data stay"
+    );
 }

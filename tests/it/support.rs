@@ -13,18 +13,29 @@ use tokio::net::TcpListener;
 /// A recorded fixture under `../shared/fixtures`. Absent outside CI: says so on the terminal
 /// (written past the test harness' capture) and returns `None`; absent in CI: fails.
 pub fn shared_fixture(path: &str) -> Option<PathBuf> {
-    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures").join(path);
+    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(path);
     if full.exists() {
         return Some(full);
     }
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{} is missing; CI must have ../shared", full.display());
-    let _ = writeln!(std::io::stderr(), "NOT RUN: ../shared/fixtures/{path} is absent on this machine, so its test did not run");
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} is missing; CI must have ../shared",
+        full.display()
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "NOT RUN: ../shared/fixtures/{path} is absent on this machine, so its test did not run"
+    );
     None
 }
 
 /// A file in the repository's own `tests/fixtures`.
 pub fn own_fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// Serves `router` on a loopback port and returns its address.
@@ -39,13 +50,31 @@ pub async fn serve(router: Router) -> SocketAddr {
 /// budgets, plus any `extra` `ALMANAC__…` pairs.
 pub fn config(dir: &tempfile::TempDir, upstream: SocketAddr, extra: &[(&str, &str)]) -> Config {
     let mut env: Vec<(String, String)> = [
-        ("ALMANAC__STORE__DATA_DIR", dir.path().to_str().unwrap().to_string()),
-        ("ALMANAC__SOURCES__OPEN_METEO__ARCHIVE_URL", format!("http://{upstream}/v1/archive")),
-        ("ALMANAC__SOURCES__OPEN_METEO__FORECAST_URL", format!("http://{upstream}/v1/forecast")),
+        (
+            "ALMANAC__STORE__DATA_DIR",
+            dir.path().to_str().unwrap().to_string(),
+        ),
+        (
+            "ALMANAC__SOURCES__OPEN_METEO__ARCHIVE_URL",
+            format!("http://{upstream}/v1/archive"),
+        ),
+        (
+            "ALMANAC__SOURCES__OPEN_METEO__FORECAST_URL",
+            format!("http://{upstream}/v1/forecast"),
+        ),
         ("ALMANAC__SOURCES__OPEN_METEO__LIMITS__RETRIES", "1".into()),
-        ("ALMANAC__SOURCES__OPEN_METEO__LIMITS__BACKOFF_INITIAL_MS", "5".into()),
-        ("ALMANAC__SOURCES__OPEN_METEO__LIMITS__TIMEOUT_SECS", "5".into()),
-        ("ALMANAC__SOURCES__OPEN_METEO__LIMITS__BREAKER_FAILURES", "1000".into()),
+        (
+            "ALMANAC__SOURCES__OPEN_METEO__LIMITS__BACKOFF_INITIAL_MS",
+            "5".into(),
+        ),
+        (
+            "ALMANAC__SOURCES__OPEN_METEO__LIMITS__TIMEOUT_SECS",
+            "5".into(),
+        ),
+        (
+            "ALMANAC__SOURCES__OPEN_METEO__LIMITS__BREAKER_FAILURES",
+            "1000".into(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
