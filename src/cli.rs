@@ -48,7 +48,7 @@ pub enum Command {
     /// Load the rolling window for every enabled location (resumable).
     Init {
         /// Calendar months back from now (default: init.months, 24).
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1200))]
         months: Option<u32>,
     },
     /// Fetch what is new since each series' last value.

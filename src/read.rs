@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::core::Core;
-use crate::domain::{Dataset, Grid, Location, Step, TimeRange, Timestamp};
+use crate::domain::{Dataset, Location, Step, TimeRange, Timestamp};
 use crate::store::{Extent, RunId, StoreError};
 
 /// One hour of weather at a location, every field `None` where nothing is stored.
@@ -26,9 +26,9 @@ pub async fn weather_rows(
     location: &Location,
     range: TimeRange,
 ) -> Result<Vec<WeatherRow>, StoreError> {
-    let grid = Grid::new(range, Step::HOUR);
-    let mut slots: Vec<Option<WeatherRow>> = vec![None; grid.len() as usize];
-    let mut runs: Vec<(usize, RunId, RunId)> = Vec::new();
+    // Sparse by instant: the cost follows what is stored, not how wide the request is.
+    let mut rows: BTreeMap<Timestamp, WeatherRow> = BTreeMap::new();
+    let mut runs: Vec<(Timestamp, RunId, RunId)> = Vec::new();
     for series in prioritized(core, location).await? {
         let Some(variable) = Dataset::Weather
             .variable(&series.variable)
@@ -37,14 +37,7 @@ pub async fn weather_rows(
             continue;
         };
         for point in core.store.read(series.id, range).await? {
-            let index = ((point.ts.epoch() - grid.first().epoch()) / Step::HOUR.seconds()) as usize;
-            let Some(slot) = slots
-                .get_mut(index)
-                .filter(|_| point.ts.is_aligned(Step::HOUR))
-            else {
-                continue;
-            };
-            let row = slot.get_or_insert_with(|| WeatherRow {
+            let row = rows.entry(point.ts).or_insert_with(|| WeatherRow {
                 ts: point.ts,
                 values: BTreeMap::new(),
                 source: None,
@@ -54,7 +47,7 @@ pub async fn weather_rows(
             if !row.values.contains_key(variable.name) {
                 row.values.insert(variable.name, point.value);
                 row.source.get_or_insert_with(|| series.source.clone());
-                runs.push((index, point.created_run, point.updated_run));
+                runs.push((point.ts, point.created_run, point.updated_run));
             }
         }
     }
@@ -68,8 +61,8 @@ pub async fn weather_rows(
         .into_iter()
         .map(|r| (r.id, Timestamp::from_epoch(r.started_at)))
         .collect();
-    for (index, created, updated) in runs {
-        if let Some(row) = slots[index].as_mut() {
+    for (ts, created, updated) in runs {
+        if let Some(row) = rows.get_mut(&ts) {
             let (c, u) = (
                 started.get(&created).copied(),
                 started.get(&updated).copied(),
@@ -78,7 +71,7 @@ pub async fn weather_rows(
             row.updated_at = row.updated_at.max(u);
         }
     }
-    Ok(slots.into_iter().flatten().collect())
+    Ok(rows.into_values().collect())
 }
 
 /// The first and last instants and the number of hours holding weather for `location`.

@@ -144,8 +144,11 @@ impl Config {
                 .limits
                 .problems("sources.open_meteo.limits"),
         );
-        if self.init.months == 0 {
-            problems.push("init.months must be at least 1".into());
+        if !(1..=1200).contains(&self.init.months) {
+            problems.push(format!(
+                "init.months must be between 1 and 1200, got {}",
+                self.init.months
+            ));
         }
         problems
     }
