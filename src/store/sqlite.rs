@@ -34,23 +34,25 @@ macro_rules! run_columns {
     };
 }
 
-type RunRow = (
-    i64,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-    i64,
-    i64,
-    i64,
-    i64,
-    String,
-    Option<String>,
-    i64,
-    Option<i64>,
-);
+/// A `runs` row as stored.
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: i64,
+    operation: String,
+    location_id: Option<String>,
+    dataset: Option<String>,
+    source: Option<String>,
+    range_start: Option<i64>,
+    range_end: Option<i64>,
+    inserted: i64,
+    updated: i64,
+    unchanged: i64,
+    rejected: i64,
+    status: String,
+    error: Option<String>,
+    started_at: i64,
+    finished_at: Option<i64>,
+}
 
 impl Sqlite {
     /// Opens (creating if needed) the database file and applies pending migrations.
@@ -387,43 +389,25 @@ impl Store for Sqlite {
 }
 
 fn to_run(row: RunRow) -> Result<Run, StoreError> {
-    let (
-        id,
-        operation,
-        location,
-        dataset,
-        source,
-        range_start,
-        range_end,
-        inserted,
-        updated,
-        unchanged,
-        rejected,
-        status,
-        error,
-        started_at,
-        finished_at,
-    ) = row;
-    let status = RunStatus::parse(&status)
-        .ok_or_else(|| StoreError::Corrupt(format!("run {id} has status {status}")))?;
-    let counts = Counts {
-        inserted: inserted as u64,
-        updated: updated as u64,
-        unchanged: unchanged as u64,
-        rejected: rejected as u64,
-    };
+    let status = RunStatus::parse(&row.status)
+        .ok_or_else(|| StoreError::Corrupt(format!("run {} has status {}", row.id, row.status)))?;
     Ok(Run {
-        id,
-        operation,
-        location,
-        dataset,
-        source,
-        range_start,
-        range_end,
-        counts,
+        id: row.id,
+        operation: row.operation,
+        location: row.location_id,
+        dataset: row.dataset,
+        source: row.source,
+        range_start: row.range_start,
+        range_end: row.range_end,
+        counts: Counts {
+            inserted: row.inserted as u64,
+            updated: row.updated as u64,
+            unchanged: row.unchanged as u64,
+            rejected: row.rejected as u64,
+        },
         status,
-        error,
-        started_at,
-        finished_at,
+        error: row.error,
+        started_at: row.started_at,
+        finished_at: row.finished_at,
     })
 }

@@ -40,19 +40,23 @@ fn run_at<'a>(range: TimeRange) -> NewRun<'a> {
     }
 }
 
-pub async fn story(store: &dyn Store) {
-    store.ping().await.unwrap();
-    store.sync_locations(&[madrid()]).await.unwrap();
-    store.sync_locations(&[madrid()]).await.unwrap();
-
-    let key = SeriesKey {
+fn temperature_key() -> SeriesKey<'static> {
+    SeriesKey {
         location: "madrid",
         dataset: Dataset::Weather,
         variable: "temperature",
         source: "open_meteo",
         step: Step::HOUR,
         unit: "°C",
-    };
+    }
+}
+
+pub async fn story(store: &dyn Store) {
+    store.ping().await.unwrap();
+    store.sync_locations(&[madrid()]).await.unwrap();
+    store.sync_locations(&[madrid()]).await.unwrap();
+
+    let key = temperature_key();
     let temperature = store.ensure_series(&key).await.unwrap();
     assert_eq!(
         store.ensure_series(&key).await.unwrap(),
@@ -301,14 +305,7 @@ async fn sqlite_reopens_with_its_data() {
     {
         let store = Sqlite::open(&path).await.unwrap();
         store.sync_locations(&[madrid()]).await.unwrap();
-        let key = SeriesKey {
-            location: "madrid",
-            dataset: Dataset::Weather,
-            variable: "temperature",
-            source: "open_meteo",
-            step: Step::HOUR,
-            unit: "°C",
-        };
+        let key = temperature_key();
         let id = store.ensure_series(&key).await.unwrap();
         let run = store
             .start_run(&run_at(TimeRange::new(hour(0), hour(1)).unwrap()))
