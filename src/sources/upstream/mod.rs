@@ -203,15 +203,22 @@ impl Endpoint {
 
 fn classify(error: reqwest::Error) -> UpstreamError {
     if error.is_timeout() {
-        UpstreamError::Timeout
-    } else if error.is_body() || error.is_decode() {
-        UpstreamError::Body(error.to_string())
+        return UpstreamError::Timeout;
+    }
+    // reqwest's own message is generic ("client error (Connect)"); the cause is further down.
+    // The URL is dropped: its query may carry a key.
+    let error = error.without_url();
+    let mut chain = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(inner) = cause {
+        chain.push_str(": ");
+        chain.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    if error.is_body() || error.is_decode() {
+        UpstreamError::Body(chain)
     } else {
-        UpstreamError::Connect(
-            std::error::Error::source(&error)
-                .map(ToString::to_string)
-                .unwrap_or_else(|| error.to_string()),
-        )
+        UpstreamError::Connect(chain)
     }
 }
 
