@@ -215,10 +215,12 @@ impl Store for Sqlite {
             });
             insert.build().execute(&mut *tx).await?;
         }
+        // CROSS JOIN makes SQLite drive from the small staging table; left to itself (a temp
+        // table has no statistics) it scanned `observations`, so loads slowed as it grew.
         let (total, existing, changed): (i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM staging), COUNT(o.ts),
                     COALESCE(SUM(o.value IS NOT s.value OR o.flag IS NOT s.flag), 0)
-             FROM staging s JOIN observations o ON o.series_id = s.series_id AND o.ts = s.ts",
+             FROM staging s CROSS JOIN observations o ON o.series_id = s.series_id AND o.ts = s.ts",
         )
         .fetch_one(&mut *tx)
         .await?;
