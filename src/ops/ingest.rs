@@ -16,9 +16,10 @@ pub async fn run(core: &Core, now: Timestamp, progress: &ProgressBar) -> anyhow:
                 continue;
             };
             let step = source.step();
+            let series = load::series_ids(core, location, source.as_ref()).await?;
             let mut lasts = Vec::new();
-            for (_, id) in load::series_ids(core, location, source.as_ref()).await? {
-                lasts.push(core.store.last_timestamp(id).await?);
+            for (_, id) in &series {
+                lasts.push(core.store.last_timestamp(*id).await?);
             }
             // The series furthest behind decides; one that is empty sends us back the lookback.
             let oldest_last = lasts
@@ -42,6 +43,7 @@ pub async fn run(core: &Core, now: Timestamp, progress: &ProgressBar) -> anyhow:
             let target = load::Target {
                 location,
                 source,
+                series,
                 range,
             };
             summary

@@ -25,9 +25,11 @@ pub async fn run(
                 start: end.months_before(months).ceil(source.step()),
                 end,
             };
+            let series = load::series_ids(core, location, source.as_ref()).await?;
             targets.push(load::Target {
                 location,
                 source,
+                series,
                 range,
             });
         }

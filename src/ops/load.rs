@@ -14,10 +14,11 @@ use crate::domain::{Grid, Location, Reject, RunStatus, TimeRange, Timestamp};
 use crate::sources::Source;
 use crate::store::{NewRun, Row, SeriesId, SeriesKey};
 
-/// One (location, source) pair and the range to load for it.
+/// One (location, source) pair, its series (from [`series_ids`]) and the range to load.
 pub struct Target<'a> {
     pub location: &'a Location,
     pub source: &'a Arc<dyn Source>,
+    pub series: Vec<(&'static str, SeriesId)>,
     pub range: TimeRange,
 }
 
@@ -52,7 +53,7 @@ pub async fn run(
     progress: &ProgressBar,
 ) -> anyhow::Result<Outcome> {
     let (location, source) = (target.location, target.source.as_ref());
-    let series = series_ids(core, location, source).await?;
+    let series = &target.series;
     let new_run = NewRun {
         operation,
         location: Some(&location.id),
@@ -71,9 +72,9 @@ pub async fn run(
     for chunk in target.range.split_by_month() {
         outcome.chunks += 1;
         progress.set_message(format!("{} {}", location.id, chunk.start.utc_date()));
-        if skip_complete && is_complete(core, &series, chunk, source).await? {
+        if skip_complete && is_complete(core, series, chunk, source).await? {
             outcome.skipped += 1;
-        } else if let Err(error) = load_chunk(core, &series, &mut outcome, target, chunk, now).await
+        } else if let Err(error) = load_chunk(core, series, &mut outcome, target, chunk, now).await
         {
             tracing::warn!(location = %location.id, source = source.id(), chunk = %chunk.start, error = format!("{error:#}"), "chunk failed");
             outcome.failed += 1;
