@@ -14,6 +14,7 @@ pub struct Hour {
     pub precipitation: f64,
     pub humidity: f64,
     pub wind_speed: f64,
+    pub wind_direction: f64,
     pub pressure: f64,
     pub weather_code: f64,
 }
@@ -45,6 +46,11 @@ pub fn hour(latitude: f64, longitude: f64, ts: Timestamp) -> Hour {
             .max(0.1),
         2,
     );
+    // Prevailing south-westerlies veering with the weather regime.
+    let wind_direction = (225.0 + 100.0 * noise(place, 7, hours, 36.0))
+        .rem_euclid(360.0)
+        .round()
+        % 360.0;
     let pressure = round(
         1_016.0 + 8.0 * noise(place, 6, hours, 96.0) - 12.0 * wetness.max(0.0),
         1,
@@ -62,6 +68,7 @@ pub fn hour(latitude: f64, longitude: f64, ts: Timestamp) -> Hour {
         precipitation,
         humidity,
         wind_speed,
+        wind_direction,
         pressure,
         weather_code,
     }
@@ -149,6 +156,7 @@ mod tests {
                 ("precipitation", h.precipitation),
                 ("humidity", h.humidity),
                 ("wind_speed", h.wind_speed),
+                ("wind_direction", h.wind_direction),
                 ("pressure", h.pressure),
                 ("weather_code", h.weather_code),
             ] {

@@ -27,6 +27,7 @@ const VARIABLES: &[&str] = &[
     "relativehumidity_2m",
     "wind_speed_10m",
     "windspeed_10m",
+    "wind_direction_10m",
     "surface_pressure",
     "weather_code",
     "weathercode",
@@ -216,6 +217,7 @@ fn column(
             units.wind.0,
             Box::new(move |h| round(h.wind_speed * units.wind.1, 2)),
         ),
+        "wind_direction_10m" => ("°", Box::new(|h| h.wind_direction)),
         "surface_pressure" => ("hPa", Box::new(|h| h.pressure)),
         _ => ("wmo code", Box::new(|h| h.weather_code)),
     };

@@ -5,8 +5,9 @@ pub mod gaps;
 pub mod location;
 pub mod series;
 pub mod time;
+pub mod units;
 pub mod weather;
 
 pub use location::{Coordinates, Location, LocationKind, Mapping, NotCovered, Registry};
-pub use series::{Counts, Dataset, Flag, Observation, Reject, RunStatus, Variable};
+pub use series::{Aggregation, Counts, Dataset, Flag, Observation, Reject, RunStatus, Variable};
 pub use time::{Grid, Step, TimeRange, Timestamp};

@@ -13,30 +13,48 @@ use super::time::Timestamp;
 #[serde(rename_all = "snake_case")]
 pub enum Dataset {
     Weather,
+    Traffic,
+    EnergyPrice,
+    Sensor,
 }
 
 impl Dataset {
+    pub const ALL: &'static [Dataset] = &[
+        Dataset::Weather,
+        Dataset::Traffic,
+        Dataset::EnergyPrice,
+        Dataset::Sensor,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Dataset::Weather => "weather",
+            Dataset::Traffic => "traffic",
+            Dataset::EnergyPrice => "energy_price",
+            Dataset::Sensor => "sensor",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "weather" => Some(Dataset::Weather),
-            _ => None,
+        Self::ALL.iter().copied().find(|d| d.as_str() == s)
+    }
+
+    /// Every canonical variable of the dataset, whatever its step.
+    pub fn variables(self) -> &'static [&'static [Variable]] {
+        match self {
+            Dataset::Weather => &[WEATHER_HOURLY, WEATHER_DAILY],
+            Dataset::Traffic => &[TRAFFIC],
+            Dataset::EnergyPrice => &[ENERGY_PRICE],
+            Dataset::Sensor => &[SENSOR],
         }
     }
 
     /// The canonical variable called `name` in this dataset.
     pub fn variable(self, name: &str) -> Option<&'static Variable> {
-        match self {
-            Dataset::Weather => WEATHER_HOURLY
-                .iter()
-                .chain(WEATHER_DAILY)
-                .find(|v| v.name == name),
-        }
+        self.variables()
+            .iter()
+            .flat_map(|group| group.iter())
+            .find(|v| v.name == name)
     }
 }
 
@@ -46,26 +64,30 @@ impl fmt::Display for Dataset {
     }
 }
 
-/// The physical quantity of a variable, which decides how upstream units convert to ours.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Quantity {
-    Temperature,
-    Precipitation,
-    Speed,
-    Percent,
-    Pressure,
-    Code,
+/// How values of a variable combine over a longer window (daily rollups, resampling).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregation {
+    /// A level or a rate: averaged (temperature, flow, price).
+    Mean,
+    /// An amount per interval: summed (precipitation, volume delivered).
+    Sum,
+    /// A cumulative counter (a meter reading): differenced, never summed.
+    Counter,
+    /// A category (a weather code): the most severe or most frequent, never averaged.
+    Category,
 }
 
-/// A canonical variable: its name, its unit, and the range outside which a value cannot be
-/// physically true and is rejected at ingestion.
+/// A canonical variable: its name, its unit, how it aggregates, and the range outside which a
+/// value cannot be physically true and is rejected at ingestion.
 #[derive(Debug, PartialEq)]
 pub struct Variable {
     pub name: &'static str,
     pub unit: &'static str,
-    pub quantity: Quantity,
+    pub aggregation: Aggregation,
     pub min: f64,
     pub max: f64,
+    pub description: &'static str,
 }
 
 impl Variable {
@@ -80,62 +102,355 @@ impl Variable {
             ))
         }
     }
+
+    /// `value` given in `unit`, converted to this variable's unit and range-checked.
+    pub fn canonical(&self, value: f64, unit: &str) -> Result<f64, String> {
+        let converted = super::units::convert(value, unit, self.unit).ok_or_else(|| {
+            format!(
+                "unit `{unit}` cannot be converted to {} for {}",
+                self.unit, self.name
+            )
+        })?;
+        self.check(converted)
+    }
 }
 
 const fn var(
     name: &'static str,
     unit: &'static str,
-    quantity: Quantity,
-    min: f64,
-    max: f64,
+    aggregation: Aggregation,
+    (min, max): (f64, f64),
+    description: &'static str,
 ) -> Variable {
     Variable {
         name,
         unit,
-        quantity,
+        aggregation,
         min,
         max,
+        description,
     }
 }
 
-/// Hourly weather, the seed's variables.
+use Aggregation::{Category, Counter, Mean, Sum};
+
+const TEMPERATURE: (f64, f64) = (-90.0, 60.0);
+const PERCENT: (f64, f64) = (0.0, 100.0);
+const DEGREES: (f64, f64) = (0.0, 360.0);
+const PRICE: (f64, f64) = (-500.0, 10_000.0);
+
+/// Hourly weather, the seed's variables. An hourly value is stamped at the end of its hour for
+/// amounts (precipitation over the preceding hour) and at the instant for levels.
 pub const WEATHER_HOURLY: &[Variable] = &[
-    var("temperature", "°C", Quantity::Temperature, -90.0, 60.0),
-    var("precipitation", "mm", Quantity::Precipitation, 0.0, 500.0),
-    var("humidity", "%", Quantity::Percent, 0.0, 100.0),
-    var("wind_speed", "m/s", Quantity::Speed, 0.0, 120.0),
-    var("pressure", "hPa", Quantity::Pressure, 300.0, 1_100.0),
-    var("weather_code", "wmo code", Quantity::Code, 0.0, 99.0),
+    var(
+        "temperature",
+        "°C",
+        Mean,
+        TEMPERATURE,
+        "air temperature at 2 m",
+    ),
+    var(
+        "precipitation",
+        "mm",
+        Sum,
+        (0.0, 500.0),
+        "precipitation over the preceding hour",
+    ),
+    var("humidity", "%", Mean, PERCENT, "relative humidity at 2 m"),
+    var(
+        "wind_speed",
+        "m/s",
+        Mean,
+        (0.0, 120.0),
+        "wind speed at 10 m",
+    ),
+    var(
+        "wind_direction",
+        "°",
+        Mean,
+        DEGREES,
+        "wind direction at 10 m, from north",
+    ),
+    var(
+        "pressure",
+        "hPa",
+        Mean,
+        (300.0, 1_100.0),
+        "air pressure at station level",
+    ),
+    var(
+        "weather_code",
+        "wmo code",
+        Category,
+        (0.0, 99.0),
+        "WMO weather code",
+    ),
 ];
 
-/// Daily weather aggregates some providers send.
+/// Daily weather. A daily value is stamped at 00:00 UTC of the calendar date its provider
+/// labels it with (in the provider's own day definition, given in the description).
 pub const WEATHER_DAILY: &[Variable] = &[
-    var("temperature_max", "°C", Quantity::Temperature, -90.0, 60.0),
-    var("temperature_min", "°C", Quantity::Temperature, -90.0, 60.0),
-    var("temperature_mean", "°C", Quantity::Temperature, -90.0, 60.0),
+    var(
+        "temperature_max",
+        "°C",
+        Mean,
+        TEMPERATURE,
+        "daily maximum temperature",
+    ),
+    var(
+        "temperature_min",
+        "°C",
+        Mean,
+        TEMPERATURE,
+        "daily minimum temperature",
+    ),
+    var(
+        "temperature_mean",
+        "°C",
+        Mean,
+        TEMPERATURE,
+        "daily mean temperature",
+    ),
     var(
         "apparent_temperature_max",
         "°C",
-        Quantity::Temperature,
-        -100.0,
-        80.0,
+        Mean,
+        (-100.0, 80.0),
+        "daily maximum apparent temperature",
     ),
     var(
         "apparent_temperature_min",
         "°C",
-        Quantity::Temperature,
-        -100.0,
-        80.0,
+        Mean,
+        (-100.0, 80.0),
+        "daily minimum apparent temperature",
     ),
     var(
         "precipitation_sum",
         "mm",
-        Quantity::Precipitation,
-        0.0,
-        2_000.0,
+        Sum,
+        (0.0, 2_000.0),
+        "precipitation over the calendar day",
     ),
-    var("wind_speed_max", "m/s", Quantity::Speed, 0.0, 120.0),
-    var("wind_gust_max", "m/s", Quantity::Speed, 0.0, 150.0),
+    var(
+        "precipitation_day_07utc",
+        "mm",
+        Sum,
+        (0.0, 2_000.0),
+        "precipitation from 07:00 UTC on the date to 07:00 UTC the next day (AEMET's climatological day)",
+    ),
+    var(
+        "wind_speed_mean",
+        "m/s",
+        Mean,
+        (0.0, 120.0),
+        "daily mean wind speed",
+    ),
+    var(
+        "wind_speed_max",
+        "m/s",
+        Mean,
+        (0.0, 120.0),
+        "daily maximum wind speed",
+    ),
+    var(
+        "wind_gust_max",
+        "m/s",
+        Mean,
+        (0.0, 150.0),
+        "daily maximum gust",
+    ),
+    var(
+        "wind_gust_direction",
+        "°",
+        Mean,
+        DEGREES,
+        "direction of the daily maximum gust",
+    ),
+    var(
+        "wind_direction_mean",
+        "°",
+        Mean,
+        DEGREES,
+        "daily mean wind direction",
+    ),
+    var(
+        "humidity_mean",
+        "%",
+        Mean,
+        PERCENT,
+        "daily mean relative humidity",
+    ),
+    var(
+        "humidity_max",
+        "%",
+        Mean,
+        PERCENT,
+        "daily maximum relative humidity",
+    ),
+    var(
+        "humidity_min",
+        "%",
+        Mean,
+        PERCENT,
+        "daily minimum relative humidity",
+    ),
+    var(
+        "pressure_max",
+        "hPa",
+        Mean,
+        (300.0, 1_100.0),
+        "daily maximum station pressure",
+    ),
+    var(
+        "pressure_min",
+        "hPa",
+        Mean,
+        (300.0, 1_100.0),
+        "daily minimum station pressure",
+    ),
+    var(
+        "sunshine_duration",
+        "h",
+        Sum,
+        (0.0, 24.0),
+        "hours of sunshine",
+    ),
+    var(
+        "radiation_sum",
+        "MJ/m²",
+        Sum,
+        (0.0, 50.0),
+        "global solar radiation over the day",
+    ),
+    var(
+        "et0",
+        "mm",
+        Sum,
+        (0.0, 30.0),
+        "reference evapotranspiration (Penman-Monteith)",
+    ),
+];
+
+/// Road traffic of a city at 15 minutes: the mean over the valid measurement points within the
+/// city's radius (see `sources::madrid`).
+pub const TRAFFIC: &[Variable] = &[
+    var(
+        "intensity",
+        "veh/h",
+        Mean,
+        (0.0, 20_000.0),
+        "vehicles per hour, mean per measurement point",
+    ),
+    var(
+        "occupancy",
+        "%",
+        Mean,
+        PERCENT,
+        "share of time a detector is occupied, mean over points",
+    ),
+    var(
+        "load",
+        "0-100",
+        Mean,
+        PERCENT,
+        "load index 0–100, mean over points",
+    ),
+    var(
+        "average_speed",
+        "km/h",
+        Mean,
+        (0.0, 250.0),
+        "mean speed over the points that measure it (M-30)",
+    ),
+    var(
+        "service_level",
+        "0-3",
+        Mean,
+        (0.0, 3.0),
+        "mean service level: 0 fluid, 1 slow, 2 queues, 3 congestion",
+    ),
+    var(
+        "points",
+        "count",
+        Mean,
+        (0.0, 100_000.0),
+        "measurement points whose valid readings make the value",
+    ),
+];
+
+/// Electricity prices of a price zone, hourly until the market moved to 15-minute periods on
+/// 2025-10-01 and quarter-hourly since (the `_15min` variables).
+pub const ENERGY_PRICE: &[Variable] = &[
+    var(
+        "pvpc",
+        "€/MWh",
+        Mean,
+        PRICE,
+        "PVPC 2.0TD consumer price (REE indicator 1001)",
+    ),
+    var(
+        "spot",
+        "€/MWh",
+        Mean,
+        PRICE,
+        "day-ahead spot market price (REE indicator 600)",
+    ),
+    var(
+        "surplus",
+        "€/MWh",
+        Mean,
+        PRICE,
+        "price of self-consumption surplus energy (ESIOS 1739)",
+    ),
+    var(
+        "pvpc_15min",
+        "€/MWh",
+        Mean,
+        PRICE,
+        "PVPC at 15-minute resolution",
+    ),
+    var(
+        "spot_15min",
+        "€/MWh",
+        Mean,
+        PRICE,
+        "spot price at 15-minute resolution",
+    ),
+];
+
+/// Utility sensor readings (water networks and the like).
+pub const SENSOR: &[Variable] = &[
+    var(
+        "flow_rate",
+        "L/s",
+        Mean,
+        (-100_000.0, 100_000.0),
+        "instantaneous flow",
+    ),
+    var("pressure", "bar", Mean, (0.0, 16.0), "water pressure"),
+    var(
+        "temperature",
+        "°C",
+        Mean,
+        (-50.0, 60.0),
+        "water temperature",
+    ),
+    var(
+        "volume",
+        "m³",
+        Sum,
+        (0.0, 1e9),
+        "volume delivered over the interval",
+    ),
+    var(
+        "total_volume",
+        "m³",
+        Counter,
+        (0.0, 1e12),
+        "cumulative meter reading",
+    ),
+    var("level", "m", Mean, (-1_000.0, 10_000.0), "water level"),
 ];
 
 /// How a stored value came to be.

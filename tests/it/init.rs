@@ -14,6 +14,9 @@ use indicatif::ProgressBar;
 
 use crate::support::{core, serve};
 
+/// Hourly weather variables Open-Meteo feeds.
+const VARS: u64 = almanac::domain::series::WEATHER_HOURLY.len() as u64;
+
 #[derive(Clone, Default)]
 struct Faults {
     requests: Arc<AtomicUsize>,
@@ -72,11 +75,14 @@ async fn init_loads_the_window_and_a_second_run_fetches_nothing() {
     assert_eq!(
         first.total(),
         Counts {
-            inserted: grid.len() * 6,
+            inserted: grid.len() * VARS,
             ..Counts::default()
         }
     );
-    assert_eq!(stored(&core, grid.range).await, vec![grid.len(); 6]);
+    assert_eq!(
+        stored(&core, grid.range).await,
+        vec![grid.len(); VARS as usize]
+    );
     let requests = faults.requests.load(Ordering::SeqCst);
     assert!(
         requests >= 3,
@@ -137,10 +143,13 @@ async fn an_init_broken_off_by_upstream_failures_completes_on_rerun_without_dupl
         .unwrap();
     assert!(!resumed.failed(), "{resumed}");
     assert_eq!(resumed.outcomes[0].skipped, 1);
-    assert_eq!(stored(&core, grid.range).await, vec![grid.len(); 6]);
+    assert_eq!(
+        stored(&core, grid.range).await,
+        vec![grid.len(); VARS as usize]
+    );
     assert_eq!(
         outcome.counts.inserted + resumed.total().inserted,
-        grid.len() * 6,
+        grid.len() * VARS,
         "every value inserted exactly once"
     );
 }
@@ -156,7 +165,7 @@ async fn ingest_fetches_only_what_is_new() {
         .unwrap();
     assert_eq!(
         empty.total().inserted,
-        48 * 6,
+        48 * VARS,
         "an empty store reaches back the 48-hour lookback: {empty}"
     );
 
@@ -167,7 +176,7 @@ async fn ingest_fetches_only_what_is_new() {
     assert_eq!(
         next.total(),
         Counts {
-            inserted: 3 * 6,
+            inserted: 3 * VARS,
             ..Counts::default()
         },
         "{next}"
@@ -215,7 +224,7 @@ async fn impossible_upstream_values_are_rejected_with_a_reason_and_counted() {
     );
     assert_eq!(
         outcome.missing,
-        48 * 6 - 18,
+        48 * VARS - 18,
         "the 30 hours the payload lacks and the null hour"
     );
     let rejects = core.store.rejects(outcome.run).await.unwrap();

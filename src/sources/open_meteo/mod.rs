@@ -18,7 +18,7 @@ use crate::sources::{Fetched, Source, SourceError};
 pub const ID: &str = "open_meteo";
 
 /// The hourly variables requested, by their Open-Meteo names, in request order.
-const REQUESTED: &str = "temperature_2m,precipitation,relative_humidity_2m,wind_speed_10m,surface_pressure,weather_code";
+const REQUESTED: &str = "temperature_2m,precipitation,relative_humidity_2m,wind_speed_10m,wind_direction_10m,surface_pressure,weather_code";
 
 /// The canonical variables those become, in the same order.
 const VARIABLES: &[Variable] = WEATHER_HOURLY;

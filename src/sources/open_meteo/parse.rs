@@ -13,7 +13,6 @@ use jiff::civil::{Date, DateTime};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::domain::series::Quantity;
 use crate::domain::{Dataset, Flag, Observation, Reject, Step, TimeRange, Timestamp, Variable};
 use crate::sources::SourceError;
 
@@ -25,6 +24,8 @@ const HOURLY: &[(&str, &str)] = &[
     ("relativehumidity_2m", "humidity"),
     ("wind_speed_10m", "wind_speed"),
     ("windspeed_10m", "wind_speed"),
+    ("wind_direction_10m", "wind_direction"),
+    ("winddirection_10m", "wind_direction"),
     ("surface_pressure", "pressure"),
     ("weather_code", "weather_code"),
     ("weathercode", "weather_code"),
@@ -245,35 +246,7 @@ fn to_value(value: &Value, variable: &Variable, unit: &str) -> Result<Option<f64
     let raw = value
         .as_f64()
         .ok_or_else(|| format!("{} is not a number", variable.name))?;
-    let canonical = to_canonical(variable.quantity, unit, raw).ok_or_else(|| {
-        format!(
-            "unit `{unit}` cannot be converted to {} for {}",
-            variable.unit, variable.name
-        )
-    })?;
-    variable.check(canonical).map(Some)
-}
-
-/// Converts `value` in Open-Meteo's `unit` to the canonical unit of `quantity`. Converted values
-/// are rounded to 3 decimals (the upstream resolution is 0.1 of its own unit).
-fn to_canonical(quantity: Quantity, unit: &str, value: f64) -> Option<f64> {
-    let factor_offset = match (quantity, unit) {
-        (Quantity::Temperature, "°C")
-        | (Quantity::Precipitation, "mm")
-        | (Quantity::Speed, "m/s") => return Some(value),
-        (Quantity::Percent, "%") | (Quantity::Pressure, "hPa") | (Quantity::Code, "wmo code") => {
-            return Some(value);
-        }
-        (Quantity::Temperature, "°F") => (5.0 / 9.0, -32.0),
-        (Quantity::Precipitation, "inch") => (25.4, 0.0),
-        (Quantity::Speed, "km/h") => (1.0 / 3.6, 0.0),
-        (Quantity::Speed, "mp/h" | "mph") => (0.44704, 0.0),
-        (Quantity::Speed, "kn") => (0.514_444, 0.0),
-        (Quantity::Pressure, "kPa") => (10.0, 0.0),
-        _ => return None,
-    };
-    let (factor, offset) = factor_offset;
-    Some(((value + offset) * factor * 1000.0).round() / 1000.0)
+    variable.canonical(raw, unit).map(Some)
 }
 
 #[cfg(test)]
@@ -284,20 +257,6 @@ mod tests {
         start: Timestamp::from_epoch(i64::MIN / 4),
         end: Timestamp::from_epoch(i64::MAX / 4),
     };
-
-    #[test]
-    fn converts_units_to_canonical_ones() {
-        assert_eq!(
-            to_canonical(Quantity::Temperature, "°F", 212.0),
-            Some(100.0)
-        );
-        assert_eq!(to_canonical(Quantity::Speed, "km/h", 36.0), Some(10.0));
-        assert_eq!(
-            to_canonical(Quantity::Precipitation, "inch", 1.0),
-            Some(25.4)
-        );
-        assert_eq!(to_canonical(Quantity::Percent, "fraction", 0.5), None);
-    }
 
     #[test]
     fn nulls_are_missing_strings_and_impossible_values_are_rejected() {
