@@ -6,7 +6,7 @@ use std::ops::AddAssign;
 
 use serde::{Deserialize, Serialize};
 
-use super::time::Timestamp;
+use super::time::{Step, Timestamp};
 
 /// A family of variables with canonical units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -46,6 +46,19 @@ impl Dataset {
             Dataset::Traffic => &[TRAFFIC],
             Dataset::EnergyPrice => &[ENERGY_PRICE],
             Dataset::Sensor => &[SENSOR],
+        }
+    }
+
+    /// The step a variable's series has by nature, or `None` where it depends on the source
+    /// (sensor readings come at whatever cadence their loggers keep).
+    pub fn natural_step(self, name: &str) -> Option<Step> {
+        match self {
+            Dataset::Weather if WEATHER_DAILY.iter().any(|v| v.name == name) => Some(Step::DAY),
+            Dataset::Weather => Some(Step::HOUR),
+            Dataset::Traffic => Some(Step::QUARTER_HOUR),
+            Dataset::EnergyPrice if name.ends_with("_15min") => Some(Step::QUARTER_HOUR),
+            Dataset::EnergyPrice => Some(Step::HOUR),
+            Dataset::Sensor => None,
         }
     }
 

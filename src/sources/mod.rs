@@ -3,6 +3,8 @@
 //! goes through [`upstream`]. Adding a provider: one file, one config field, one arm in [`build`].
 
 pub mod open_meteo;
+pub mod ree;
+pub mod text;
 pub mod upstream;
 
 use std::collections::BTreeMap;
@@ -23,6 +25,81 @@ pub struct Fetched {
     pub missing: u64,
 }
 
+/// One value parsed from a payload, with the station, measurement point or price zone it belongs
+/// to when a payload carries several.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reading {
+    pub origin: Option<String>,
+    pub observation: Observation,
+}
+
+/// Everything one payload held: the values of a dataset in canonical units, sorted by origin,
+/// time and variable, and the records refused with their reasons.
+#[derive(Debug)]
+pub struct Payload {
+    pub dataset: Dataset,
+    pub readings: Vec<Reading>,
+    pub rejects: Vec<Reject>,
+}
+
+impl Payload {
+    pub fn new(dataset: Dataset) -> Self {
+        Self {
+            dataset,
+            readings: Vec::new(),
+            rejects: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, origin: Option<&str>, observation: Observation) {
+        self.readings.push(Reading {
+            origin: origin.map(str::to_owned),
+            observation,
+        });
+    }
+
+    pub fn reject(&mut self, record: impl Into<String>, reason: impl Into<String>) {
+        self.rejects.push(Reject {
+            record: record.into(),
+            reason: reason.into(),
+        });
+    }
+
+    /// Sorts the readings and keeps the first of any duplicate (origin, variable, instant).
+    pub fn finish(mut self) -> Self {
+        self.readings.sort_by(|a, b| {
+            (&a.origin, a.observation.ts, a.observation.variable).cmp(&(
+                &b.origin,
+                b.observation.ts,
+                b.observation.variable,
+            ))
+        });
+        let mut duplicates = Vec::new();
+        self.readings.dedup_by(|later, earlier| {
+            let same = later.origin == earlier.origin
+                && later.observation.ts == earlier.observation.ts
+                && later.observation.variable == earlier.observation.variable;
+            if same {
+                duplicates.push(later.clone());
+            }
+            same
+        });
+        for d in duplicates {
+            self.reject(
+                format!(
+                    "{} {} at {} = {}",
+                    d.origin.as_deref().unwrap_or("-"),
+                    d.observation.variable,
+                    d.observation.ts,
+                    d.observation.value
+                ),
+                "a second value for the same instant; the first one is kept",
+            );
+        }
+        self
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error(transparent)]
@@ -31,6 +108,9 @@ pub enum SourceError {
     Refused(String),
     #[error("malformed upstream payload: {0}")]
     Malformed(String),
+    /// The upstream answered that it has no data for the request (not a failure to retry now).
+    #[error("upstream has no data: {0}")]
+    NoData(String),
 }
 
 impl SourceError {

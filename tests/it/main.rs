@@ -5,6 +5,7 @@ mod cli;
 mod fixtures;
 mod http;
 mod init;
+mod providers;
 mod store_conformance;
 mod support;
 mod upstream;

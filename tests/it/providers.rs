@@ -1,0 +1,191 @@
+//! Every provider's parser on the recorded payloads in `../shared/fixtures` (real) and on the
+//! repository's own inputs in the same formats (`tests/fixtures`), with values checked against
+//! the files, and one conformance check that every parsed payload must pass.
+
+use std::collections::BTreeSet;
+
+use almanac::domain::{Dataset, Timestamp};
+use almanac::sources::{Payload, ree};
+
+use crate::support::shared_fixture;
+
+fn utc(s: &str) -> Timestamp {
+    Timestamp::from_jiff(s.parse().unwrap())
+}
+
+/// What every parsed payload must be: sorted by origin, time and variable; duplicate-free;
+/// every value on its variable's grid, a canonical variable of the dataset, and in range.
+pub fn conforms(payload: &Payload) {
+    let mut seen = BTreeSet::new();
+    for pair in payload.readings.windows(2) {
+        let key = |r: &almanac::sources::Reading| {
+            (r.origin.clone(), r.observation.ts, r.observation.variable)
+        };
+        assert!(
+            key(&pair[0]) < key(&pair[1]),
+            "not sorted or duplicated: {pair:?}"
+        );
+    }
+    for r in &payload.readings {
+        let o = &r.observation;
+        let variable = payload
+            .dataset
+            .variable(o.variable)
+            .unwrap_or_else(|| panic!("{} is not a {} variable", o.variable, payload.dataset));
+        variable.check(o.value).unwrap();
+        if let Some(step) = payload.dataset.natural_step(o.variable) {
+            assert!(
+                o.ts.is_aligned(step),
+                "{} at {} off its grid",
+                o.variable,
+                o.ts
+            );
+        }
+        assert!(seen.insert((r.origin.clone(), o.ts, o.variable)));
+    }
+    for reject in &payload.rejects {
+        assert!(
+            !reject.reason.is_empty() && !reject.record.is_empty(),
+            "{reject:?}"
+        );
+    }
+}
+
+fn series<'a>(payload: &'a Payload, origin: Option<&str>, variable: &str) -> Vec<(Timestamp, f64)> {
+    payload
+        .readings
+        .iter()
+        .filter(|r| r.origin.as_deref() == origin && r.observation.variable == variable)
+        .map(|r| (r.observation.ts, r.observation.value))
+        .collect()
+}
+
+fn read(path: &str) -> Option<Vec<u8>> {
+    shared_fixture(path).map(|p| std::fs::read(p).unwrap())
+}
+
+#[test]
+fn ree_autumn_day_has_25_hours_keyed_by_id() {
+    let Some(bytes) = read("ree/aiopvpc__PRICES_APIDATOS_2021_10_31.json") else {
+        return;
+    };
+    let payload = ree::parse::apidatos(&bytes).unwrap();
+    conforms(&payload);
+    assert_eq!(payload.dataset, Dataset::EnergyPrice);
+    assert!(payload.rejects.is_empty(), "{:?}", payload.rejects);
+    let pvpc = series(&payload, None, "pvpc");
+    let spot = series(&payload, None, "spot");
+    assert_eq!((pvpc.len(), spot.len()), (25, 25));
+    // 00:00+02:00, then 02:00+02:00 and 02:00+01:00: two distinct UTC hours.
+    assert_eq!(pvpc[0], (utc("2021-10-30T22:00:00Z"), 171.48));
+    assert_eq!(pvpc[2], (utc("2021-10-31T00:00:00Z"), 109.55));
+    assert_eq!(pvpc[3], (utc("2021-10-31T01:00:00Z"), 104.85));
+    assert_eq!(pvpc[24].0, utc("2021-10-31T22:00:00Z"));
+    assert_eq!(spot[0], (utc("2021-10-30T22:00:00Z"), 134.48));
+}
+
+#[test]
+fn ree_series_are_chosen_by_id_whatever_the_title_language() {
+    let (Some(english), Some(single)) = (
+        read("ree/aiopvpc__PRICES_APIDATOS_2021_06_01.json"),
+        read("ree/aiopvpc__PRICES_APIDATOS_2021_06_01_CYM.json"),
+    ) else {
+        return;
+    };
+    let both = ree::parse::apidatos(&english).unwrap();
+    conforms(&both);
+    assert_eq!(
+        series(&both, None, "spot").len(),
+        24,
+        "title is English here"
+    );
+    assert_eq!(series(&both, None, "pvpc").len(), 24);
+    assert_eq!(
+        series(&both, None, "pvpc")[0].0,
+        utc("2021-05-31T22:00:00Z")
+    );
+    let pvpc_only = ree::parse::apidatos(&single).unwrap();
+    conforms(&pvpc_only);
+    assert_eq!(series(&pvpc_only, None, "spot").len(), 0);
+    // Ceuta and Melilla's PVPC: the same prices but for the four hours its tariff periods shift.
+    let cym = series(&pvpc_only, None, "pvpc");
+    let peninsula = series(&both, None, "pvpc");
+    assert_eq!(cym.len(), 24);
+    let differing = cym.iter().zip(&peninsula).filter(|(a, b)| a != b).count();
+    assert_eq!(differing, 4);
+    let Some(normal) = read("ree/aiopvpc__PRICES_APIDATOS_2021_10_30.json") else {
+        return;
+    };
+    let normal = ree::parse::apidatos(&normal).unwrap();
+    conforms(&normal);
+    assert_eq!(series(&normal, None, "pvpc").len(), 24);
+}
+
+#[test]
+fn esios_indicators_interleave_geographies() {
+    let (Some(pvpc), Some(surplus), Some(normal)) = (
+        read("ree/aiopvpc__PRICES_ESIOS_1001_2021_10_31.json"),
+        read("ree/aiopvpc__PRICES_ESIOS_1739_2021_10_31.json"),
+        read("ree/aiopvpc__PRICES_ESIOS_1001_2024_03_09.json"),
+    ) else {
+        return;
+    };
+    let payload = ree::parse::esios_indicator(&pvpc).unwrap();
+    conforms(&payload);
+    let geos: BTreeSet<_> = payload
+        .readings
+        .iter()
+        .map(|r| r.origin.clone().unwrap())
+        .collect();
+    assert_eq!(
+        geos,
+        ["8741", "8742", "8743", "8744", "8745"]
+            .map(String::from)
+            .into()
+    );
+    assert_eq!(payload.readings.len(), 5 * 25);
+    let peninsula = series(&payload, Some("8741"), "pvpc");
+    assert_eq!(peninsula[0], (utc("2021-10-30T22:00:00Z"), 171.48));
+    // The same day from apidatos and from ESIOS agree hour by hour.
+    if let Some(apidatos) = read("ree/aiopvpc__PRICES_APIDATOS_2021_10_31.json") {
+        let apidatos = ree::parse::apidatos(&apidatos).unwrap();
+        assert_eq!(peninsula, series(&apidatos, None, "pvpc"));
+    }
+    let surplus = ree::parse::esios_indicator(&surplus).unwrap();
+    conforms(&surplus);
+    assert_eq!(series(&surplus, Some("3"), "surplus").len(), 25);
+    let normal = ree::parse::esios_indicator(&normal).unwrap();
+    conforms(&normal);
+    assert_eq!(series(&normal, Some("8741"), "pvpc").len(), 24);
+}
+
+#[test]
+fn esios_archive_rows_count_hours_from_local_midnight() {
+    let (Some(autumn), Some(spring)) = (
+        read("ree/aiopvpc__PVPC_CURV_DD_2021_10_31.json"),
+        read("ree/aiopvpc__PVPC_CURV_DD_2022_03_27.json"),
+    ) else {
+        return;
+    };
+    let autumn = ree::parse::esios_archive(&autumn).unwrap();
+    conforms(&autumn);
+    assert!(autumn.rejects.is_empty(), "{:?}", autumn.rejects);
+    let pcb = series(&autumn, Some("PCB"), "pvpc");
+    assert_eq!(pcb.len(), 25);
+    assert_eq!(series(&autumn, Some("CYM"), "pvpc").len(), 25);
+    // The 25th row (`24-25`) is the last hour of the day, and the archive agrees with apidatos.
+    assert_eq!(pcb[24], (utc("2021-10-31T22:00:00Z"), 146.12));
+    if let Some(apidatos) = read("ree/aiopvpc__PRICES_APIDATOS_2021_10_31.json") {
+        assert_eq!(
+            pcb,
+            series(&ree::parse::apidatos(&apidatos).unwrap(), None, "pvpc")
+        );
+    }
+    let spring = ree::parse::esios_archive(&spring).unwrap();
+    conforms(&spring);
+    let pcb = series(&spring, Some("PCB"), "pvpc");
+    assert_eq!(pcb.len(), 23);
+    assert_eq!(pcb[0].0, utc("2022-03-26T23:00:00Z"));
+    // `01-02` then `03-04`: 03:00 CEST is 01:00 UTC, one hour after 01:00 CET.
+    assert_eq!(pcb[2].0, utc("2022-03-27T01:00:00Z"));
+}
