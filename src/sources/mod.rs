@@ -2,6 +2,7 @@
 //! A source never touches the store, the cache or the clock (`now` is passed in); every request
 //! goes through [`upstream`]. Adding a provider: one file, one config field, one arm in [`build`].
 
+pub mod aemet;
 pub mod open_meteo;
 pub mod ree;
 pub mod text;

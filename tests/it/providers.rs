@@ -189,3 +189,127 @@ fn esios_archive_rows_count_hours_from_local_midnight() {
     // `01-02` then `03-04`: 03:00 CEST is 01:00 UTC, one hour after 01:00 CET.
     assert_eq!(pcb[2].0, utc("2022-03-27T01:00:00Z"));
 }
+
+/// AEMET daily files: (file, station, days, values, directions that are not 99/88, last day, its tmax).
+const AEMET_DAILY: &[(&str, &str, usize, usize, usize, &str, f64)] = &[
+    (
+        "aaxel242__clima_diarios_0201D_2023-07-01_2023-12-31_ISO-8859-15.json",
+        "0201D",
+        184,
+        1656,
+        171,
+        "2023-12-31",
+        17.4,
+    ),
+    (
+        "aaxel242__clima_diarios_0201X_2009-08-06_2009-12-31.json",
+        "0201X",
+        146,
+        1259,
+        109,
+        "2009-12-31",
+        17.9,
+    ),
+    (
+        "aaxel242__clima_diarios_0201X_2024-07-01_2024-12-31.json",
+        "0201X",
+        184,
+        1280,
+        0,
+        "2024-12-31",
+        13.8,
+    ),
+    (
+        "aaxel242__clima_diarios_0201D_2025-07-01_2025-11-30_ISO-8859-15.json",
+        "0201D",
+        153,
+        1376,
+        142,
+        "2025-11-30",
+        16.2,
+    ),
+];
+
+#[test]
+fn aemet_daily_values_decode_latin9_decimal_commas_and_absent_keys() {
+    for &(file, station, days, values, directions, last, tmax) in AEMET_DAILY {
+        let Some(bytes) = read(&format!("aemet/{file}")) else {
+            return;
+        };
+        if file.contains("ISO-8859-15") {
+            assert!(
+                std::str::from_utf8(&bytes).is_err(),
+                "{file} is really Latin-9"
+            );
+        }
+        let payload = almanac::sources::aemet::parse::daily(&bytes).unwrap();
+        conforms(&payload);
+        assert!(payload.rejects.is_empty(), "{file}: {:?}", payload.rejects);
+        // Every numeric string became a value, plus one per real gust direction.
+        assert_eq!(payload.readings.len(), values + directions, "{file}");
+        assert!(
+            payload
+                .readings
+                .iter()
+                .all(|r| r.origin.as_deref() == Some(station))
+        );
+        let days_seen: BTreeSet<_> = payload.readings.iter().map(|r| r.observation.ts).collect();
+        assert_eq!(days_seen.len(), days, "{file}");
+        let tmax_series = series(&payload, Some(station), "temperature_max");
+        assert_eq!(
+            *tmax_series.last().unwrap(),
+            (utc(&format!("{last}T00:00:00Z")), tmax)
+        );
+    }
+    let Some(bytes) = read(&format!("aemet/{}", AEMET_DAILY[0].0)) else {
+        return;
+    };
+    let payload = almanac::sources::aemet::parse::daily(&bytes).unwrap();
+    let first = utc("2023-07-01T00:00:00Z");
+    let day: Vec<_> = payload
+        .readings
+        .iter()
+        .filter(|r| r.observation.ts == first)
+        .map(|r| (r.observation.variable, r.observation.value))
+        .collect();
+    assert_eq!(
+        day,
+        vec![
+            ("humidity_max", 93.0),
+            ("humidity_mean", 68.0),
+            ("humidity_min", 56.0),
+            ("precipitation_day_07utc", 0.0),
+            ("temperature_max", 25.8),
+            ("temperature_mean", 22.6),
+            ("temperature_min", 19.4),
+            ("wind_gust_direction", 100.0),
+            ("wind_gust_max", 10.3),
+            ("wind_speed_mean", 5.0),
+        ]
+    );
+}
+
+#[test]
+fn aemet_envelope_and_hourly_observations() {
+    let (Some(envelope), Some(observations)) = (
+        read("aemet/homeassistant__station-3195_first_step_response.json"),
+        read("aemet/homeassistant__station-3195-data_observacion_convencional.json"),
+    ) else {
+        return;
+    };
+    let envelope = almanac::sources::aemet::parse::envelope(200, None, &envelope).unwrap();
+    assert_eq!(
+        envelope.datos,
+        "https://opendata.aemet.es/opendata/sh/208c3ca3"
+    );
+    let payload = almanac::sources::aemet::parse::observations(&observations).unwrap();
+    conforms(&payload);
+    assert!(payload.rejects.is_empty(), "{:?}", payload.rejects);
+    // 23 hours × (ta, prec, hr, pres): this station's record has no wind fields.
+    assert_eq!(payload.readings.len(), 23 * 4);
+    let temperature = series(&payload, Some("3195"), "temperature");
+    assert_eq!(temperature[0], (utc("2021-01-08T14:00:00Z"), 0.1));
+    assert_eq!(temperature[22], (utc("2021-01-09T12:00:00Z"), -0.7));
+    assert_eq!(series(&payload, Some("3195"), "pressure")[22].1, 924.6);
+    assert_eq!(series(&payload, Some("3195"), "precipitation")[22].1, 7.0);
+}
