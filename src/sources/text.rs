@@ -23,7 +23,7 @@ pub fn latin9(bytes: &[u8]) -> String {
 
 /// UTF-16LE bytes (with or without a BOM) as text.
 pub fn utf16le(bytes: &[u8]) -> Result<String, SourceError> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(SourceError::Malformed(format!(
             "an odd number of bytes ({}) cannot be UTF-16",
             bytes.len()
