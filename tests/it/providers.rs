@@ -51,7 +51,7 @@ pub fn conforms(payload: &Payload) {
     }
 }
 
-fn series<'a>(payload: &'a Payload, origin: Option<&str>, variable: &str) -> Vec<(Timestamp, f64)> {
+fn series(payload: &Payload, origin: Option<&str>, variable: &str) -> Vec<(Timestamp, f64)> {
     payload
         .readings
         .iter()
