@@ -5,6 +5,7 @@
 pub mod aemet;
 pub mod open_meteo;
 pub mod ree;
+pub mod siar;
 pub mod text;
 pub mod upstream;
 

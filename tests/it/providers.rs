@@ -313,3 +313,92 @@ fn aemet_envelope_and_hourly_observations() {
     assert_eq!(series(&payload, Some("3195"), "pressure")[22].1, 924.6);
     assert_eq!(series(&payload, Some("3195"), "precipitation")[22].1, 7.0);
 }
+
+/// SIAR Linares files: (name, rows, rows with every value empty, days without values between
+/// the first and last day with values). The last figure is the missing rows that
+/// `../shared/fixtures/SOURCES.md` lists (2001: 1, 2005: 11, 2006: 4, 2007: 4, 2011: 29, 2021: 5,
+/// 2022: 5) plus the empty rows inside that range (2018's is its first row, so outside).
+const SIAR: &[(&str, usize, usize, u64)] = &[
+    ("J09_Linares_01_01_2000_31_12_2000", 130, 0, 0),
+    ("J09_Linares_01_01_2001_31_12_2001", 364, 0, 1),
+    ("J09_Linares_01_01_2003_31_12_2003", 365, 1, 1),
+    ("J09_Linares_01_01_2005_31_12_2005", 354, 0, 11),
+    ("J09_Linares_01_01_2006_31_12_2006", 361, 0, 4),
+    ("J09_Linares_01_01_2007_31_12_2007", 361, 0, 4),
+    ("J09_Linares_01_01_2011_31_12_2011", 336, 0, 29),
+    ("J17_Linares_01_01_2018_31_12_2018", 202, 1, 0),
+    ("J17_Linares_01_01_2021_31_12_2021", 360, 5, 5 + 5),
+    ("J17_Linares_01_01_2022_31_12_2022", 360, 25, 5 + 25),
+    ("J17_Linares_01_01_2025_16_09_2025", 259, 0, 0),
+    ("J17_Linares_01_10_2025_31_10_2025", 30, 0, 0),
+];
+
+#[test]
+fn siar_utf16_files_yield_their_days_and_their_known_gaps() {
+    use almanac::domain::{Grid, Step, TimeRange, gaps};
+    for &(name, rows, empty, without_values) in SIAR {
+        let Some(bytes) = read(&format!("siar-linares/{name}.csv")) else {
+            return;
+        };
+        assert_eq!(&bytes[..4], b"I\0d\0", "UTF-16LE without a BOM");
+        let payload = almanac::sources::siar::parse(&bytes).unwrap();
+        conforms(&payload);
+        assert!(payload.rejects.is_empty(), "{name}: {:?}", payload.rejects);
+        let days: Vec<Timestamp> = payload
+            .readings
+            .iter()
+            .map(|r| r.observation.ts)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(days.len(), rows - empty, "{name}");
+        let range = TimeRange::new(days[0], days[days.len() - 1].plus(86_400)).unwrap();
+        let missing: u64 = gaps::find(Grid::new(range, Step::DAY), &days)
+            .iter()
+            .map(|g| g.missing)
+            .sum();
+        assert_eq!(missing, without_values, "{name}");
+    }
+    let Some(bytes) = read("siar-linares/J09_Linares_01_01_2001_31_12_2001.csv") else {
+        return;
+    };
+    let payload = almanac::sources::siar::parse(&bytes).unwrap();
+    let days: Vec<_> = series(&payload, Some("23-9"), "temperature_mean")
+        .iter()
+        .map(|(t, _)| *t)
+        .collect();
+    let range = TimeRange::new(utc("2001-01-01T00:00:00Z"), utc("2002-01-01T00:00:00Z")).unwrap();
+    let gap = gaps::find(Grid::new(range, Step::DAY), &days);
+    assert_eq!(
+        (gap[0].start, gap[0].missing),
+        (utc("2001-03-02T00:00:00Z"), 1)
+    );
+    let Some(bytes) = read("siar-linares/J17_Linares_01_01_2022_31_12_2022.csv") else {
+        return;
+    };
+    let payload = almanac::sources::siar::parse(&bytes).unwrap();
+    let first_day: Vec<_> = payload
+        .readings
+        .iter()
+        .filter(|r| r.observation.ts == utc("2022-01-01T00:00:00Z"))
+        .map(|r| (r.observation.variable, r.observation.value))
+        .collect();
+    assert_eq!(
+        first_day,
+        vec![
+            ("et0", 0.88),
+            ("humidity_max", 100.0),
+            ("humidity_mean", 81.9),
+            ("humidity_min", 33.8),
+            ("precipitation_sum", 0.0),
+            ("radiation_sum", 10.04),
+            ("temperature_max", 23.0),
+            ("temperature_mean", 9.54),
+            ("temperature_min", 1.47),
+            ("wind_direction_mean", 113.5),
+            ("wind_gust_direction", 244.1),
+            ("wind_gust_max", 2.82),
+            ("wind_speed_mean", 0.4),
+        ]
+    );
+}
