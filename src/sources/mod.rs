@@ -3,6 +3,7 @@
 //! goes through [`upstream`]. Adding a provider: one file, one config field, one arm in [`build`].
 
 pub mod aemet;
+pub mod madrid;
 pub mod open_meteo;
 pub mod ree;
 pub mod siar;
