@@ -366,8 +366,9 @@ pub const TRAFFIC: &[Variable] = &[
         "load",
         "0-100",
         Mean,
-        PERCENT,
-        "load index 0–100, mean over points",
+        // Documented 0–100, but real snapshots carry overloaded points up to ~200.
+        (0.0, 250.0),
+        "load index (100 = capacity), mean over points",
     ),
     var(
         "average_speed",

@@ -402,3 +402,149 @@ fn siar_utf16_files_yield_their_days_and_their_known_gaps() {
         ]
     );
 }
+
+#[test]
+fn madrid_old_pm_xml_with_error_rows_joins_its_points_by_code() {
+    use almanac::sources::madrid::{CityAggregator, pm, points};
+    let (Some(xml), Some(locations)) = (
+        read("madrid-traffic/sentinel__pm_xml_snapshot_2018-02_old_format.xml"),
+        read("madrid-traffic/sentinel__intens_points_pmed_ubicacion.csv"),
+    ) else {
+        return;
+    };
+    assert!(
+        pm::parse(&xml, None).is_err(),
+        "the old schema has no time of its own"
+    );
+    let fetched = utc("2018-02-24T10:07:00Z");
+    let snapshot = pm::parse(&xml, Some(fetched)).unwrap();
+    assert_eq!(snapshot.time, None);
+    assert_eq!(snapshot.readings.len(), 4275);
+    assert!(snapshot.rejects.is_empty(), "{:?}", &snapshot.rejects[..3]);
+    let by_error = |code: &str| snapshot.readings.iter().filter(|r| r.error == code).count();
+    assert_eq!(
+        (by_error("N"), by_error("S"), by_error("Error")),
+        (3944, 202, 129)
+    );
+    let first = &snapshot.readings[0];
+    assert_eq!(
+        (first.point.as_str(), first.intensity, first.load),
+        ("24001", Some(160.0), Some(10.0))
+    );
+    assert_eq!(
+        first.ts,
+        utc("2018-02-24T10:00:00Z"),
+        "floored to its quarter hour"
+    );
+    let error_row = snapshot
+        .readings
+        .iter()
+        .find(|r| r.error == "Error")
+        .unwrap();
+    assert_eq!(error_row.intensity, None, "literal `Error` is no value");
+
+    let mut payload = Payload::new(Dataset::Traffic);
+    for reading in &snapshot.readings {
+        reading.add_to(&mut payload);
+    }
+    let payload = payload.finish();
+    conforms(&payload);
+    // Valid rows hold 16 065 numbers (intensity, occupancy, load, service level, speed > 0), 16
+    // of them the `-1` no-data sentinel; the 331 rows flagged S or Error are rejects.
+    assert_eq!(payload.readings.len(), 16_065 - 16);
+    assert_eq!(payload.rejects.len(), 202 + 129);
+
+    let located = points::parse(&locations).unwrap();
+    let madrid = almanac::domain::Coordinates::new(40.4168, -3.7038).unwrap();
+    let within: std::collections::HashSet<String> = located
+        .points
+        .iter()
+        .filter(|p| p.coordinates.distance_km(madrid) <= 30.0)
+        .filter_map(|p| p.code.clone())
+        .collect();
+    let mut city = CityAggregator::new(within);
+    for reading in &snapshot.readings {
+        city.add(reading);
+    }
+    // 4 022 of the 4 275 codes are in the location file; the rest cannot be placed.
+    assert_eq!(city.used + city.invalid + city.outside, 4275);
+    assert_eq!(city.outside, 4275 - 4022);
+    let observations = city.finish();
+    let points_used = observations
+        .iter()
+        .find(|o| o.variable == "points")
+        .unwrap();
+    assert_eq!(points_used.value, city_used_of(&snapshot, &located));
+    assert!(
+        observations
+            .iter()
+            .all(|o| o.ts == utc("2018-02-24T10:00:00Z"))
+    );
+}
+
+/// The valid readings whose code the location file places: counted independently of the
+/// aggregator.
+fn city_used_of(
+    snapshot: &almanac::sources::madrid::pm::Snapshot,
+    located: &almanac::sources::madrid::points::Points,
+) -> f64 {
+    let codes: BTreeSet<_> = located
+        .points
+        .iter()
+        .filter_map(|p| p.code.as_deref())
+        .collect();
+    snapshot
+        .readings
+        .iter()
+        .filter(|r| r.error == "N" && r.intensity.is_some_and(|i| i >= 0.0))
+        .filter(|r| codes.contains(r.point.as_str()))
+        .count() as f64
+}
+
+#[test]
+fn madrid_point_files_convert_utm_and_refuse_mangled_coordinates() {
+    use almanac::sources::madrid::points;
+    let (Some(current), Some(mangled)) = (
+        read("madrid-traffic/sentinel__intens_points_pmed_ubicacion.csv"),
+        read("madrid-traffic/azazeln28__pmed_ubicacion_2016_cp1252_crlf.csv"),
+    ) else {
+        return;
+    };
+    let parsed = points::parse(&current).unwrap();
+    assert_eq!((parsed.points.len(), parsed.rejects.len()), (4072, 0));
+    let madrid = almanac::domain::Coordinates::new(40.4168, -3.7038).unwrap();
+    assert!(
+        parsed
+            .points
+            .iter()
+            .all(|p| p.coordinates.distance_km(madrid) < 25.0)
+    );
+    let first = &parsed.points[0];
+    assert_eq!(
+        (
+            first.id.as_str(),
+            first.code.as_deref(),
+            first.kind.as_str()
+        ),
+        ("1006", Some("04FT74PM01"), "m30")
+    );
+    assert!((first.coordinates.latitude - 40.411_893_9).abs() < 1e-6);
+    assert!((first.coordinates.longitude + 3.736_323_5).abs() < 1e-6);
+    assert_eq!(
+        parsed.points.iter().filter(|p| p.kind == "urban").count()
+            + parsed.points.iter().filter(|p| p.kind == "m30").count(),
+        4072
+    );
+
+    assert!(
+        std::str::from_utf8(&mangled).is_err(),
+        "Latin-1 with embedded UTF-8"
+    );
+    let parsed = points::parse(&mangled).unwrap();
+    assert_eq!((parsed.points.len(), parsed.rejects.len()), (0, 3868));
+    assert!(
+        parsed.rejects[0].reason.contains("not UTM metres"),
+        "{:?}",
+        parsed.rejects[0]
+    );
+}

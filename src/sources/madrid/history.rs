@@ -15,7 +15,7 @@ use jiff::tz::{AmbiguousOffset, TimeZone};
 use crate::domain::{Reject, Timestamp};
 use crate::sources::SourceError;
 use crate::sources::madrid::PointReading;
-use crate::sources::madrid::pm::ZONE;
+use crate::sources::madrid::pm::{NO_DATA, ZONE};
 use crate::sources::text::decimal;
 
 /// Column positions found in the header.
@@ -126,7 +126,7 @@ impl<R: Read> History<R> {
                 return Ok(None);
             }
             decimal(raw)
-                .map(Some)
+                .map(|v| Some(v).filter(|v| *v != NO_DATA))
                 .ok_or_else(|| format!("`{raw}` is not a number"))
         };
         Ok(PointReading {

@@ -1,7 +1,7 @@
 //! The real-time `pm.xml` snapshot, in both schemas (`shared/reference/upstream-formats.md`
 //! §4.1): the current one (`<fecha_hora>` in Madrid local time, `<idelem>`, `<st_x>/<st_y>` UTM
 //! with decimal commas) and the pre-2019 one (no time, `<codigo>`, no coordinates, literal
-//! `Error` in numeric fields). Empty or missing elements are missing values; a reading is stamped
+//! `Error` in numeric fields). Empty or missing elements and `-1` are missing values; a reading is stamped
 //! at the quarter hour its snapshot falls in.
 
 use std::collections::BTreeMap;
@@ -13,6 +13,9 @@ use crate::domain::{Coordinates, Reject, Step, Timestamp};
 use crate::sources::SourceError;
 use crate::sources::madrid::{PointReading, utm};
 use crate::sources::text::{decimal, utf8_or_latin1};
+
+/// The number Madrid writes where a detector has no value.
+pub const NO_DATA: f64 = -1.0;
 
 /// Madrid's time zone: every local time in its files is in it.
 pub const ZONE: &str = "Europe/Madrid";
@@ -109,6 +112,9 @@ pub fn parse(bytes: &[u8], fallback: Option<Timestamp>) -> Result<Snapshot, Sour
         let mut number = |name: &str| {
             let raw = field(name)?;
             let value = decimal(raw);
+            if value == Some(NO_DATA) {
+                return None;
+            }
             if value.is_none() && error == "N" {
                 snapshot.rejects.push(Reject {
                     record: format!("point {point}: <{name}>{raw}</{name}>"),
