@@ -5,6 +5,7 @@
 pub mod aemet;
 pub mod madrid;
 pub mod open_meteo;
+pub mod owm;
 pub mod ree;
 pub mod siar;
 pub mod text;

@@ -548,3 +548,85 @@ fn madrid_point_files_convert_utm_and_refuse_mangled_coordinates() {
         parsed.rejects[0]
     );
 }
+
+#[test]
+fn openweathermap_bodies_in_kelvin_and_metric() {
+    use almanac::sources::owm::parse::{Units, parse};
+    let (
+        Some(onecall),
+        Some(current),
+        Some(forecast),
+        Some(oc_current),
+        Some(oc_hourly),
+        Some(minutely),
+    ) = (
+        read("openweathermap/homeassistant__onecall3_london_2024-10-25.json"),
+        read("openweathermap/pyopenweathermap__free_current.json"),
+        read("openweathermap/pyopenweathermap__free_forecast.json"),
+        read("openweathermap/pyopenweathermap__onecall_current.json"),
+        read("openweathermap/pyopenweathermap__onecall_hourly.json"),
+        read("openweathermap/pyopenweathermap__onecall_minutely.json"),
+    )
+    else {
+        return;
+    };
+    let london = parse(&onecall, Units::Standard).unwrap();
+    conforms(&london);
+    assert!(london.rejects.is_empty(), "{:?}", london.rejects);
+    // current at 15:59:18Z → the 16:00 hour; 287.89 K → 14.74 °C; rain.1h 0.29 over the hour before.
+    let temperature = series(&london, None, "temperature");
+    assert!(temperature.contains(&(utc("2024-10-25T16:00:00Z"), 14.74)));
+    assert!(temperature.contains(&(utc("2024-10-25T15:00:00Z"), 15.2)));
+    assert_eq!(
+        temperature.len(),
+        48,
+        "48 hourly entries, the current one at 16:00 among them"
+    );
+    let precipitation = series(&london, None, "precipitation");
+    assert_eq!(precipitation.len(), 48);
+    assert!(precipitation.contains(&(utc("2024-10-25T16:00:00Z"), 0.29)));
+    assert_eq!(
+        precipitation.iter().filter(|(_, v)| *v > 0.0).count(),
+        3,
+        "rain only where it fell"
+    );
+    assert!(
+        series(&london, None, "pressure").is_empty(),
+        "One Call pressure is at sea level"
+    );
+    let days = series(&london, None, "precipitation_sum");
+    assert_eq!(
+        (days.len(), days[0]),
+        (8, (utc("2024-10-25T00:00:00Z"), 0.54))
+    );
+    assert_eq!(series(&london, None, "temperature_max")[0].1, 17.09);
+
+    let zocca = parse(&current, Units::Standard).unwrap();
+    conforms(&zocca);
+    // dt 1661870592 = 14:43:12Z → 15:00; 298.48 K; grnd_level 933 hPa is station pressure.
+    let at = utc("2022-08-30T15:00:00Z");
+    assert_eq!(series(&zocca, None, "temperature"), vec![(at, 25.33)]);
+    assert_eq!(series(&zocca, None, "pressure"), vec![(at, 933.0)]);
+    assert_eq!(series(&zocca, None, "precipitation"), vec![(at, 3.16)]);
+
+    let item = parse(&forecast, Units::Standard).unwrap();
+    conforms(&item);
+    assert!(
+        series(&item, None, "precipitation").is_empty(),
+        "a 3-hour amount is not an hour's"
+    );
+    assert_eq!(
+        series(&item, None, "temperature"),
+        vec![(utc("2022-08-30T15:00:00Z"), 23.61)]
+    );
+
+    let metric = parse(&oc_current, Units::Metric).unwrap();
+    conforms(&metric);
+    assert_eq!(series(&metric, None, "temperature")[0].1, 6.84);
+    let hourly = parse(&oc_hourly, Units::Metric).unwrap();
+    conforms(&hourly);
+    assert_eq!(series(&hourly, None, "wind_speed")[0].1, 1.02);
+    // A minutely element is a precipitation rate for one minute: nothing almanac stores.
+    let minutely = parse(&minutely, Units::Metric).unwrap();
+    assert!(minutely.readings.is_empty() && minutely.rejects.is_empty());
+}
