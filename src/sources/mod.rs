@@ -4,6 +4,7 @@
 
 pub mod aemet;
 pub mod madrid;
+pub mod meteostat;
 pub mod open_meteo;
 pub mod owm;
 pub mod ree;

@@ -630,3 +630,24 @@ fn openweathermap_bodies_in_kelvin_and_metric() {
     let minutely = parse(&minutely, Units::Metric).unwrap();
     assert!(minutely.readings.is_empty() && minutely.rejects.is_empty());
 }
+
+#[test]
+fn meteostat_hourly_json_with_nulls_and_kmh() {
+    let (Some(recent), Some(sparse)) = (
+        read("meteostat/spadacciniweb__json_api_hourly_16230_2021-07-21_30d.json"),
+        read("meteostat/spadacciniweb__json_api_hourly_16230_1984-08-04_30d_sparse.json"),
+    ) else {
+        return;
+    };
+    let payload = almanac::sources::meteostat::parse(&recent).unwrap();
+    conforms(&payload);
+    assert!(payload.rejects.is_empty(), "{:?}", payload.rejects);
+    // 720 hours: temp, rhum, wspd, wdir every hour, prcp on 62.
+    assert_eq!(payload.readings.len(), 720 * 4 + 62);
+    let at = utc("2021-07-21T00:00:00Z");
+    assert_eq!(series(&payload, None, "temperature")[0], (at, 23.0));
+    assert_eq!(series(&payload, None, "wind_speed")[0], (at, 1.5), "5.4 km/h");
+    let sparse = almanac::sources::meteostat::parse(&sparse).unwrap();
+    conforms(&sparse);
+    assert_eq!(sparse.readings.len(), 286 + 284 + 291 + 115, "nulls are missing, not zero");
+}
