@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use crate::config::{self, Config};
 use crate::core::Core;
 use crate::domain::{Coordinates, Timestamp};
-use crate::{demo, http, ops};
+use crate::{demo, http, ops, sources};
 
 #[derive(Parser)]
 #[command(
@@ -60,6 +60,30 @@ pub enum Command {
     },
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Providers and their payloads.
+    Sources {
+        #[command(subcommand)]
+        command: SourcesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SourcesCommand {
+    /// The payload kinds `parse` reads.
+    Kinds,
+    /// Parse a saved upstream payload offline, exactly as the live path does, and print JSON
+    /// lines: one per observation, measurement point or rejected record.
+    Parse {
+        /// One of `almanac sources kinds`.
+        kind: String,
+        file: PathBuf,
+        /// When the payload was fetched (RFC 3339), for a pre-2019 pm.xml that has no time.
+        #[arg(long)]
+        at: Option<jiff::Timestamp>,
+        /// The `units` an OpenWeatherMap body was requested in.
+        #[arg(long, default_value = "standard", value_parser = ["standard", "metric", "imperial"])]
+        units: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -94,6 +118,58 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config => {
             print!("{}", toml::to_string_pretty(&config)?);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Sources {
+            command: SourcesCommand::Kinds,
+        } => {
+            for kind in sources::kinds::KINDS {
+                println!("{:<20} {}", kind.name, kind.describes);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sources {
+            command:
+                SourcesCommand::Parse {
+                    kind,
+                    file,
+                    at,
+                    units,
+                },
+        } => parse_payload(&config, &kind, &file, at, &units),
+    }
+}
+
+fn parse_payload(
+    config: &Config,
+    kind: &str,
+    file: &std::path::Path,
+    at: Option<jiff::Timestamp>,
+    units: &str,
+) -> anyhow::Result<ExitCode> {
+    let options = sources::kinds::Options {
+        at: at.map(Timestamp::from_jiff),
+        units: sources::owm::parse::Units::parse(units).unwrap_or_default(),
+        formats: Some(&config.sources.csv_import.formats),
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let parsed = sources::kinds::parse(kind, file, &options, &mut out);
+    // A reader that stops early (`| head`) closes the pipe: not an error.
+    let _ = std::io::Write::flush(&mut out);
+    match parsed {
+        Ok(tally) => {
+            eprintln!(
+                "{}: {} observations, {} points, {} rejected",
+                file.display(),
+                tally.observations,
+                tally.points,
+                tally.rejects
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            Ok(ExitCode::from(1))
         }
     }
 }

@@ -18,7 +18,7 @@ pub use load::{ConfigError, load};
 pub use secret::Secret;
 
 use crate::domain::{Coordinates, Dataset, Location, LocationKind, Registry};
-use crate::sources::{open_meteo, upstream};
+use crate::sources::{csv_import, open_meteo, upstream};
 
 /// The whole configuration, as `almanac config` prints it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -68,6 +68,7 @@ pub struct SitesConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct SourcesConfig {
     pub open_meteo: open_meteo::Config,
+    pub csv_import: csv_import::Config,
 }
 
 impl SourcesConfig {
@@ -144,6 +145,9 @@ impl Config {
                 .limits
                 .problems("sources.open_meteo.limits"),
         );
+        for (name, format) in &self.sources.csv_import.formats {
+            problems.extend(format.problems(&format!("sources.csv_import.formats.{name}")));
+        }
         if !(1..=1200).contains(&self.init.months) {
             problems.push(format!(
                 "init.months must be between 1 and 1200, got {}",

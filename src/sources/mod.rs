@@ -3,6 +3,8 @@
 //! goes through [`upstream`]. Adding a provider: one file, one config field, one arm in [`build`].
 
 pub mod aemet;
+pub mod csv_import;
+pub mod kinds;
 pub mod madrid;
 pub mod meteostat;
 pub mod open_meteo;

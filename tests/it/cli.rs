@@ -162,3 +162,127 @@ fn locations_nearest_answers_covered_and_not_covered() {
     assert_eq!(code, Some(2));
     assert!(err.contains("latitude must be"), "{err}");
 }
+
+fn parse(args: &[&str]) -> (bool, Vec<serde_json::Value>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_almanac"))
+        .args(["sources", "parse"])
+        .args(args)
+        .env("ALMANAC_LOG", "warn")
+        .output()
+        .unwrap();
+    let lines = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (
+        output.status.success(),
+        lines,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn sources_parse_prints_observations_and_rejects_as_json_lines() {
+    let history = crate::support::own_fixture("madrid_history_2025-10_sample.csv");
+    let (ok, lines, stderr) = parse(&["madrid_history", history.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let intensity: Vec<_> = lines
+        .iter()
+        .filter(|l| l["variable"] == "intensity")
+        .map(|l| {
+            (
+                l["point"].as_str().unwrap(),
+                l["time"].as_str().unwrap(),
+                l["value"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        intensity,
+        vec![
+            ("1001", "2025-10-25T23:45:00+00:00", 1200.0),
+            ("1001", "2025-10-26T00:00:00+00:00", 1100.0),
+            ("1001", "2025-10-26T01:00:00+00:00", 1050.0),
+            ("1001", "2025-10-26T02:00:00+00:00", 900.0),
+            ("3409", "2025-10-25T23:45:00+00:00", 320.0),
+        ]
+    );
+    let rejects: Vec<_> = lines.iter().filter_map(|l| l["reject"].as_str()).collect();
+    assert_eq!(rejects.len(), 2, "{rejects:?}");
+    assert!(rejects.iter().any(|r| r.contains("error = S")));
+    assert!(rejects.iter().any(|r| r.contains("not a number")));
+    assert!(stderr.contains("2 rejected"), "{stderr}");
+
+    // The same rows from inside a ZIP, streamed.
+    let dir = tempfile::tempdir().unwrap();
+    let zip_path = dir.path().join("10-2025.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+    zip.start_file("10-2025.csv", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    std::io::Write::write_all(&mut zip, &std::fs::read(&history).unwrap()).unwrap();
+    zip.finish().unwrap();
+    let (ok, zipped, stderr) = parse(&["madrid_history", zip_path.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert_eq!(zipped, lines);
+
+    let (ok, _, stderr) = parse(&["no_such_kind", history.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("almanac sources kinds"), "{stderr}");
+    let (ok, _, stderr) = parse(&["ree_apidatos", history.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("malformed"), "{stderr}");
+}
+
+#[test]
+fn sources_parse_reads_recorded_payloads_of_every_provider() {
+    let cases = [
+        (
+            "ree_apidatos",
+            "ree/aiopvpc__PRICES_APIDATOS_2021_10_31.json",
+            50,
+            0,
+        ),
+        (
+            "aemet_observations",
+            "aemet/homeassistant__station-3195-data_observacion_convencional.json",
+            92,
+            0,
+        ),
+        (
+            "csv:abbanoa",
+            "abbanoa-dbdump/sensor_readings_2025-07-17_to_20.csv",
+            9216,
+            0,
+        ),
+        (
+            "madrid_points",
+            "madrid-traffic/azazeln28__pmed_ubicacion_2016_cp1252_crlf.csv",
+            0,
+            3868,
+        ),
+    ];
+    for (kind, file, observations, rejects) in cases {
+        let Some(path) = crate::support::shared_fixture(file) else {
+            return;
+        };
+        let (ok, lines, stderr) = parse(&[kind, path.to_str().unwrap()]);
+        assert!(ok, "{kind}: {stderr}");
+        let seen = lines.iter().filter(|l| l.get("variable").is_some()).count();
+        let refused = lines.iter().filter(|l| l.get("reject").is_some()).count();
+        assert_eq!((seen, refused), (observations, rejects), "{kind}");
+    }
+    let Some(pm) = crate::support::shared_fixture(
+        "madrid-traffic/sentinel__pm_xml_snapshot_2018-02_old_format.xml",
+    ) else {
+        return;
+    };
+    let (ok, _, stderr) = parse(&["madrid_pm", pm.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("no <fecha_hora>"), "{stderr}");
+    let (ok, lines, stderr) = parse(&[
+        "madrid_pm",
+        pm.to_str().unwrap(),
+        "--at",
+        "2018-02-24T10:07:00Z",
+    ]);
+    assert!(ok, "{stderr}");
+    assert_eq!(lines[0]["time"], "2018-02-24T10:00:00+00:00");
+}

@@ -646,8 +646,16 @@ fn meteostat_hourly_json_with_nulls_and_kmh() {
     assert_eq!(payload.readings.len(), 720 * 4 + 62);
     let at = utc("2021-07-21T00:00:00Z");
     assert_eq!(series(&payload, None, "temperature")[0], (at, 23.0));
-    assert_eq!(series(&payload, None, "wind_speed")[0], (at, 1.5), "5.4 km/h");
+    assert_eq!(
+        series(&payload, None, "wind_speed")[0],
+        (at, 1.5),
+        "5.4 km/h"
+    );
     let sparse = almanac::sources::meteostat::parse(&sparse).unwrap();
     conforms(&sparse);
-    assert_eq!(sparse.readings.len(), 286 + 284 + 291 + 115, "nulls are missing, not zero");
+    assert_eq!(
+        sparse.readings.len(),
+        286 + 284 + 291 + 115,
+        "nulls are missing, not zero"
+    );
 }
