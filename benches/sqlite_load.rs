@@ -113,6 +113,7 @@ fn location(i: usize) -> Location {
         enabled: true,
         aliases: vec![],
         aemet_stations: vec![],
+        price_zone: None,
         sources: BTreeMap::new(),
     }
 }

@@ -200,10 +200,19 @@ mod tests {
         let ids: Vec<_> = registry.all().iter().map(|l| l.id.as_str()).collect();
         assert_eq!(
             ids,
-            ["barcelona", "bilbao", "madrid", "sevilla", "valencia"]
+            [
+                "barcelona",
+                "bilbao",
+                "es_peninsular",
+                "madrid",
+                "sevilla",
+                "valencia"
+            ]
         );
         let enabled: Vec<_> = registry.enabled().map(|l| l.id.as_str()).collect();
-        assert_eq!(enabled, ["madrid"]);
+        assert_eq!(enabled, ["es_peninsular", "madrid"]);
+        let places: Vec<_> = registry.places().map(|l| l.id.as_str()).collect();
+        assert_eq!(places, ["madrid"], "a price zone is never a point's answer");
         assert_eq!(config.init.months, 24);
     }
 

@@ -18,7 +18,7 @@ pub use load::{ConfigError, load};
 pub use secret::Secret;
 
 use crate::domain::{Coordinates, Dataset, Location, LocationKind, Registry};
-use crate::sources::{csv_import, open_meteo, upstream};
+use crate::sources::{csv_import, open_meteo, ree, upstream};
 
 /// The whole configuration, as `almanac config` prints it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -68,12 +68,13 @@ pub struct SitesConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct SourcesConfig {
     pub open_meteo: open_meteo::Config,
+    pub ree: ree::Config,
     pub csv_import: csv_import::Config,
 }
 
 impl SourcesConfig {
     /// The ids sources are referred to by in `locations.*.sources`.
-    pub const IDS: &'static [&'static str] = &[open_meteo::ID];
+    pub const IDS: &'static [&'static str] = &[open_meteo::ID, ree::ID];
 }
 
 /// A location as declared in config; its id is the table key.
@@ -92,6 +93,8 @@ pub struct LocationConfig {
     pub aliases: Vec<String>,
     #[serde(default)]
     pub aemet_stations: Vec<String>,
+    /// The id of the price-zone location whose electricity prices apply here.
+    pub price_zone: Option<String>,
     #[serde(default)]
     pub sources: BTreeMap<Dataset, Vec<String>>,
 }
@@ -126,6 +129,16 @@ impl Config {
             if let Err(found) = location.to_location(id) {
                 problems.extend(found.into_iter().map(|p| format!("locations.{id}: {p}")));
             }
+            if let Some(zone) = &location.price_zone
+                && self
+                    .locations
+                    .get(zone)
+                    .is_none_or(|z| z.kind != LocationKind::PriceZone)
+            {
+                problems.push(format!(
+                    "locations.{id}.price_zone: `{zone}` is not a location of kind price_zone"
+                ));
+            }
         }
         for location in &self.site_locations {
             if self.locations.contains_key(&location.id) {
@@ -145,6 +158,7 @@ impl Config {
                 .limits
                 .problems("sources.open_meteo.limits"),
         );
+        problems.extend(self.sources.ree.limits.problems("sources.ree.limits"));
         for (name, format) in &self.sources.csv_import.formats {
             problems.extend(format.problems(&format!("sources.csv_import.formats.{name}")));
         }
@@ -193,6 +207,7 @@ impl LocationConfig {
             enabled: self.enabled,
             aliases: self.aliases.clone(),
             aemet_stations: self.aemet_stations.clone(),
+            price_zone: self.price_zone.clone(),
             sources: self.sources.clone(),
         })
     }

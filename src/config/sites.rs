@@ -79,6 +79,7 @@ fn load_file(path: &Path, config: &SitesConfig) -> Result<Vec<Location>, Vec<Str
                 enabled: true,
                 aliases: Vec::new(),
                 aemet_stations: Vec::new(),
+                price_zone: None,
                 sources: config.sources.clone(),
             }),
             Err(problem) => problems.push(format!("sites file {shown}, site `{id}`: {problem}")),

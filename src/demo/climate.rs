@@ -104,7 +104,7 @@ fn code(
 }
 
 /// Smooth value noise in `[-1, 1]`: random knots every `period` hours, eased in between.
-fn noise(place: u64, channel: u64, hours: f64, period: f64) -> f64 {
+pub(crate) fn noise(place: u64, channel: u64, hours: f64, period: f64) -> f64 {
     let position = hours / period;
     let knot = position.floor();
     let t = position - knot;
@@ -121,14 +121,14 @@ fn noise(place: u64, channel: u64, hours: f64, period: f64) -> f64 {
 }
 
 /// splitmix64 to a float in `[0, 1)`.
-fn unit(seed: u64) -> f64 {
+pub(crate) fn unit(seed: u64) -> f64 {
     let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     (z ^ (z >> 31)) as f64 / (u64::MAX as f64 + 1.0)
 }
 
-fn round(value: f64, decimals: i32) -> f64 {
+pub(crate) fn round(value: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (value * scale).round() / scale
 }

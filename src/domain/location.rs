@@ -58,6 +58,9 @@ impl Coordinates {
 pub enum LocationKind {
     City,
     Site,
+    /// An electricity price zone: where price series are stored once for every city in it.
+    /// Never the answer for a point.
+    PriceZone,
 }
 
 /// A place whose series almanac keeps, as declared in config or a sites file.
@@ -75,6 +78,8 @@ pub struct Location {
     pub aliases: Vec<String>,
     /// AEMET station ids, nearest first (used by the AEMET source).
     pub aemet_stations: Vec<String>,
+    /// The price-zone location whose prices apply here.
+    pub price_zone: Option<String>,
     /// Sources feeding each dataset, in priority order.
     pub sources: BTreeMap<Dataset, Vec<String>>,
 }
@@ -142,11 +147,16 @@ impl Registry {
             .find(|l| l.id == wanted || l.aliases.iter().any(|a| normalize(a) == wanted))
     }
 
-    /// The nearest enabled location whose radius covers `point`.
+    /// Enabled places a point can map to: cities and sites, not price zones.
+    pub fn places(&self) -> impl Iterator<Item = &Location> {
+        self.enabled().filter(|l| l.kind != LocationKind::PriceZone)
+    }
+
+    /// The nearest enabled place whose radius covers `point`.
     pub fn nearest(&self, point: Coordinates) -> Result<Mapping<'_>, NotCovered<'_>> {
         let mut best_covering: Option<Mapping> = None;
         let mut best_any: Option<Mapping> = None;
-        for location in self.enabled() {
+        for location in self.places() {
             let distance_km = point.distance_km(location.coordinates);
             let candidate = Mapping {
                 location,
@@ -189,6 +199,7 @@ mod tests {
             enabled,
             aliases: vec!["Seville".into()],
             aemet_stations: vec![],
+            price_zone: None,
             sources: BTreeMap::new(),
         }
     }

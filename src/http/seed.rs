@@ -68,7 +68,7 @@ pub struct RangeAtPoint {
 
 /// `GET /api/v1/external/cities`: every enabled location.
 pub async fn cities(State(core): State<Core>) -> Json<Vec<CityInfoResponse>> {
-    Json(core.registry.enabled().map(city_info).collect())
+    Json(core.registry.places().map(city_info).collect())
 }
 
 fn city_info(location: &Location) -> CityInfoResponse {

@@ -11,10 +11,8 @@ pub async fn run(core: &Core, now: Timestamp, progress: &ProgressBar) -> anyhow:
     let lookback = i64::from(core.config.ingest.lookback_hours) * 3_600;
     let mut summary = Summary::default();
     for location in core.registry.enabled() {
-        for source_ids in location.sources.values() {
-            let Some(source) = source_ids.first().and_then(|id| core.sources.get(id)) else {
-                continue;
-            };
+        let sources = location.sources.values().flatten();
+        for source in sources.filter_map(|id| core.sources.get(id)) {
             let step = source.step();
             let series = load::series_ids(core, location, source.as_ref()).await?;
             let mut lasts = Vec::new();

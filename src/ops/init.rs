@@ -1,6 +1,7 @@
 //! `init`: loads the rolling window (default 24 months back from now) for every enabled
-//! location and dataset, from the first source in the location's priority list. Resumable: a
-//! month whose series are all complete is not fetched again.
+//! location and dataset, from every source in the location's priority list (each keeps its own
+//! series; reads merge them by priority). Resumable: a month whose series are all complete is
+//! not fetched again.
 
 use indicatif::ProgressBar;
 
@@ -16,10 +17,8 @@ pub async fn run(
 ) -> anyhow::Result<Summary> {
     let mut targets = Vec::new();
     for location in core.registry.enabled() {
-        for source_ids in location.sources.values() {
-            let Some(source) = source_ids.first().and_then(|id| core.sources.get(id)) else {
-                continue;
-            };
+        let sources = location.sources.values().flatten();
+        for source in sources.filter_map(|id| core.sources.get(id)) {
             let end = now.floor(source.step());
             let range = TimeRange {
                 start: end.months_before(months).ceil(source.step()),

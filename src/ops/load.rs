@@ -10,7 +10,7 @@ use indicatif::ProgressBar;
 
 use super::Outcome;
 use crate::core::Core;
-use crate::domain::{Grid, Location, Reject, RunStatus, TimeRange, Timestamp};
+use crate::domain::{Grid, Location, Reject, RunStatus, TimeRange, Timestamp, Variable};
 use crate::sources::Source;
 use crate::store::{NewRun, Row, SeriesId, SeriesKey};
 
@@ -22,7 +22,7 @@ pub struct Target<'a> {
     pub range: TimeRange,
 }
 
-/// The series ids of every variable a source writes for a location, in the source's order.
+/// The series ids of every variable a source declares for a location, in the source's order.
 pub async fn series_ids(
     core: &Core,
     location: &Location,
@@ -30,17 +30,34 @@ pub async fn series_ids(
 ) -> anyhow::Result<Vec<(&'static str, SeriesId)>> {
     let mut ids = Vec::new();
     for variable in source.variables() {
-        let key = SeriesKey {
-            location: &location.id,
-            dataset: source.dataset(),
-            variable: variable.name,
-            source: source.id(),
-            step: source.step(),
-            unit: variable.unit,
-        };
-        ids.push((variable.name, core.store.ensure_series(&key).await?));
+        ids.push((
+            variable.name,
+            series_id(core, location, source, variable).await?,
+        ));
     }
     Ok(ids)
+}
+
+/// The series of one variable from one source at one location, created on first use. Its step
+/// is the variable's own where it has one (a price's `_15min`), the source's otherwise.
+async fn series_id(
+    core: &Core,
+    location: &Location,
+    source: &dyn Source,
+    variable: &Variable,
+) -> anyhow::Result<SeriesId> {
+    let key = SeriesKey {
+        location: &location.id,
+        dataset: source.dataset(),
+        variable: variable.name,
+        source: source.id(),
+        step: source
+            .dataset()
+            .natural_step(variable.name)
+            .unwrap_or(source.step()),
+        unit: variable.unit,
+    };
+    Ok(core.store.ensure_series(&key).await?)
 }
 
 /// Loads `target` under a new run of `operation`; `skip_complete` skips chunks already whole.
@@ -104,9 +121,9 @@ async fn is_complete(
     chunk: TimeRange,
     source: &dyn Source,
 ) -> anyhow::Result<bool> {
-    let expected = Grid::new(chunk, source.step()).len();
-    for (_, id) in series {
-        if core.store.count_present(*id, chunk).await? < expected {
+    for (name, id) in series {
+        let step = source.dataset().natural_step(name).unwrap_or(source.step());
+        if core.store.count_present(*id, chunk).await? < Grid::new(chunk, step).len() {
             return Ok(false);
         }
     }
@@ -135,21 +152,36 @@ async fn load_chunk(
         })?;
     let mut rejects = fetched.rejects;
     let mut rows = Vec::with_capacity(fetched.observations.len());
+    // Variables of the dataset the source does not declare up front (a price's `_15min` once
+    // the market moved to quarter hours) get their series on first sight.
+    let mut extra: Vec<(&'static str, SeriesId)> = Vec::new();
     for o in fetched.observations {
-        match series.iter().find(|(name, _)| *name == o.variable) {
-            Some((_, id)) => rows.push(Row {
-                series: *id,
+        let known = series
+            .iter()
+            .chain(&extra)
+            .find(|(name, _)| *name == o.variable)
+            .map(|(_, id)| *id);
+        let id = match known {
+            Some(id) => Some(id),
+            None => match source.dataset().variable(o.variable) {
+                Some(variable) => {
+                    let id = series_id(core, target.location, source.as_ref(), variable).await?;
+                    extra.push((variable.name, id));
+                    Some(id)
+                }
+                None => None,
+            },
+        };
+        match id {
+            Some(id) => rows.push(Row {
+                series: id,
                 ts: o.ts,
                 value: o.value,
                 flag: o.flag,
             }),
             None => rejects.push(Reject {
                 record: format!("{} {} = {}", o.variable, o.ts, o.value),
-                reason: format!(
-                    "variable `{}` is not one {} declares",
-                    o.variable,
-                    source.id()
-                ),
+                reason: format!("`{}` is not a {} variable", o.variable, source.dataset()),
             }),
         }
     }

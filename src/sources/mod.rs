@@ -160,5 +160,7 @@ pub fn build(config: &SourcesConfig, upstream: &Upstream) -> Sources {
     let mut by_id: BTreeMap<&'static str, Arc<dyn Source>> = BTreeMap::new();
     let open_meteo = open_meteo::OpenMeteo::new(config.open_meteo.clone(), upstream);
     by_id.insert(open_meteo::ID, Arc::new(open_meteo));
+    let ree = ree::Ree::new(config.ree.clone(), upstream);
+    by_id.insert(ree::ID, Arc::new(ree));
     Sources { by_id }
 }

@@ -23,6 +23,7 @@ fn almanac(dir: &tempfile::TempDir, upstream: std::net::SocketAddr) -> Command {
             "ALMANAC__SOURCES__OPEN_METEO__FORECAST_URL",
             format!("http://{upstream}/v1/forecast"),
         )
+        .env("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "false")
         .env("ALMANAC_LOG", "warn")
         .stdin(Stdio::null());
     command

@@ -208,7 +208,11 @@ fn both_sites_file_schemas_load_as_locations() {
         ),
         ("Lima", -77.0428)
     );
-    assert_eq!(registry.all().len(), 5 + 7 + 6);
+    assert_eq!(
+        registry.all().len(),
+        5 + 1 + 7 + 6,
+        "cities, the price zone, two sites files"
+    );
     let bogota = registry
         .nearest(Coordinates::new(4.65, -74.1).unwrap())
         .unwrap();

@@ -6,6 +6,7 @@ mod fixtures;
 mod http;
 mod init;
 mod providers;
+mod sources;
 mod store_conformance;
 mod support;
 mod upstream;

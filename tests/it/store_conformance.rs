@@ -21,6 +21,7 @@ fn madrid() -> Location {
         enabled: true,
         aliases: vec![],
         aemet_stations: vec![],
+        price_zone: None,
         sources: BTreeMap::new(),
     }
 }

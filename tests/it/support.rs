@@ -46,8 +46,9 @@ pub async fn serve(router: Router) -> SocketAddr {
     address
 }
 
-/// Settings for a test: the store in `dir`, Open-Meteo at `upstream`, fast retries, roomy
-/// budgets, plus any `extra` `ALMANAC__…` pairs.
+/// Settings for a test: the store in `dir`, every source at `upstream`, fast retries, roomy
+/// budgets, the price zone disabled (tests about prices enable it), plus any `extra`
+/// `ALMANAC__…` pairs.
 pub fn config(dir: &tempfile::TempDir, upstream: SocketAddr, extra: &[(&str, &str)]) -> Config {
     let mut env: Vec<(String, String)> = [
         (
@@ -62,6 +63,11 @@ pub fn config(dir: &tempfile::TempDir, upstream: SocketAddr, extra: &[(&str, &st
             "ALMANAC__SOURCES__OPEN_METEO__FORECAST_URL",
             format!("http://{upstream}/v1/forecast"),
         ),
+        (
+            "ALMANAC__SOURCES__REE__APIDATOS_URL",
+            format!("http://{upstream}{}", almanac::demo::ree::PATH),
+        ),
+        ("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "false".into()),
         ("ALMANAC__SOURCES__OPEN_METEO__LIMITS__RETRIES", "1".into()),
         (
             "ALMANAC__SOURCES__OPEN_METEO__LIMITS__BACKOFF_INITIAL_MS",

@@ -17,7 +17,7 @@ use crate::sources::text::decimal;
 use crate::sources::{Payload, SourceError};
 
 /// The time zone REE's local days are in.
-const ZONE: &str = "Europe/Madrid";
+pub const ZONE: &str = "Europe/Madrid";
 
 /// REE/ESIOS indicator ids almanac stores → (hourly variable, quarter-hourly variable).
 const INDICATORS: &[(&str, &str, &str)] = &[
