@@ -18,7 +18,7 @@ pub use load::{ConfigError, load};
 pub use secret::Secret;
 
 use crate::domain::{Coordinates, Dataset, Location, LocationKind, Registry};
-use crate::sources::{csv_import, open_meteo, ree, upstream};
+use crate::sources::{csv_import, madrid, open_meteo, ree, upstream};
 
 /// The whole configuration, as `almanac config` prints it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -69,12 +69,13 @@ pub struct SitesConfig {
 pub struct SourcesConfig {
     pub open_meteo: open_meteo::Config,
     pub ree: ree::Config,
+    pub madrid_traffic: madrid::source::Config,
     pub csv_import: csv_import::Config,
 }
 
 impl SourcesConfig {
     /// The ids sources are referred to by in `locations.*.sources`.
-    pub const IDS: &'static [&'static str] = &[open_meteo::ID, ree::ID];
+    pub const IDS: &'static [&'static str] = &[open_meteo::ID, ree::ID, madrid::source::ID];
 }
 
 /// A location as declared in config; its id is the table key.
@@ -159,6 +160,12 @@ impl Config {
                 .problems("sources.open_meteo.limits"),
         );
         problems.extend(self.sources.ree.limits.problems("sources.ree.limits"));
+        problems.extend(
+            self.sources
+                .madrid_traffic
+                .limits
+                .problems("sources.madrid_traffic.limits"),
+        );
         for (name, format) in &self.sources.csv_import.formats {
             problems.extend(format.problems(&format!("sources.csv_import.formats.{name}")));
         }

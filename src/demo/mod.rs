@@ -1,8 +1,9 @@
-//! The offline demo's upstream: simulated providers (Open-Meteo, REE) served over real HTTP on a
+//! The offline demo's upstream: simulated providers (Open-Meteo, REE, Madrid traffic) served over real HTTP on a
 //! loopback port, and the config change that points the sources at them. Everything after that — the
 //! upstream client, parsing, `init`, the store, the API — is the production path.
 
 pub mod climate;
+pub mod madrid;
 pub mod ree;
 pub mod upstream;
 
@@ -26,7 +27,9 @@ pub async fn start_upstream() -> anyhow::Result<SocketAddr> {
 
 /// Every simulated provider on one router.
 pub fn router() -> axum::Router {
-    upstream::router().merge(ree::router())
+    upstream::router()
+        .merge(ree::router())
+        .merge(madrid::router())
 }
 
 /// Points every source at a simulated upstream.
@@ -34,4 +37,8 @@ pub fn use_upstream(config: &mut Config, address: SocketAddr) {
     config.sources.open_meteo.archive_url = format!("http://{address}/v1/archive");
     config.sources.open_meteo.forecast_url = format!("http://{address}/v1/forecast");
     config.sources.ree.apidatos_url = format!("http://{address}{}", ree::PATH);
+    let traffic = &mut config.sources.madrid_traffic;
+    traffic.points_url = format!("http://{address}{}", madrid::POINTS_PATH);
+    traffic.pm_url = format!("http://{address}{}", madrid::PM_PATH);
+    traffic.history_url = format!("http://{address}{}", madrid::HISTORY_TEMPLATE);
 }

@@ -162,5 +162,7 @@ pub fn build(config: &SourcesConfig, upstream: &Upstream) -> Sources {
     by_id.insert(open_meteo::ID, Arc::new(open_meteo));
     let ree = ree::Ree::new(config.ree.clone(), upstream);
     by_id.insert(ree::ID, Arc::new(ree));
+    let traffic = madrid::source::MadridTraffic::new(config.madrid_traffic.clone(), upstream);
+    by_id.insert(madrid::source::ID, Arc::new(traffic));
     Sources { by_id }
 }

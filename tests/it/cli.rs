@@ -24,6 +24,7 @@ fn almanac(dir: &tempfile::TempDir, upstream: std::net::SocketAddr) -> Command {
             format!("http://{upstream}/v1/forecast"),
         )
         .env("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "false")
+        .env("ALMANAC__LOCATIONS__MADRID__SOURCES__TRAFFIC", "[]")
         .env("ALMANAC_LOG", "warn")
         .stdin(Stdio::null());
     command
@@ -285,5 +286,5 @@ fn sources_parse_reads_recorded_payloads_of_every_provider() {
         "2018-02-24T10:07:00Z",
     ]);
     assert!(ok, "{stderr}");
-    assert_eq!(lines[0]["time"], "2018-02-24T10:00:00+00:00");
+    assert_eq!(lines[0]["time"], "2018-02-24T09:45:00+00:00");
 }

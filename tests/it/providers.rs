@@ -433,8 +433,8 @@ fn madrid_old_pm_xml_with_error_rows_joins_its_points_by_code() {
     );
     assert_eq!(
         first.ts,
-        utc("2018-02-24T10:00:00Z"),
-        "floored to its quarter hour"
+        utc("2018-02-24T09:45:00Z"),
+        "the last complete quarter hour"
     );
     let error_row = snapshot
         .readings
@@ -478,7 +478,7 @@ fn madrid_old_pm_xml_with_error_rows_joins_its_points_by_code() {
     assert!(
         observations
             .iter()
-            .all(|o| o.ts == utc("2018-02-24T10:00:00Z"))
+            .all(|o| o.ts == utc("2018-02-24T09:45:00Z"))
     );
 }
 

@@ -81,3 +81,69 @@ async fn ree_prices_load_into_the_price_zone_once_and_hourly() {
         "{second}"
     );
 }
+
+#[tokio::test]
+async fn madrid_traffic_months_come_from_history_zips_and_now_from_pm_xml() {
+    use almanac::demo::madrid::{points, reading};
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = simulated().await;
+    let settings = config(
+        &dir,
+        upstream,
+        &[
+            (
+                "ALMANAC__LOCATIONS__MADRID__SOURCES__TRAFFIC",
+                "[\"madrid_traffic\"]",
+            ),
+            ("ALMANAC__LOCATIONS__MADRID__SOURCES__WEATHER", "[]"),
+        ],
+    );
+    let core = almanac::core::Core::open(settings).await.unwrap();
+    let now = Timestamp::now();
+    let summary = ops::init::run(&core, 1, now, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(!summary.failed(), "{summary}");
+    let series = core.store.series("madrid", Dataset::Traffic).await.unwrap();
+    let id = |name: &str| series.iter().find(|s| s.variable == name).unwrap().id;
+    let window = TimeRange {
+        start: now.floor(Step::QUARTER_HOUR).months_before(1),
+        end: now.floor(Step::QUARTER_HOUR).plus(900),
+    };
+    let intensity = core.store.read(id("intensity"), window).await.unwrap();
+    let counted = core.store.read(id("points"), window).await.unwrap();
+    assert!(!intensity.is_empty(), "{summary}");
+    // Each stored value is the mean of the simulator's valid readings: recompute some.
+    let detectors = points();
+    for (point, count) in intensity.iter().zip(&counted).step_by(53) {
+        let valid: Vec<f64> = detectors
+            .iter()
+            .map(|p| reading(p, point.ts))
+            .filter(|r| r.error == "N")
+            .map(|r| r.intensity)
+            .collect();
+        let mean = (valid.iter().sum::<f64>() / valid.len() as f64 * 100.0).round() / 100.0;
+        assert_eq!(
+            (point.value, count.value),
+            (mean, valid.len() as f64),
+            "{}",
+            point.ts
+        );
+    }
+    // The last complete quarter hour is there, from the real-time snapshot.
+    assert_eq!(
+        intensity.last().unwrap().ts,
+        now.floor(Step::QUARTER_HOUR).plus(-900)
+    );
+    let speeds = core.store.read(id("average_speed"), window).await.unwrap();
+    assert_eq!(
+        speeds.len(),
+        intensity.len(),
+        "M-30 detectors measure speed"
+    );
+    // Every stored value lies in a month whose file exists or is the current quarter hour.
+    let again = ops::init::run(&core, 1, now, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert_eq!(again.total().inserted + again.total().updated, 0, "{again}");
+}

@@ -47,8 +47,8 @@ pub async fn serve(router: Router) -> SocketAddr {
 }
 
 /// Settings for a test: the store in `dir`, every source at `upstream`, fast retries, roomy
-/// budgets, the price zone disabled (tests about prices enable it), plus any `extra`
-/// `ALMANAC__…` pairs.
+/// budgets, only Open-Meteo weather for Madrid and the price zone disabled (tests about traffic
+/// and prices turn them on), plus any `extra` `ALMANAC__…` pairs.
 pub fn config(dir: &tempfile::TempDir, upstream: SocketAddr, extra: &[(&str, &str)]) -> Config {
     let mut env: Vec<(String, String)> = [
         (
@@ -68,6 +68,22 @@ pub fn config(dir: &tempfile::TempDir, upstream: SocketAddr, extra: &[(&str, &st
             format!("http://{upstream}{}", almanac::demo::ree::PATH),
         ),
         ("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "false".into()),
+        (
+            "ALMANAC__SOURCES__MADRID_TRAFFIC__POINTS_URL",
+            format!("http://{upstream}{}", almanac::demo::madrid::POINTS_PATH),
+        ),
+        (
+            "ALMANAC__SOURCES__MADRID_TRAFFIC__PM_URL",
+            format!("http://{upstream}{}", almanac::demo::madrid::PM_PATH),
+        ),
+        (
+            "ALMANAC__SOURCES__MADRID_TRAFFIC__HISTORY_URL",
+            format!(
+                "http://{upstream}{}",
+                almanac::demo::madrid::HISTORY_TEMPLATE
+            ),
+        ),
+        ("ALMANAC__LOCATIONS__MADRID__SOURCES__TRAFFIC", "[]".into()),
         ("ALMANAC__SOURCES__OPEN_METEO__LIMITS__RETRIES", "1".into()),
         (
             "ALMANAC__SOURCES__OPEN_METEO__LIMITS__BACKOFF_INITIAL_MS",

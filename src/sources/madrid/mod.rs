@@ -8,11 +8,12 @@
 //! points that measure speed (M-30 detectors, speed > 0); `points` is how many points made the
 //! intensity. A mean per point, not a sum, so the figure does not jump when detectors come and
 //! go. Readings flagged `E` (quality not optimal) or `S` (not integrated) are left out, and say
-//! why in the rejects. A snapshot's time is floored to its quarter hour.
+//! why in the rejects. A real-time snapshot stands for the last complete quarter hour.
 
 pub mod history;
 pub mod pm;
 pub mod points;
+pub mod source;
 pub mod utm;
 
 use std::collections::{BTreeMap, HashSet};

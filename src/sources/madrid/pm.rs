@@ -1,8 +1,9 @@
 //! The real-time `pm.xml` snapshot, in both schemas (`shared/reference/upstream-formats.md`
 //! §4.1): the current one (`<fecha_hora>` in Madrid local time, `<idelem>`, `<st_x>/<st_y>` UTM
 //! with decimal commas) and the pre-2019 one (no time, `<codigo>`, no coordinates, literal
-//! `Error` in numeric fields). Empty or missing elements and `-1` are missing values; a reading is stamped
-//! at the quarter hour its snapshot falls in.
+//! `Error` in numeric fields). Empty or missing elements and `-1` are missing values. Detectors
+//! integrate over 15 minutes, so a snapshot holds the last complete period: its readings are
+//! stamped at the quarter hour before the one the snapshot was taken in.
 
 use std::collections::BTreeMap;
 
@@ -98,7 +99,9 @@ pub fn parse(bytes: &[u8], fallback: Option<Timestamp>) -> Result<Snapshot, Sour
             "the snapshot has no <fecha_hora> (pre-2019 schema) and no fetch time was given".into(),
         ));
     };
-    let ts = time.floor(Step::QUARTER_HOUR);
+    let ts = time
+        .floor(Step::QUARTER_HOUR)
+        .plus(-Step::QUARTER_HOUR.seconds());
     for pm in pms {
         let field = |name: &str| pm.get(name).map(String::as_str).filter(|v| !v.is_empty());
         let Some(point) = field("idelem").or(field("codigo")) else {
@@ -170,11 +173,11 @@ mod tests {
             <pm><idelem>1001</idelem><intensidad></intensidad><velocidad>Error</velocidad><error>N</error></pm>\
             </pms>";
         let snapshot = parse(xml.as_bytes(), None).unwrap();
-        // 12:50:19 CEST = 10:50:19 UTC, in the 10:45 quarter hour.
+        // 12:50:19 CEST = 10:50:19 UTC, taken in the 10:45 quarter hour: the 10:30 period.
         assert_eq!(snapshot.time, Some(Timestamp::from_epoch(1_779_274_219)));
         assert_eq!(
             snapshot.readings[0].ts,
-            Timestamp::from_epoch(1_779_273_900)
+            Timestamp::from_epoch(1_779_273_000)
         );
         assert_eq!(snapshot.readings[0].intensity, Some(400.0));
         assert_eq!(snapshot.readings[1].intensity, None);

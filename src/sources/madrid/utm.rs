@@ -52,6 +52,36 @@ pub fn to_wgs84(zone: u8, easting: f64, northing: f64) -> Option<Coordinates> {
     Coordinates::new(latitude.to_degrees(), longitude.to_degrees()).ok()
 }
 
+/// The UTM easting and northing (metres) of `point` in northern-hemisphere `zone`: the inverse
+/// of [`to_wgs84`] (used to write location files in Madrid's layout).
+pub fn from_wgs84(zone: u8, point: Coordinates) -> (f64, f64) {
+    let e2 = F * (2.0 - F);
+    let ep2 = e2 / (1.0 - e2);
+    let phi = point.latitude.to_radians();
+    let central = (f64::from(zone) * 6.0 - 183.0).to_radians();
+    let n = A / (1.0 - e2 * phi.sin().powi(2)).sqrt();
+    let t = phi.tan().powi(2);
+    let c = ep2 * phi.cos().powi(2);
+    let a = phi.cos() * (point.longitude.to_radians() - central);
+    let m = A
+        * ((1.0 - e2 / 4.0 - 3.0 * e2.powi(2) / 64.0 - 5.0 * e2.powi(3) / 256.0) * phi
+            - (3.0 * e2 / 8.0 + 3.0 * e2.powi(2) / 32.0 + 45.0 * e2.powi(3) / 1_024.0)
+                * (2.0 * phi).sin()
+            + (15.0 * e2.powi(2) / 256.0 + 45.0 * e2.powi(3) / 1_024.0) * (4.0 * phi).sin()
+            - (35.0 * e2.powi(3) / 3_072.0) * (6.0 * phi).sin());
+    let easting = FALSE_EASTING
+        + K0 * n
+            * (a + (1.0 - t + c) * a.powi(3) / 6.0
+                + (5.0 - 18.0 * t + t.powi(2) + 72.0 * c - 58.0 * ep2) * a.powi(5) / 120.0);
+    let northing = K0
+        * (m + n
+            * phi.tan()
+            * (a.powi(2) / 2.0
+                + (5.0 - t + 9.0 * c + 4.0 * c.powi(2)) * a.powi(4) / 24.0
+                + (61.0 - 58.0 * t + t.powi(2) + 600.0 * c - 330.0 * ep2) * a.powi(6) / 720.0));
+    (easting, northing)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +94,16 @@ mod tests {
         assert!((c.longitude + 3.736_323_5).abs() < 1e-6, "{c:?}");
         assert_eq!(to_wgs84(30, f64::NAN, 0.0), None);
         assert_eq!(to_wgs84(0, 437_526.0, 4_473_735.0), None);
+    }
+
+    #[test]
+    fn forward_and_inverse_round_trip_to_the_centimetre() {
+        let (x, y) = from_wgs84(30, Coordinates::new(40.411_893_9, -3.736_323_5).unwrap());
+        assert!(
+            (x - 437_526.638).abs() < 0.05 && (y - 4_473_735.293).abs() < 0.05,
+            "{x} {y}"
+        );
+        let back = to_wgs84(30, x, y).unwrap();
+        assert!((back.latitude - 40.411_893_9).abs() < 1e-8);
     }
 }
