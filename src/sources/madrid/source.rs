@@ -44,9 +44,12 @@ pub struct MadridTraffic {
     config: Config,
     endpoint: Endpoint,
     points: Mutex<Option<Arc<points::Points>>>,
-    /// The last local months aggregated, by (location, year, month).
-    months: Mutex<Vec<((String, i16, i8), Arc<Vec<Observation>>)>>,
+    /// The last local months aggregated.
+    months: Mutex<Vec<(MonthKey, Arc<Vec<Observation>>)>>,
 }
+
+/// (location, year, month) of a local month's aggregate.
+type MonthKey = (String, i16, i8);
 
 impl MadridTraffic {
     pub fn new(config: Config, upstream: &Upstream) -> Self {
