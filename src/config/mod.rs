@@ -18,7 +18,7 @@ pub use load::{ConfigError, load};
 pub use secret::Secret;
 
 use crate::domain::{Coordinates, Dataset, Location, LocationKind, Registry};
-use crate::sources::{csv_import, madrid, open_meteo, ree, upstream};
+use crate::sources::{aemet, csv_import, madrid, open_meteo, ree, upstream};
 
 /// The whole configuration, as `almanac config` prints it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -68,6 +68,7 @@ pub struct SitesConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct SourcesConfig {
     pub open_meteo: open_meteo::Config,
+    pub aemet: aemet::source::Config,
     pub ree: ree::Config,
     pub madrid_traffic: madrid::source::Config,
     pub csv_import: csv_import::Config,
@@ -75,7 +76,13 @@ pub struct SourcesConfig {
 
 impl SourcesConfig {
     /// The ids sources are referred to by in `locations.*.sources`.
-    pub const IDS: &'static [&'static str] = &[open_meteo::ID, ree::ID, madrid::source::ID];
+    pub const IDS: &'static [&'static str] = &[
+        open_meteo::ID,
+        aemet::source::DAILY_ID,
+        aemet::source::HOURLY_ID,
+        ree::ID,
+        madrid::source::ID,
+    ];
 }
 
 /// A location as declared in config; its id is the table key.
@@ -160,6 +167,7 @@ impl Config {
                 .problems("sources.open_meteo.limits"),
         );
         problems.extend(self.sources.ree.limits.problems("sources.ree.limits"));
+        problems.extend(self.sources.aemet.limits.problems("sources.aemet.limits"));
         problems.extend(
             self.sources
                 .madrid_traffic

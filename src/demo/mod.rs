@@ -1,7 +1,8 @@
-//! The offline demo's upstream: simulated providers (Open-Meteo, REE, Madrid traffic) served over real HTTP on a
+//! The offline demo's upstream: simulated providers (Open-Meteo, AEMET, REE, Madrid traffic) served over real HTTP on a
 //! loopback port, and the config change that points the sources at them. Everything after that — the
 //! upstream client, parsing, `init`, the store, the API — is the production path.
 
+pub mod aemet;
 pub mod climate;
 pub mod madrid;
 pub mod ree;
@@ -28,12 +29,28 @@ pub async fn start_upstream() -> anyhow::Result<SocketAddr> {
 /// Every simulated provider on one router.
 pub fn router() -> axum::Router {
     upstream::router()
+        .merge(aemet::router())
         .merge(ree::router())
         .merge(madrid::router())
 }
 
-/// Points every source at a simulated upstream.
+/// Points every source at a simulated upstream, gives AEMET a key (the simulator only checks
+/// that one is sent) and a budget a local simulator can take, and feeds Madrid's weather from
+/// AEMET's observations first, Open-Meteo next, and AEMET's daily values.
 pub fn use_upstream(config: &mut Config, address: SocketAddr) {
+    config.sources.aemet.base_url = format!("http://{address}{}", aemet::BASE);
+    config.sources.aemet.api_key = Some(crate::config::Secret::new("demo"));
+    for budget in &mut config.sources.aemet.limits.budgets {
+        budget.calls = budget.calls.max(6_000);
+    }
+    if let Some(madrid) = config.locations.get_mut("madrid") {
+        madrid.sources.insert(
+            crate::domain::Dataset::Weather,
+            ["aemet_obs", "open_meteo", "aemet"]
+                .map(String::from)
+                .to_vec(),
+        );
+    }
     config.sources.open_meteo.archive_url = format!("http://{address}/v1/archive");
     config.sources.open_meteo.forecast_url = format!("http://{address}/v1/forecast");
     config.sources.ree.apidatos_url = format!("http://{address}{}", ree::PATH);

@@ -133,7 +133,9 @@ pub trait Source: Send + Sync {
     fn id(&self) -> &'static str;
     fn dataset(&self) -> Dataset;
     fn step(&self) -> Step;
-    fn variables(&self) -> &'static [Variable];
+    /// The variables the source always sends (their series are created up front and decide
+    /// whether a range is complete); others of the dataset are stored as they come.
+    fn variables(&self) -> Vec<&'static Variable>;
     /// The values of every variable for `location` in `range` (half-open, aligned to the step).
     async fn fetch(
         &self,
@@ -141,6 +143,18 @@ pub trait Source: Send + Sync {
         range: TimeRange,
         now: Timestamp,
     ) -> Result<Fetched, SourceError>;
+}
+
+/// The canonical variables called `names` in `dataset` (each must exist).
+pub fn pick(dataset: Dataset, names: &[&str]) -> Vec<&'static Variable> {
+    names
+        .iter()
+        .map(|name| {
+            dataset
+                .variable(name)
+                .unwrap_or_else(|| panic!("{name} is not a {dataset} variable"))
+        })
+        .collect()
 }
 
 /// The configured sources by id.
@@ -160,6 +174,15 @@ pub fn build(config: &SourcesConfig, upstream: &Upstream) -> Sources {
     let mut by_id: BTreeMap<&'static str, Arc<dyn Source>> = BTreeMap::new();
     let open_meteo = open_meteo::OpenMeteo::new(config.open_meteo.clone(), upstream);
     by_id.insert(open_meteo::ID, Arc::new(open_meteo));
+    let aemet = aemet::source::Client::new(config.aemet.clone(), upstream);
+    by_id.insert(
+        aemet::source::DAILY_ID,
+        Arc::new(aemet::source::AemetDaily(aemet.clone())),
+    );
+    by_id.insert(
+        aemet::source::HOURLY_ID,
+        Arc::new(aemet::source::AemetHourly(aemet)),
+    );
     let ree = ree::Ree::new(config.ree.clone(), upstream);
     by_id.insert(ree::ID, Arc::new(ree));
     let traffic = madrid::source::MadridTraffic::new(config.madrid_traffic.clone(), upstream);

@@ -147,3 +147,84 @@ async fn madrid_traffic_months_come_from_history_zips_and_now_from_pm_xml() {
         .unwrap();
     assert_eq!(again.total().inserted + again.total().updated, 0, "{again}");
 }
+
+#[tokio::test]
+async fn aemet_walks_both_steps_and_merges_stations_nearest_first() {
+    use almanac::demo::climate;
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = simulated().await;
+    let keyless = config(
+        &dir,
+        upstream,
+        &[(
+            "ALMANAC__LOCATIONS__MADRID__SOURCES__WEATHER",
+            "[\"aemet\"]",
+        )],
+    );
+    let core = almanac::core::Core::open(keyless).await.unwrap();
+    let now = Timestamp::now();
+    let refused = ops::init::run(&core, 1, now, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(refused.failed());
+    assert!(format!("{refused}").contains("no AEMET key"), "{refused}");
+    drop(core);
+
+    let settings = config(
+        &dir,
+        upstream,
+        &[
+            (
+                "ALMANAC__LOCATIONS__MADRID__SOURCES__WEATHER",
+                "[\"aemet\", \"aemet_obs\"]",
+            ),
+            // An unknown station first: AEMET answers "no data" and the next one is used.
+            (
+                "ALMANAC__LOCATIONS__MADRID__AEMET_STATIONS",
+                "[\"9999X\", \"3195\", \"3129\"]",
+            ),
+            ("ALMANAC__SOURCES__AEMET__API_KEY", "test-key"),
+        ],
+    );
+    let core = almanac::core::Core::open(settings).await.unwrap();
+    let summary = ops::init::run(&core, 1, now, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(!summary.failed(), "{summary}");
+    let series = core.store.series("madrid", Dataset::Weather).await.unwrap();
+    let find = |source: &str, variable: &str| {
+        series
+            .iter()
+            .find(|s| s.source == source && s.variable == variable)
+            .unwrap_or_else(|| panic!("{source} {variable}"))
+    };
+    let window = TimeRange::new(now.months_before(2), now).unwrap();
+    let tmax = core
+        .store
+        .read(find("aemet", "temperature_max").id, window)
+        .await
+        .unwrap();
+    assert!(tmax.len() >= 20, "{} days", tmax.len());
+    let (lat, lon) = (40.4117, -3.6781); // 3195, the first station with data
+    for day in &tmax {
+        let max = (0..24)
+            .map(|h| climate::hour(lat, lon, day.ts.plus(h * 3_600)).temperature)
+            .fold(f64::MIN, f64::max);
+        assert_eq!(day.value, (max * 10.0).round() / 10.0, "{}", day.ts);
+        // 3195 is second in the list: its values say they come from a secondary station.
+        assert_eq!(day.flag, almanac::domain::Flag::FilledFromSecondary);
+    }
+    // The last four days are not published yet.
+    assert!(tmax.last().unwrap().ts < now.floor(Step::DAY).plus(-4 * 86_400 + 1));
+    let temperature = core
+        .store
+        .read(find("aemet_obs", "temperature").id, window)
+        .await
+        .unwrap();
+    // The endpoint's 24 hours, but the one stamped at the current hour, which `init` (up to the
+    // current hour, exclusive) leaves to the next `ingest`.
+    assert_eq!(temperature.len(), 23);
+    for hour in &temperature {
+        assert_eq!(hour.value, climate::hour(lat, lon, hour.ts).temperature);
+    }
+}

@@ -69,6 +69,10 @@ pub fn config(dir: &tempfile::TempDir, upstream: SocketAddr, extra: &[(&str, &st
         ),
         ("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "false".into()),
         (
+            "ALMANAC__SOURCES__AEMET__BASE_URL",
+            format!("http://{upstream}{}", almanac::demo::aemet::BASE),
+        ),
+        (
             "ALMANAC__SOURCES__MADRID_TRAFFIC__POINTS_URL",
             format!("http://{upstream}{}", almanac::demo::madrid::POINTS_PATH),
         ),

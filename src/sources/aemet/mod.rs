@@ -2,3 +2,4 @@
 //! stations a location names, through the two-step envelope → `datos` flow.
 
 pub mod parse;
+pub mod source;

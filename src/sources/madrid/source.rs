@@ -205,8 +205,8 @@ impl Source for MadridTraffic {
         Step::QUARTER_HOUR
     }
 
-    fn variables(&self) -> &'static [Variable] {
-        VARIABLES
+    fn variables(&self) -> Vec<&'static Variable> {
+        VARIABLES.iter().collect()
     }
 
     async fn fetch(

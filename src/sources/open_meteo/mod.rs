@@ -139,8 +139,8 @@ impl Source for OpenMeteo {
         Step::HOUR
     }
 
-    fn variables(&self) -> &'static [Variable] {
-        VARIABLES
+    fn variables(&self) -> Vec<&'static Variable> {
+        VARIABLES.iter().collect()
     }
 
     async fn fetch(

@@ -85,8 +85,8 @@ impl Source for Ree {
         Step::HOUR
     }
 
-    fn variables(&self) -> &'static [Variable] {
-        VARIABLES
+    fn variables(&self) -> Vec<&'static Variable> {
+        VARIABLES.iter().collect()
     }
 
     async fn fetch(

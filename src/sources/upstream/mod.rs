@@ -116,15 +116,41 @@ pub struct Endpoint {
     breaker: Breaker,
 }
 
+/// A successful answer: its headers and body.
+#[derive(Debug)]
+pub struct Answer {
+    pub headers: header::HeaderMap,
+    pub body: Bytes,
+}
+
+/// A provider's own reading of a 2xx answer: some put their status in the body or in headers
+/// (AEMET's `estado`, `aemet_estado`), and a refusal found there is retried like an HTTP one.
+pub type Check<'a> = &'a (dyn Fn(&Answer) -> Result<(), UpstreamError> + Sync);
+
 impl Endpoint {
     /// GETs `url`, charging `weight` calls to the budgets per attempt, and returns the body.
     pub async fn get(&self, url: &reqwest::Url, weight: f64) -> Result<Bytes, UpstreamError> {
+        Ok(self.get_with(url, weight, &[], &|_| Ok(())).await?.body)
+    }
+
+    /// GETs `url` with extra request `headers` (an API key), reading each 2xx answer with
+    /// `check` before accepting it.
+    pub async fn get_with(
+        &self,
+        url: &reqwest::Url,
+        weight: f64,
+        headers: &[(&str, &str)],
+        check: Check<'_>,
+    ) -> Result<Answer, UpstreamError> {
         let mut attempt = 0;
         loop {
             self.breaker
                 .permit(Instant::now())
                 .map_err(UpstreamError::CircuitOpen)?;
-            let result = self.attempt(url, weight).await;
+            let result = match self.attempt(url, weight, headers).await {
+                Ok(answer) => check(&answer).map(|()| answer),
+                Err(error) => Err(error),
+            };
             let failed = result
                 .as_ref()
                 .err()
@@ -163,7 +189,12 @@ impl Endpoint {
         }
     }
 
-    async fn attempt(&self, url: &reqwest::Url, weight: f64) -> Result<Bytes, UpstreamError> {
+    async fn attempt(
+        &self,
+        url: &reqwest::Url,
+        weight: f64,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer, UpstreamError> {
         for budget in &self.budgets {
             budget.acquire(weight).await?;
         }
@@ -173,13 +204,11 @@ impl Endpoint {
             .await
             .map_err(|e| UpstreamError::Connect(e.to_string()))?;
         let timeout = Duration::from_secs(self.policy.timeout_secs);
-        let response = self
-            .http
-            .get(url.clone())
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(classify)?;
+        let mut request = self.http.get(url.clone()).timeout(timeout);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.map_err(classify)?;
         let status = response.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
             let retry_after = response
@@ -197,7 +226,9 @@ impl Endpoint {
                 body,
             });
         }
-        read_capped(response, self.policy.max_body_bytes).await
+        let headers = response.headers().clone();
+        let body = read_capped(response, self.policy.max_body_bytes).await?;
+        Ok(Answer { headers, body })
     }
 }
 
