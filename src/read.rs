@@ -8,11 +8,14 @@ use crate::core::Core;
 use crate::domain::{Dataset, Location, Step, TimeRange, Timestamp};
 use crate::store::{Extent, RunId, StoreError};
 
-/// One hour of weather at a location, every field `None` where nothing is stored.
+/// One instant of a dataset at a location: the values stored there, each from the first source
+/// in the location's priority list that has it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct WeatherRow {
+pub struct Row {
     pub ts: Timestamp,
     pub values: BTreeMap<&'static str, f64>,
+    /// Where each value came from.
+    pub sources: BTreeMap<&'static str, String>,
     /// The source of the first variable filled (sources rarely mix within a row).
     pub source: Option<String>,
     /// When the row's oldest value was first written and its newest last changed.
@@ -25,27 +28,40 @@ pub async fn weather_rows(
     core: &Core,
     location: &Location,
     range: TimeRange,
-) -> Result<Vec<WeatherRow>, StoreError> {
+) -> Result<Vec<Row>, StoreError> {
+    rows(core, location, Dataset::Weather, Step::HOUR, range).await
+}
+
+/// The rows of `dataset` at `step` for `location` in `range`, by instant.
+pub async fn rows(
+    core: &Core,
+    location: &Location,
+    dataset: Dataset,
+    step: Step,
+    range: TimeRange,
+) -> Result<Vec<Row>, StoreError> {
     // Sparse by instant: the cost follows what is stored, not how wide the request is.
-    let mut rows: BTreeMap<Timestamp, WeatherRow> = BTreeMap::new();
+    let mut rows: BTreeMap<Timestamp, Row> = BTreeMap::new();
     let mut runs: Vec<(Timestamp, RunId, RunId)> = Vec::new();
-    for series in prioritized(core, location).await? {
-        let Some(variable) = Dataset::Weather
+    for series in prioritized(core, location, dataset).await? {
+        let Some(variable) = dataset
             .variable(&series.variable)
-            .filter(|_| series.step == Step::HOUR)
+            .filter(|_| series.step == step)
         else {
             continue;
         };
         for point in core.store.read(series.id, range).await? {
-            let row = rows.entry(point.ts).or_insert_with(|| WeatherRow {
+            let row = rows.entry(point.ts).or_insert_with(|| Row {
                 ts: point.ts,
                 values: BTreeMap::new(),
+                sources: BTreeMap::new(),
                 source: None,
                 created_at: None,
                 updated_at: None,
             });
             if !row.values.contains_key(variable.name) {
                 row.values.insert(variable.name, point.value);
+                row.sources.insert(variable.name, series.source.clone());
                 row.source.get_or_insert_with(|| series.source.clone());
                 runs.push((point.ts, point.created_run, point.updated_run));
             }
@@ -76,25 +92,33 @@ pub async fn weather_rows(
 
 /// The first and last instants and the number of hours holding weather for `location`.
 pub async fn weather_extent(core: &Core, location: &Location) -> Result<Extent, StoreError> {
-    let ids: Vec<_> = prioritized(core, location)
+    extent(core, location, Dataset::Weather, Step::HOUR).await
+}
+
+/// The first and last instants and the number of instants holding `dataset` at `step`.
+pub async fn extent(
+    core: &Core,
+    location: &Location,
+    dataset: Dataset,
+    step: Step,
+) -> Result<Extent, StoreError> {
+    let ids: Vec<_> = prioritized(core, location, dataset)
         .await?
         .iter()
+        .filter(|s| s.step == step)
         .map(|s| s.id)
         .collect();
     core.store.extent(&ids).await
 }
 
-/// The location's weather series, those of its preferred sources first.
+/// The location's series of `dataset`, those of its preferred sources first.
 async fn prioritized(
     core: &Core,
     location: &Location,
+    dataset: Dataset,
 ) -> Result<Vec<crate::store::Series>, StoreError> {
-    let order = location
-        .sources
-        .get(&Dataset::Weather)
-        .cloned()
-        .unwrap_or_default();
-    let mut series = core.store.series(&location.id, Dataset::Weather).await?;
+    let order = location.sources.get(&dataset).cloned().unwrap_or_default();
+    let mut series = core.store.series(&location.id, dataset).await?;
     series.retain(|s| order.contains(&s.source));
     series.sort_by_key(|s| order.iter().position(|o| *o == s.source));
     Ok(series)

@@ -3,6 +3,7 @@
 
 mod error;
 mod health;
+mod native;
 mod params;
 mod seed;
 
@@ -31,6 +32,11 @@ pub fn router(core: Core) -> Router {
             "/api/v1/tenants/{tenant_id}/external/operations/historical-weather-optimized",
             get(seed::historical_weather),
         )
+        .route(
+            "/api/v1/tenants/{tenant_id}/external/operations/historical-traffic-optimized",
+            get(seed::historical_traffic),
+        )
+        .route("/api/v1/locations/{id}/{dataset}", get(native::series))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .fallback(unknown_route)

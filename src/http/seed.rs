@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 use super::params::{ApiQuery, coordinates, date_range};
 use crate::core::Core;
-use crate::domain::{Dataset, Location, weather};
+use crate::domain::{Dataset, Location, Step, TimeRange, weather};
 use crate::read;
 
 #[derive(Serialize)]
@@ -21,7 +21,7 @@ pub struct CityInfoResponse {
     longitude: f64,
     radius_km: f64,
     weather_provider: Option<String>,
-    /// `null`: no traffic source is configured yet.
+    /// `null` where no traffic source feeds the city.
     traffic_provider: Option<String>,
     enabled: bool,
 }
@@ -38,6 +38,18 @@ pub struct DataAvailabilityResponse {
     traffic_start_date: Option<String>,
     traffic_end_date: Option<String>,
     traffic_record_count: u64,
+}
+
+#[derive(Serialize)]
+pub struct TrafficDataResponse {
+    date: String,
+    /// Vehicles per hour, mean per measurement point.
+    traffic_volume: Option<i64>,
+    /// Always `null`: no source counts pedestrians.
+    pedestrian_count: Option<i64>,
+    congestion_level: Option<&'static str>,
+    average_speed: Option<f64>,
+    source: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -79,13 +91,17 @@ fn city_info(location: &Location) -> CityInfoResponse {
         latitude: location.coordinates.latitude,
         longitude: location.coordinates.longitude,
         radius_km: location.radius_km,
-        weather_provider: location
-            .sources
-            .get(&Dataset::Weather)
-            .and_then(|s| s.first().cloned()),
-        traffic_provider: None,
+        weather_provider: first_source(location, Dataset::Weather),
+        traffic_provider: first_source(location, Dataset::Traffic),
         enabled: location.enabled,
     }
+}
+
+fn first_source(location: &Location, dataset: Dataset) -> Option<String> {
+    location
+        .sources
+        .get(&dataset)
+        .and_then(|s| s.first().cloned())
 }
 
 /// `GET /api/v1/external/operations/cities/{city_id}/availability`.
@@ -100,6 +116,7 @@ pub async fn availability(
         )
     })?;
     let extent = read::weather_extent(&core, location).await?;
+    let traffic = read::extent(&core, location, Dataset::Traffic, Step::QUARTER_HOUR).await?;
     Ok(Json(DataAvailabilityResponse {
         city_id: location.id.clone(),
         city_name: location.name.clone(),
@@ -107,21 +124,15 @@ pub async fn availability(
         weather_start_date: extent.first.map(|t| t.to_string()),
         weather_end_date: extent.last.map(|t| t.to_string()),
         weather_record_count: extent.instants,
-        traffic_available: false,
-        traffic_start_date: None,
-        traffic_end_date: None,
-        traffic_record_count: 0,
+        traffic_available: traffic.instants > 0,
+        traffic_start_date: traffic.first.map(|t| t.to_string()),
+        traffic_end_date: traffic.last.map(|t| t.to_string()),
+        traffic_record_count: traffic.instants,
     }))
 }
 
-/// `GET /api/v1/tenants/{tenant_id}/external/operations/historical-weather-optimized`: the
-/// hourly weather of the city covering the tenant's point. The tenant id is not used: data are
-/// per city, shared by every tenant in it.
-pub async fn historical_weather(
-    State(core): State<Core>,
-    Path(_tenant_id): Path<String>,
-    ApiQuery(query): ApiQuery<RangeAtPoint>,
-) -> Result<Json<Vec<WeatherDataResponse>>, ApiError> {
+/// The city covering the query's point and the range asked for.
+fn resolve(core: &Core, query: RangeAtPoint) -> Result<(&Location, TimeRange), ApiError> {
     let required = |value: Option<String>, name: &str| {
         value.ok_or_else(|| {
             ApiError::bad_request(
@@ -143,6 +154,18 @@ pub async fn historical_weather(
         .nearest(point)
         .map_err(|e| ApiError::not_found("location_not_covered", e.to_string()))?
         .location;
+    Ok((location, range))
+}
+
+/// `GET /api/v1/tenants/{tenant_id}/external/operations/historical-weather-optimized`: the
+/// hourly weather of the city covering the tenant's point. The tenant id is not used: data are
+/// per city, shared by every tenant in it.
+pub async fn historical_weather(
+    State(core): State<Core>,
+    Path(_tenant_id): Path<String>,
+    ApiQuery(query): ApiQuery<RangeAtPoint>,
+) -> Result<Json<Vec<WeatherDataResponse>>, ApiError> {
+    let (location, range) = resolve(&core, query)?;
     let rows = read::weather_rows(&core, location, range).await?;
     Ok(Json(
         rows.into_iter()
@@ -151,7 +174,42 @@ pub async fn historical_weather(
     ))
 }
 
-fn weather_response(location: &Location, row: read::WeatherRow) -> WeatherDataResponse {
+/// `GET /api/v1/tenants/{tenant_id}/external/operations/historical-traffic-optimized`: the
+/// quarter-hourly traffic of the city covering the tenant's point.
+pub async fn historical_traffic(
+    State(core): State<Core>,
+    Path(_tenant_id): Path<String>,
+    ApiQuery(query): ApiQuery<RangeAtPoint>,
+) -> Result<Json<Vec<TrafficDataResponse>>, ApiError> {
+    let (location, range) = resolve(&core, query)?;
+    let rows = read::rows(&core, location, Dataset::Traffic, Step::QUARTER_HOUR, range).await?;
+    Ok(Json(rows.into_iter().map(traffic_response).collect()))
+}
+
+/// The seed's congestion level from Madrid's service level (0 fluid … 3 congestion); `null`
+/// where only history is stored, which carries no service level.
+fn congestion(service_level: f64) -> &'static str {
+    match service_level.round() as i64 {
+        i64::MIN..=0 => "low",
+        1 => "medium",
+        2 => "high",
+        _ => "blocked",
+    }
+}
+
+fn traffic_response(row: read::Row) -> TrafficDataResponse {
+    let value = |name: &str| row.values.get(name).copied();
+    TrafficDataResponse {
+        date: row.ts.to_string(),
+        traffic_volume: value("intensity").map(|v| v.round() as i64),
+        pedestrian_count: None,
+        congestion_level: value("service_level").map(congestion),
+        average_speed: value("average_speed"),
+        source: row.source,
+    }
+}
+
+fn weather_response(location: &Location, row: read::Row) -> WeatherDataResponse {
     let value = |name: &str| row.values.get(name).copied();
     WeatherDataResponse {
         id: format!("{}-weather-{}", location.id, row.ts.epoch()),

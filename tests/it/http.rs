@@ -231,3 +231,106 @@ async fn readiness_waits_for_data() {
         (200, serde_json::json!({ "status": "ready" }))
     );
 }
+
+#[tokio::test]
+async fn traffic_and_prices_are_served_from_their_providers() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = serve(almanac::demo::router()).await;
+    let settings = crate::support::config(
+        &dir,
+        upstream,
+        &[
+            (
+                "ALMANAC__LOCATIONS__MADRID__SOURCES__TRAFFIC",
+                "[\"madrid_traffic\"]",
+            ),
+            ("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "true"),
+        ],
+    );
+    let core = almanac::core::Core::open(settings).await.unwrap();
+    let now = Timestamp::now();
+    // Two months: the window holds last month whole, whatever today's date.
+    let summary = ops::init::run(&core, 2, now, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(!summary.failed(), "{summary}");
+    let base = format!("http://{}", serve(almanac::http::router(core)).await);
+
+    let (_, cities) = get(format!("{base}/api/v1/external/cities")).await;
+    assert_eq!(
+        cities.as_array().unwrap().len(),
+        1,
+        "the price zone is not a city"
+    );
+    assert_eq!(cities[0]["traffic_provider"], "madrid_traffic");
+    let (_, availability) = get(format!(
+        "{base}/api/v1/external/operations/cities/madrid/availability"
+    ))
+    .await;
+    assert_eq!(availability["traffic_available"], true);
+    // Last month from its history file, and the snapshot.
+    assert!(availability["traffic_record_count"].as_u64().unwrap() > 28 * 96);
+
+    // The last complete quarter hour, from the real-time snapshot, with its service level.
+    let last = now.floor(Step::QUARTER_HOUR).plus(-900);
+    let traffic = "/api/v1/tenants/t1/external/operations/historical-traffic-optimized";
+    let (status, rows) = get(format!(
+        "{base}{traffic}?latitude=40.42&longitude=-3.70&start_date={}&end_date={}",
+        last.to_jiff().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        last.to_jiff().strftime("%Y-%m-%dT%H:%M:%SZ")
+    ))
+    .await;
+    assert_eq!(status, 200, "{rows}");
+    let row = &rows[0];
+    assert_eq!(row["date"], last.to_string());
+    assert!(row["traffic_volume"].as_i64().unwrap() > 0);
+    assert!(row["pedestrian_count"].is_null());
+    assert!(
+        ["low", "medium", "high", "blocked"].contains(&row["congestion_level"].as_str().unwrap())
+    );
+    assert_eq!(row["source"], "madrid_traffic");
+
+    // Madrid's prices are its price zone's.
+    let day = now.floor(Step::DAY).plus(-86_400).utc_date();
+    let (status, prices) = get(format!(
+        "{base}/api/v1/locations/madrid/energy_price?start={day}&end={day}"
+    ))
+    .await;
+    assert_eq!(status, 200, "{prices}");
+    assert_eq!(prices["served_from"], "es_peninsular");
+    assert_eq!(prices["time"].as_array().unwrap().len(), 24);
+    let spot = &prices["variables"]["spot"];
+    assert_eq!(spot["unit"], "€/MWh");
+    let first = Timestamp::from_jiff(prices["time"][0].as_str().unwrap().parse().unwrap());
+    assert_eq!(
+        spot["values"][0].as_f64(),
+        Some(almanac::demo::ree::spot(first))
+    );
+    assert_eq!(spot["sources"][0], "ree");
+
+    for (url, status, code) in [
+        (
+            "/api/v1/locations/madrid/pollen?start=2025-01-01&end=2025-01-02",
+            400,
+            "unknown_dataset",
+        ),
+        (
+            "/api/v1/locations/madrid/traffic?start=2025-01-01&end=2025-01-02&variables=intensity,colour",
+            400,
+            "unknown_variable",
+        ),
+        ("/api/v1/locations/madrid/traffic", 400, "missing_parameter"),
+        (
+            "/api/v1/locations/atlantis/traffic?start=2025-01-01&end=2025-01-02",
+            404,
+            "unknown_location",
+        ),
+    ] {
+        let (got, error) = get(format!("{base}{url}")).await;
+        assert_eq!(
+            (got, error["code"].as_str()),
+            (status, Some(code)),
+            "{url}: {error}"
+        );
+    }
+}

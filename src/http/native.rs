@@ -1,0 +1,147 @@
+//! The first of almanac's own endpoints: a dataset of a location as columnar JSON (one time
+//! array, one value array per variable with its unit and the source of each value). Electricity
+//! prices of a city are read from its price zone, and the answer says so.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::params::{ApiQuery, date_range};
+use crate::core::Core;
+use crate::domain::{Dataset, Step};
+use crate::read;
+
+#[derive(Deserialize)]
+pub struct SeriesQuery {
+    start: Option<String>,
+    end: Option<String>,
+    /// Comma-separated variable names; all of the dataset's when absent.
+    variables: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Columnar {
+    location: String,
+    /// The location the values are stored at when it is not `location` (a city's price zone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    served_from: Option<String>,
+    dataset: Dataset,
+    step_seconds: i64,
+    start: String,
+    end: String,
+    time: Vec<String>,
+    variables: BTreeMap<&'static str, Column>,
+}
+
+#[derive(Serialize)]
+pub struct Column {
+    unit: &'static str,
+    values: Vec<Option<f64>>,
+    sources: Vec<Option<String>>,
+}
+
+/// The step a dataset is served at here: its finest regular one.
+fn step_of(dataset: Dataset) -> Step {
+    match dataset {
+        Dataset::Traffic => Step::QUARTER_HOUR,
+        Dataset::Weather | Dataset::EnergyPrice | Dataset::Sensor => Step::HOUR,
+    }
+}
+
+/// `GET /api/v1/locations/{id}/{dataset}?start&end[&variables]`.
+pub async fn series(
+    State(core): State<Core>,
+    Path((id, dataset)): Path<(String, String)>,
+    ApiQuery(query): ApiQuery<SeriesQuery>,
+) -> Result<Json<Columnar>, ApiError> {
+    let location = core.registry.get(&id).ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_location",
+            format!("no location `{id}`; GET /api/v1/external/cities lists the cities"),
+        )
+    })?;
+    let dataset = Dataset::parse(&dataset).ok_or_else(|| {
+        let known: Vec<_> = Dataset::ALL.iter().map(|d| d.as_str()).collect();
+        ApiError::bad_request(
+            "unknown_dataset",
+            format!("no dataset `{dataset}` (known: {})", known.join(", ")),
+        )
+    })?;
+    let (Some(start), Some(end)) = (query.start.as_deref(), query.end.as_deref()) else {
+        return Err(ApiError::bad_request(
+            "missing_parameter",
+            "query parameters `start` and `end` are required (ISO dates or date-times)",
+        ));
+    };
+    let range = date_range(start, end)?;
+    let step = step_of(dataset);
+    let names: Vec<&'static str> = dataset
+        .variables()
+        .iter()
+        .flat_map(|group| group.iter())
+        .filter(|v| dataset.natural_step(v.name).is_none_or(|s| s == step))
+        .map(|v| v.name)
+        .collect();
+    let wanted: Vec<&'static str> = match query.variables.as_deref() {
+        None => names.clone(),
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                names.iter().copied().find(|v| *v == n).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "unknown_variable",
+                        format!(
+                            "`{n}` is not a {dataset} variable here (known: {})",
+                            names.join(", ")
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let stored_at = match (dataset, &location.price_zone) {
+        (Dataset::EnergyPrice, Some(zone)) => core.registry.get(zone).unwrap_or(location),
+        _ => location,
+    };
+    let rows = read::rows(&core, stored_at, dataset, step, range).await?;
+    let mut variables: BTreeMap<&'static str, Column> = wanted
+        .iter()
+        .map(|&name| {
+            let unit = dataset.variable(name).map_or("", |v| v.unit);
+            (
+                name,
+                Column {
+                    unit,
+                    values: Vec::with_capacity(rows.len()),
+                    sources: Vec::with_capacity(rows.len()),
+                },
+            )
+        })
+        .collect();
+    let mut time = Vec::with_capacity(rows.len());
+    for row in rows
+        .iter()
+        .filter(|r| wanted.iter().any(|w| r.values.contains_key(w)))
+    {
+        time.push(row.ts.to_string());
+        for (name, column) in variables.iter_mut() {
+            column.values.push(row.values.get(name).copied());
+            column.sources.push(row.sources.get(name).cloned());
+        }
+    }
+    Ok(Json(Columnar {
+        location: location.id.clone(),
+        served_from: (stored_at.id != location.id).then(|| stored_at.id.clone()),
+        dataset,
+        step_seconds: step.seconds(),
+        start: range.start.to_string(),
+        end: range.end.to_string(),
+        time,
+        variables,
+    }))
+}
