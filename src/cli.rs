@@ -191,7 +191,7 @@ async fn run_demo(mut config: Config, listen: Option<SocketAddr>) -> anyhow::Res
     let upstream = demo::start_upstream().await?;
     demo::use_upstream(&mut config, upstream);
     eprintln!(
-        "demo: simulated Open-Meteo on http://{upstream}; loading {} months into {}",
+        "demo: simulated Open-Meteo, AEMET, REE and Madrid traffic on http://{upstream}; loading {} months into {}",
         config.init.months,
         config.sqlite_path().display()
     );
@@ -205,8 +205,15 @@ async fn run_demo(mut config: Config, listen: Option<SocketAddr>) -> anyhow::Res
     let bound = listener.local_addr()?;
     println!("almanac demo ready on http://{bound}");
     println!("  curl 'http://{bound}/api/v1/external/cities'");
+    let yesterday = Timestamp::now().plus(-86_400).utc_date();
     println!(
-        "  curl 'http://{bound}/api/v1/tenants/demo/external/operations/historical-weather-optimized?latitude=40.42&longitude=-3.70&start_date=2025-01-01&end_date=2025-01-31'"
+        "  curl 'http://{bound}/api/v1/tenants/demo/external/operations/historical-weather-optimized?latitude=40.42&longitude=-3.70&start_date={yesterday}&end_date={yesterday}'"
+    );
+    println!(
+        "  curl 'http://{bound}/api/v1/tenants/demo/external/operations/historical-traffic-optimized?latitude=40.42&longitude=-3.70&start_date={yesterday}&end_date={yesterday}'"
+    );
+    println!(
+        "  curl 'http://{bound}/api/v1/locations/madrid/energy_price?start={yesterday}&end={yesterday}'"
     );
     http::serve(core, listener).await?;
     Ok(ExitCode::SUCCESS)

@@ -204,7 +204,7 @@ impl Source for AemetDaily {
             rejects,
             range,
             Step::DAY,
-            self.variables().len(),
+            &self.variables(),
         ))
     }
 }
@@ -249,7 +249,7 @@ impl Source for AemetHourly {
                 Vec::new(),
                 range,
                 Step::HOUR,
-                self.variables().len(),
+                &self.variables(),
             ));
         };
         let mut payloads = Vec::new();
@@ -267,21 +267,26 @@ impl Source for AemetHourly {
             rejects,
             range,
             Step::HOUR,
-            self.variables().len(),
+            &self.variables(),
         ))
     }
 }
 
+/// What a fetch brought, with the declared values it lacks counted as missing.
 fn fetched(
     observations: Vec<Observation>,
     rejects: Vec<crate::domain::Reject>,
     range: TimeRange,
     step: Step,
-    declared: usize,
+    declared: &[&Variable],
 ) -> Fetched {
-    let expected = Grid::new(range, step).len() * declared as u64;
+    let expected = Grid::new(range, step).len() * declared.len() as u64;
+    let present = observations
+        .iter()
+        .filter(|o| declared.iter().any(|v| v.name == o.variable))
+        .count() as u64;
     Fetched {
-        missing: expected.saturating_sub(observations.len() as u64 + rejects.len() as u64),
+        missing: expected.saturating_sub(present),
         observations,
         rejects,
     }
