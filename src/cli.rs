@@ -40,10 +40,14 @@ pub enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
-    /// Offline demo: a simulated Open-Meteo, the real `init` of the whole window, then `serve`.
+    /// Offline demo: simulated providers, the real `init` of the whole window, then `serve`.
     Demo {
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Share of upstream requests (0–1) the simulator fails at random (500, 503, 429,
+        /// broken bodies, slow answers), to watch retries and breakers work.
+        #[arg(long, default_value_t = 0.0)]
+        faults: f64,
     },
     /// Load the rolling window for every enabled location (resumable).
     Init {
@@ -106,7 +110,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     match cli.command {
         Command::Serve { listen } => serve(config, listen).await,
-        Command::Demo { listen } => run_demo(config, listen).await,
+        Command::Demo { listen, faults } => run_demo(config, listen, faults).await,
         Command::Init { months } => init(config, months).await,
         Command::Ingest => ingest(config).await,
         Command::Locations {
@@ -186,9 +190,13 @@ async fn serve(mut config: Config, listen: Option<SocketAddr>) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_demo(mut config: Config, listen: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
+async fn run_demo(
+    mut config: Config,
+    listen: Option<SocketAddr>,
+    faults: f64,
+) -> anyhow::Result<ExitCode> {
     config.http.listen = listen.unwrap_or(config.http.listen);
-    let upstream = demo::start_upstream().await?;
+    let upstream = demo::start_upstream(faults).await?;
     demo::use_upstream(&mut config, upstream);
     eprintln!(
         "demo: simulated Open-Meteo, AEMET, REE and Madrid traffic on http://{upstream}; loading {} months into {}",

@@ -4,6 +4,7 @@
 
 pub mod aemet;
 pub mod climate;
+pub mod faults;
 pub mod madrid;
 pub mod ree;
 pub mod upstream;
@@ -14,12 +15,15 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 
-/// Starts the simulated upstream on `127.0.0.1:0` and returns its address.
-pub async fn start_upstream() -> anyhow::Result<SocketAddr> {
+/// Starts the simulated upstream on `127.0.0.1:0` and returns its address; `fault_rate` (0–1)
+/// is the share of requests answered with a random fault.
+pub async fn start_upstream(fault_rate: f64) -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
+    let faults = faults::Faults::random(fault_rate);
+    let router = router().layer(axum::middleware::from_fn_with_state(faults, faults::inject));
     tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router()).await {
+        if let Err(error) = axum::serve(listener, router).await {
             tracing::error!(%error, "simulated upstream stopped");
         }
     });

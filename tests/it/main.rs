@@ -2,6 +2,7 @@
 //! upstreams, a real SQLite file per test, recorded payloads from `../shared/fixtures`.
 
 mod cli;
+mod conformance;
 mod fixtures;
 mod http;
 mod init;

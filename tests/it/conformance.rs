@@ -1,0 +1,129 @@
+//! Every live provider against the same faults, injected in front of the simulated upstream
+//! over real HTTP: each failure must come out as the right typed error (or, where the provider
+//! says "no data", as an empty answer), never as a panic or a silent success with wrong data.
+
+use std::time::Duration;
+
+use almanac::demo::faults::{Fault, Faults, inject};
+use almanac::domain::{Step, TimeRange, Timestamp};
+use almanac::sources::SourceError;
+use almanac::sources::upstream::UpstreamError;
+use axum::middleware;
+
+use crate::support::{config, serve};
+
+/// The error's kind, as the table below names it.
+fn kind(result: &Result<almanac::sources::Fetched, SourceError>) -> &'static str {
+    match result {
+        Ok(fetched) if fetched.observations.is_empty() => "empty",
+        Ok(_) => "data",
+        Err(SourceError::Refused(_)) => "refused",
+        Err(SourceError::NoData(_)) => "no_data",
+        Err(SourceError::Malformed(_)) => "malformed",
+        Err(SourceError::Upstream(e)) => match e {
+            UpstreamError::Status { status, .. } if *status >= 500 => "server_error",
+            UpstreamError::Status { .. } => "refused",
+            UpstreamError::RateLimited { .. } => "rate_limited",
+            UpstreamError::Timeout => "timeout",
+            UpstreamError::Body(_) => "broken_body",
+            UpstreamError::Connect(_) => "connect",
+            UpstreamError::TooLarge { .. } => "too_large",
+            UpstreamError::CircuitOpen(_) => "circuit_open",
+            UpstreamError::OverBudget(_) => "over_budget",
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_provider_maps_every_fault_to_its_typed_error() {
+    let faults = Faults::default();
+    let upstream = serve(
+        almanac::demo::router().layer(middleware::from_fn_with_state(faults.clone(), inject)),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = config(
+        &dir,
+        upstream,
+        &[
+            ("ALMANAC__SOURCES__AEMET__API_KEY", "test-key"),
+            ("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "true"),
+        ],
+    );
+    let s = &mut settings.sources;
+    for limits in [
+        &mut s.open_meteo.limits,
+        &mut s.aemet.limits,
+        &mut s.ree.limits,
+        &mut s.madrid_traffic.limits,
+    ] {
+        limits.retries = 1;
+        limits.backoff_initial_ms = 5;
+        limits.timeout_secs = 1;
+        limits.max_retry_after_secs = 5;
+        limits.breaker_failures = 1_000;
+    }
+    let core = almanac::core::Core::open(settings).await.unwrap();
+    let now = Timestamp::now();
+    let hours = |n: i64| {
+        TimeRange::new(
+            now.floor(Step::HOUR).plus(-n * 3_600),
+            now.floor(Step::HOUR),
+        )
+        .unwrap()
+    };
+    let last_quarter = TimeRange::new(
+        now.floor(Step::QUARTER_HOUR).plus(-900),
+        now.floor(Step::QUARTER_HOUR),
+    )
+    .unwrap();
+    let days_ago = |d: i64| {
+        let day = now.floor(Step::DAY).plus(-d * 86_400);
+        TimeRange::new(day, day.plus(86_400)).unwrap()
+    };
+    // (source, location, range, answer to a 401, answer to a 404).
+    let providers = [
+        ("open_meteo", "madrid", days_ago(10), "refused", "refused"),
+        ("aemet", "madrid", days_ago(10), "refused", "empty"),
+        ("aemet_obs", "madrid", hours(3), "refused", "empty"),
+        ("ree", "es_peninsular", days_ago(2), "refused", "refused"),
+        (
+            "madrid_traffic",
+            "madrid",
+            last_quarter,
+            "refused",
+            "refused",
+        ),
+    ];
+    for (id, location, range, unauthorized, not_found) in providers {
+        let source = core.sources.get(id).unwrap();
+        let location = core.registry.get(location).unwrap();
+        let cases = [
+            (None, "data"),
+            (Some(Fault::Status(500)), "server_error"),
+            (Some(Fault::Status(503)), "server_error"),
+            (Some(Fault::Status(401)), unauthorized),
+            (Some(Fault::Status(404)), not_found),
+            (
+                Some(Fault::RateLimited {
+                    retry_after_secs: 0,
+                }),
+                "rate_limited",
+            ),
+            (Some(Fault::Slow(Duration::from_millis(1_500))), "timeout"),
+            (Some(Fault::Truncated), "broken_body"),
+            (Some(Fault::Garbage), "malformed"),
+        ];
+        for (fault, expected) in cases {
+            faults.set(fault);
+            let result = source.fetch(location, range, now).await;
+            assert_eq!(
+                kind(&result),
+                expected,
+                "{id} under {fault:?}: {:?}",
+                result.err()
+            );
+        }
+        faults.set(None);
+    }
+}
