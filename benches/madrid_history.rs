@@ -88,7 +88,7 @@ fn generate(path: &std::path::Path, days: i64) -> u64 {
     .expect("write");
     let mut rows = 0;
     for id in 1_000..1_000 + DETECTORS {
-        let m30 = id % 9 == 0;
+        let m30 = id.is_multiple_of(9);
         for (n, label) in labels.iter().enumerate() {
             let intensity = (id as usize * 7 + n * 13) % 1_800;
             writeln!(
@@ -98,7 +98,7 @@ fn generate(path: &std::path::Path, days: i64) -> u64 {
                 intensity / 60,
                 intensity / 25,
                 if m30 { 60 + n % 30 } else { 0 },
-                if (id as usize + n) % 97 == 0 {
+                if (id as usize + n).is_multiple_of(97) {
                     "S"
                 } else {
                     "N"
