@@ -69,9 +69,27 @@ pub struct SimReading {
 
 pub fn reading(point: &SimPoint, ts: Timestamp) -> SimReading {
     let zone = TimeZone::get("Europe/Madrid").unwrap_or(TimeZone::UTC);
-    let local = ts.to_jiff().to_zoned(zone);
-    let hour = f64::from(local.hour()) + f64::from(local.minute()) / 60.0;
-    let weekend = local.weekday().to_monday_one_offset() >= 6;
+    reading_at(point, ts, Local::of(&ts.to_jiff().to_zoned(zone)))
+}
+
+/// What of Madrid's local time the traffic depends on.
+#[derive(Clone, Copy)]
+struct Local {
+    hour: f64,
+    weekend: bool,
+}
+
+impl Local {
+    fn of(local: &jiff::Zoned) -> Self {
+        Self {
+            hour: f64::from(local.hour()) + f64::from(local.minute()) / 60.0,
+            weekend: local.weekday().to_monday_one_offset() >= 6,
+        }
+    }
+}
+
+fn reading_at(point: &SimPoint, ts: Timestamp, local: Local) -> SimReading {
+    let Local { hour, weekend } = local;
     let rush = |centre: f64, width: f64| (-(hour - centre).powi(2) / width).exp();
     let daily = if weekend {
         0.15 + 0.45 * rush(13.0, 12.0) + 0.25 * rush(20.0, 6.0)
@@ -223,17 +241,25 @@ fn zip_month(range: TimeRange, name: &str, zone: &TimeZone) -> std::io::Result<V
         out,
         "\"id\";\"fecha\";\"tipo_elem\";\"intensidad\";\"ocupacion\";\"carga\";\"vmed\";\"error\";\"periodo_integracion\""
     )?;
+    // Local times once per month, not once per row.
+    let mut periods = Vec::new();
+    let mut ts = range.start;
+    while ts < range.end {
+        let local = ts.to_jiff().to_zoned(zone.clone());
+        periods.push((
+            ts,
+            local.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+            Local::of(&local),
+        ));
+        ts = ts.plus(Step::QUARTER_HOUR.seconds());
+    }
     for p in points() {
-        let mut ts = range.start;
-        while ts < range.end {
-            let r = reading(&p, ts);
+        for (ts, label, local) in &periods {
+            let r = reading_at(&p, *ts, *local);
             writeln!(
                 out,
-                "{};\"{}\";\"{}\";{};{};{};{};\"{}\";15",
+                "{};\"{label}\";\"{}\";{};{};{};{};\"{}\";15",
                 p.id,
-                ts.to_jiff()
-                    .to_zoned(zone.clone())
-                    .strftime("%Y-%m-%d %H:%M:%S"),
                 if p.m30 { "M30" } else { "URB" },
                 r.intensity,
                 r.occupancy,
@@ -241,7 +267,6 @@ fn zip_month(range: TimeRange, name: &str, zone: &TimeZone) -> std::io::Result<V
                 r.speed.unwrap_or(0.0),
                 r.error,
             )?;
-            ts = ts.plus(Step::QUARTER_HOUR.seconds());
         }
     }
     out.flush()?;

@@ -64,35 +64,63 @@ async fn every_provider_maps_every_fault_to_its_typed_error() {
         limits.breaker_failures = 1_000;
     }
     let core = almanac::core::Core::open(settings).await.unwrap();
-    let now = Timestamp::now();
-    let hours = |n: i64| {
+    // Ranges are taken afresh for every request: the test outlasts a quarter hour's boundary.
+    fn hours(now: Timestamp, _: i64) -> TimeRange {
         TimeRange::new(
-            now.floor(Step::HOUR).plus(-n * 3_600),
+            now.floor(Step::HOUR).plus(-3 * 3_600),
             now.floor(Step::HOUR),
         )
         .unwrap()
-    };
-    let last_quarter = TimeRange::new(
-        now.floor(Step::QUARTER_HOUR).plus(-900),
-        now.floor(Step::QUARTER_HOUR),
-    )
-    .unwrap();
-    let days_ago = |d: i64| {
-        let day = now.floor(Step::DAY).plus(-d * 86_400);
+    }
+    fn last_quarter(now: Timestamp, _: i64) -> TimeRange {
+        let end = now.floor(Step::QUARTER_HOUR);
+        TimeRange::new(end.plus(-900), end).unwrap()
+    }
+    fn days_ago(now: Timestamp, days: i64) -> TimeRange {
+        let day = now.floor(Step::DAY).plus(-days * 86_400);
         TimeRange::new(day, day.plus(86_400)).unwrap()
-    };
+    }
+    /// The range of case `n` at `now`.
+    type Range = fn(Timestamp, i64) -> TimeRange;
     // (source, location, range, answer to a 401, answer to a 404).
-    let providers = [
-        ("open_meteo", "madrid", days_ago(10), "refused", "refused"),
-        ("aemet", "madrid", days_ago(10), "refused", "empty"),
-        ("aemet_obs", "madrid", hours(3), "refused", "empty"),
-        ("ree", "es_peninsular", days_ago(2), "refused", "refused"),
+    let providers: [(&str, &str, Range, &str, &str); 6] = [
+        (
+            "open_meteo",
+            "madrid",
+            |now, _| days_ago(now, 10),
+            "refused",
+            "refused",
+        ),
+        (
+            "aemet",
+            "madrid",
+            |now, _| days_ago(now, 10),
+            "refused",
+            "empty",
+        ),
+        ("aemet_obs", "madrid", hours, "refused", "empty"),
+        (
+            "ree",
+            "es_peninsular",
+            |now, _| days_ago(now, 2),
+            "refused",
+            "refused",
+        ),
         (
             "madrid_traffic",
             "madrid",
             last_quarter,
             "refused",
             "refused",
+        ),
+        // A past month's history ZIP, downloaded to a file: in each case a month not asked for
+        // before, as the source caches months (the points file is cached by now too).
+        (
+            "madrid_traffic",
+            "madrid",
+            |now, n| days_ago(now, 40 + 31 * n),
+            "refused",
+            "empty",
         ),
     ];
     for (id, location, range, unauthorized, not_found) in providers {
@@ -114,9 +142,10 @@ async fn every_provider_maps_every_fault_to_its_typed_error() {
             (Some(Fault::Truncated), "broken_body"),
             (Some(Fault::Garbage), "malformed"),
         ];
-        for (fault, expected) in cases {
+        for (n, (fault, expected)) in (0..).zip(cases) {
             faults.set(fault);
-            let result = source.fetch(location, range, now).await;
+            let now = Timestamp::now();
+            let result = source.fetch(location, range(now, n), now).await;
             assert_eq!(
                 kind(&result),
                 expected,

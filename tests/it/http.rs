@@ -248,6 +248,7 @@ async fn traffic_and_prices_are_served_from_their_providers() {
         ],
     );
     let core = almanac::core::Core::open(settings).await.unwrap();
+    crate::support::away_from_a_quarter_boundary().await;
     let now = Timestamp::now();
     // Two months: the window holds last month whole, whatever today's date.
     let summary = ops::init::run(&core, 2, now, &ProgressBar::hidden())

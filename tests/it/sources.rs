@@ -99,6 +99,7 @@ async fn madrid_traffic_months_come_from_history_zips_and_now_from_pm_xml() {
         ],
     );
     let core = almanac::core::Core::open(settings).await.unwrap();
+    crate::support::away_from_a_quarter_boundary().await;
     let now = Timestamp::now();
     let summary = ops::init::run(&core, 1, now, &ProgressBar::hidden())
         .await

@@ -119,3 +119,12 @@ pub fn client() -> reqwest::Client {
     almanac::sources::upstream::install_crypto();
     reqwest::Client::new()
 }
+
+/// Waits, if need be, until the current quarter hour has at least a minute left, so a test that
+/// compares what the real-time simulator answers with `now` does not straddle a boundary.
+pub async fn away_from_a_quarter_boundary() {
+    let into = almanac::domain::Timestamp::now().epoch().rem_euclid(900);
+    if into > 840 {
+        tokio::time::sleep(std::time::Duration::from_secs((901 - into) as u64)).await;
+    }
+}

@@ -1,6 +1,7 @@
 //! The Madrid traffic source: a location's quarter-hourly traffic from the detectors within its
-//! radius. Complete local months come from the monthly history ZIP (streamed, aggregated as it
-//! is read); the current quarter hour comes from the real-time `pm.xml`. A month whose file the
+//! radius. Complete local months come from the monthly history ZIP (downloaded to a temporary
+//! file, streamed and aggregated as it is read); the last quarter hour comes from the real-time
+//! `pm.xml`. A month whose file the
 //! portal does not have yet (it publishes after the month ends) counts as missing, not failed.
 
 use std::collections::HashSet;
@@ -117,24 +118,33 @@ impl MadridTraffic {
             .history_url
             .replace("{month}", &format!("{month:02}"))
             .replace("{year}", &year.to_string());
-        let body = match self.endpoint.get(&Self::url(&url)?, 1.0).await {
-            Ok(body) => body,
+        // Downloaded to a temporary file (a month is about 90 MB), then streamed off the
+        // runtime's threads: memory stays flat whatever the file's size.
+        let file = match self.endpoint.download(&Self::url(&url)?, 1.0).await {
+            Ok(file) => file,
             Err(UpstreamError::Status { status: 404, .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let mut city = CityAggregator::new(within.clone());
-        let (mut rejects, mut more) = (Vec::new(), 0u64);
-        history::stream_zip(std::io::Cursor::new(body), |item| match item {
-            Ok(reading) => city.add(&reading),
-            Err(reject) if rejects.len() < MAX_REJECTS => rejects.push(reject),
-            Err(_) => more += 1,
-        })?;
-        if more > 0 {
-            rejects.push(Reject {
-                record: format!("{month:02}-{year}.csv"),
-                reason: format!("{more} more unreadable rows, not listed one by one"),
-            });
-        }
+        let within = within.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            let mut city = CityAggregator::new(within);
+            let (mut rejects, mut more) = (Vec::new(), 0u64);
+            history::stream_zip(file, |item| match item {
+                Ok(reading) => city.add(&reading),
+                Err(reject) if rejects.len() < MAX_REJECTS => rejects.push(reject),
+                Err(_) => more += 1,
+            })?;
+            if more > 0 {
+                rejects.push(Reject {
+                    record: format!("{month:02}-{year}.csv"),
+                    reason: format!("{more} more unreadable rows, not listed one by one"),
+                });
+            }
+            Ok::<_, SourceError>((city, rejects))
+        });
+        let (city, rejects) = read
+            .await
+            .map_err(|e| SourceError::Malformed(format!("reading the history stopped: {e}")))??;
         tracing::debug!(location = %location.id, year, month, used = city.used, invalid = city.invalid, "history month aggregated");
         let observations = Arc::new(city.finish());
         let mut months = self.months.lock().await;

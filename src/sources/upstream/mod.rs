@@ -142,15 +142,60 @@ impl Endpoint {
         headers: &[(&str, &str)],
         check: Check<'_>,
     ) -> Result<Answer, UpstreamError> {
+        self.retrying(url, move || async move {
+            let (_slot, response) = self.send(url, weight, headers).await?;
+            let headers = response.headers().clone();
+            let body = read_capped(response, self.policy.max_body_bytes).await?;
+            let answer = Answer { headers, body };
+            check(&answer).map(|()| answer)
+        })
+        .await
+    }
+
+    /// GETs `url` into an anonymous temporary file, streaming (a large download never sits in
+    /// memory), and returns the file rewound to its start.
+    pub async fn download(
+        &self,
+        url: &reqwest::Url,
+        weight: f64,
+    ) -> Result<std::fs::File, UpstreamError> {
+        self.retrying(url, move || async move {
+            let (_slot, mut response) = self.send(url, weight, &[]).await?;
+            let limit = self.policy.max_body_bytes;
+            if response.content_length().is_some_and(|n| n > limit) {
+                return Err(UpstreamError::TooLarge { limit });
+            }
+            let local = |e: std::io::Error| UpstreamError::Body(format!("temporary file: {e}"));
+            let mut file = tempfile::tempfile().map_err(local)?;
+            let mut written = 0u64;
+            while let Some(chunk) = response.chunk().await.map_err(classify)? {
+                written += chunk.len() as u64;
+                if written > limit {
+                    return Err(UpstreamError::TooLarge { limit });
+                }
+                std::io::Write::write_all(&mut file, &chunk).map_err(local)?;
+            }
+            std::io::Seek::rewind(&mut file).map_err(local)?;
+            Ok(file)
+        })
+        .await
+    }
+
+    /// Runs `attempt` under the breaker and retries it with backoff while it fails retryably.
+    async fn retrying<T, F>(
+        &self,
+        url: &reqwest::Url,
+        mut attempt_once: impl FnMut() -> F,
+    ) -> Result<T, UpstreamError>
+    where
+        F: std::future::Future<Output = Result<T, UpstreamError>>,
+    {
         let mut attempt = 0;
         loop {
             self.breaker
                 .permit(Instant::now())
                 .map_err(UpstreamError::CircuitOpen)?;
-            let result = match self.attempt(url, weight, headers).await {
-                Ok(answer) => check(&answer).map(|()| answer),
-                Err(error) => Err(error),
-            };
+            let result = attempt_once().await;
             let failed = result
                 .as_ref()
                 .err()
@@ -189,16 +234,18 @@ impl Endpoint {
         }
     }
 
-    async fn attempt(
+    /// One request: budgets, an in-flight slot (held by the caller while it reads the body), the
+    /// status turned into a typed error unless it is a success.
+    async fn send(
         &self,
         url: &reqwest::Url,
         weight: f64,
         headers: &[(&str, &str)],
-    ) -> Result<Answer, UpstreamError> {
+    ) -> Result<(tokio::sync::SemaphorePermit<'_>, reqwest::Response), UpstreamError> {
         for budget in &self.budgets {
             budget.acquire(weight).await?;
         }
-        let _slot = self
+        let slot = self
             .in_flight
             .acquire()
             .await
@@ -226,9 +273,7 @@ impl Endpoint {
                 body,
             });
         }
-        let headers = response.headers().clone();
-        let body = read_capped(response, self.policy.max_body_bytes).await?;
-        Ok(Answer { headers, body })
+        Ok((slot, response))
     }
 }
 
