@@ -73,6 +73,8 @@ pub enum Command {
 
 #[derive(Subcommand)]
 pub enum SourcesCommand {
+    /// Every configured source: dataset, budgets, circuit, the locations it feeds, last runs.
+    List,
     /// The payload kinds `parse` reads.
     Kinds,
     /// Parse a saved upstream payload offline, exactly as the live path does, and print JSON
@@ -124,6 +126,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sources {
+            command: SourcesCommand::List,
+        } => list_sources(config).await,
+        Command::Sources {
             command: SourcesCommand::Kinds,
         } => {
             for kind in sources::kinds::KINDS {
@@ -141,6 +146,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
         } => parse_payload(&config, &kind, &file, at, &units),
     }
+}
+
+async fn list_sources(config: Config) -> anyhow::Result<ExitCode> {
+    let core = Core::open(config).await?;
+    println!(
+        "{:<16} {:<13} {:>6}  {:<28} {:<8} {:<26} {:<26} locations",
+        "source", "dataset", "step", "budgets", "circuit", "last success", "last failure"
+    );
+    for s in ops::sources::status(&core).await? {
+        println!(
+            "{:<16} {:<13} {:>5}s  {:<28} {:<8} {:<26} {:<26} {}",
+            s.id,
+            s.dataset,
+            s.step_seconds,
+            s.budgets.join(" "),
+            s.circuit,
+            s.last_success.as_deref().unwrap_or("never"),
+            s.last_failure.as_deref().unwrap_or("never"),
+            s.locations.join(",")
+        );
+        if let Some(error) = s.last_error {
+            println!("{:<16} last error: {error}", "");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn parse_payload(

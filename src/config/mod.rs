@@ -75,6 +75,17 @@ pub struct SourcesConfig {
 }
 
 impl SourcesConfig {
+    /// The request policy of the source called `id`.
+    pub fn limits(&self, id: &str) -> Option<&Limits> {
+        match id {
+            open_meteo::ID => Some(&self.open_meteo.limits),
+            aemet::source::DAILY_ID | aemet::source::HOURLY_ID => Some(&self.aemet.limits),
+            ree::ID => Some(&self.ree.limits),
+            madrid::source::ID => Some(&self.madrid_traffic.limits),
+            _ => None,
+        }
+    }
+
     /// The ids sources are referred to by in `locations.*.sources`.
     pub const IDS: &'static [&'static str] = &[
         open_meteo::ID,

@@ -37,6 +37,7 @@ pub fn router(core: Core) -> Router {
             get(seed::historical_traffic),
         )
         .route("/api/v1/locations/{id}/{dataset}", get(native::series))
+        .route("/api/v1/sources", get(native::sources))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .fallback(unknown_route)

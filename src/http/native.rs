@@ -51,6 +51,13 @@ fn step_of(dataset: Dataset) -> Step {
     }
 }
 
+/// `GET /api/v1/sources`: every configured source and what it is doing.
+pub async fn sources(
+    State(core): State<Core>,
+) -> Result<Json<Vec<crate::ops::sources::SourceStatus>>, ApiError> {
+    Ok(Json(crate::ops::sources::status(&core).await?))
+}
+
 /// `GET /api/v1/locations/{id}/{dataset}?start&end[&variables]`.
 pub async fn series(
     State(core): State<Core>,

@@ -6,6 +6,7 @@
 pub mod ingest;
 pub mod init;
 mod load;
+pub mod sources;
 
 use std::fmt;
 

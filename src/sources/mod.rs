@@ -136,6 +136,8 @@ pub trait Source: Send + Sync {
     /// The variables the source always sends (their series are created up front and decide
     /// whether a range is complete); others of the dataset are stored as they come.
     fn variables(&self) -> Vec<&'static Variable>;
+    /// Whether this source's circuit breaker is refusing requests right now.
+    fn circuit_open(&self) -> bool;
     /// The values of every variable for `location` in `range` (half-open, aligned to the step).
     async fn fetch(
         &self,
@@ -166,6 +168,11 @@ pub struct Sources {
 impl Sources {
     pub fn get(&self, id: &str) -> Option<&Arc<dyn Source>> {
         self.by_id.get(id)
+    }
+
+    /// Every built source, by id.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Source>> {
+        self.by_id.values()
     }
 }
 

@@ -165,6 +165,38 @@ fn locations_nearest_answers_covered_and_not_covered() {
     assert!(err.contains("latitude must be"), "{err}");
 }
 
+#[test]
+fn sources_list_shows_every_source_and_its_budgets() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_almanac"))
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "sources",
+            "list",
+        ])
+        .env("ALMANAC_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    for id in ["open_meteo", "aemet", "aemet_obs", "ree", "madrid_traffic"] {
+        assert!(
+            text.lines().any(|l| l.starts_with(id)),
+            "{id} missing:\n{text}"
+        );
+    }
+    let open_meteo = text.lines().find(|l| l.starts_with("open_meteo")).unwrap();
+    assert!(
+        open_meteo.contains("600/60s 5000/3600s 10000/86400s"),
+        "{open_meteo}"
+    );
+    assert!(
+        open_meteo.contains("never") && open_meteo.contains("closed"),
+        "{open_meteo}"
+    );
+}
+
 fn parse(args: &[&str]) -> (bool, Vec<serde_json::Value>, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_almanac"))
         .args(["sources", "parse"])

@@ -309,6 +309,21 @@ async fn traffic_and_prices_are_served_from_their_providers() {
     );
     assert_eq!(spot["sources"][0], "ree");
 
+    let (status, sources) = get(format!("{base}/api/v1/sources")).await;
+    assert_eq!(status, 200);
+    let ree = sources
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "ree")
+        .unwrap();
+    assert_eq!(ree["circuit"], "closed");
+    assert_eq!(ree["locations"][0], "es_peninsular");
+    assert!(
+        ree["last_success"].is_string() && ree["last_failure"].is_null(),
+        "{ree}"
+    );
+
     for (url, status, code) in [
         (
             "/api/v1/locations/madrid/pollen?start=2025-01-01&end=2025-01-02",

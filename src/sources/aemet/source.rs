@@ -164,6 +164,10 @@ impl Source for AemetDaily {
         Step::DAY
     }
 
+    fn circuit_open(&self) -> bool {
+        self.0.endpoint.circuit_open()
+    }
+
     fn variables(&self) -> Vec<&'static Variable> {
         pick(
             Dataset::Weather,
@@ -224,6 +228,10 @@ impl Source for AemetHourly {
 
     fn step(&self) -> Step {
         Step::HOUR
+    }
+
+    fn circuit_open(&self) -> bool {
+        self.0.endpoint.circuit_open()
     }
 
     fn variables(&self) -> Vec<&'static Variable> {

@@ -219,6 +219,10 @@ impl Source for MadridTraffic {
         VARIABLES.iter().collect()
     }
 
+    fn circuit_open(&self) -> bool {
+        self.endpoint.circuit_open()
+    }
+
     async fn fetch(
         &self,
         location: &Location,

@@ -143,6 +143,10 @@ impl Source for OpenMeteo {
         VARIABLES.iter().collect()
     }
 
+    fn circuit_open(&self) -> bool {
+        self.endpoint.circuit_open()
+    }
+
     async fn fetch(
         &self,
         location: &Location,

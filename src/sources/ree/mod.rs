@@ -89,6 +89,10 @@ impl Source for Ree {
         VARIABLES.iter().collect()
     }
 
+    fn circuit_open(&self) -> bool {
+        self.endpoint.circuit_open()
+    }
+
     async fn fetch(
         &self,
         location: &Location,
