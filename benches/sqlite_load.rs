@@ -114,6 +114,7 @@ fn location(i: usize) -> Location {
         aliases: vec![],
         aemet_stations: vec![],
         price_zone: None,
+        source_hours: Default::default(),
         sources: BTreeMap::new(),
     }
 }

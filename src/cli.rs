@@ -151,12 +151,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 async fn list_sources(config: Config) -> anyhow::Result<ExitCode> {
     let core = Core::open(config).await?;
     println!(
-        "{:<16} {:<13} {:>6}  {:<28} {:<8} {:<26} {:<26} locations",
+        "{:<16} {:<13} {:>6}  {:<32} {:<8} {:<26} {:<26} locations",
         "source", "dataset", "step", "budgets", "circuit", "last success", "last failure"
     );
     for s in ops::sources::status(&core).await? {
         println!(
-            "{:<16} {:<13} {:>5}s  {:<28} {:<8} {:<26} {:<26} {}",
+            "{:<16} {:<13} {:>5}s  {:<32} {:<8} {:<26} {:<26} {}",
             s.id,
             s.dataset,
             s.step_seconds,

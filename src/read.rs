@@ -1,6 +1,7 @@
 //! The read side: stored series assembled into the row shapes clients ask for. For each
 //! variable, the location's sources are consulted in priority order and the first one holding
-//! a value at an instant provides it; an instant with no value anywhere produces no row.
+//! a value at an instant provides it — skipping a source outside the local hours the location
+//! gives it (`source_hours`, the hybrid rule); an instant with no value anywhere produces no row.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -43,6 +44,7 @@ pub async fn rows(
     // Sparse by instant: the cost follows what is stored, not how wide the request is.
     let mut rows: BTreeMap<Timestamp, Row> = BTreeMap::new();
     let mut runs: Vec<(Timestamp, RunId, RunId)> = Vec::new();
+    let zone = jiff::tz::TimeZone::get(&location.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
     for series in prioritized(core, location, dataset).await? {
         let Some(variable) = dataset
             .variable(&series.variable)
@@ -50,7 +52,16 @@ pub async fn rows(
         else {
             continue;
         };
+        let hours = location.source_hours.get(&series.source).copied();
+        let in_hours = |ts: Timestamp| {
+            hours.is_none_or(|window| {
+                window.contains(ts.to_jiff().to_zoned(zone.clone()).hour() as u8)
+            })
+        };
         for point in core.store.read(series.id, range).await? {
+            if !in_hours(point.ts) {
+                continue; // outside the hours this source is used in: the next one fills
+            }
             let row = rows.entry(point.ts).or_insert_with(|| Row {
                 ts: point.ts,
                 values: BTreeMap::new(),

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use load::{ConfigError, load};
 pub use secret::Secret;
 
-use crate::domain::{Coordinates, Dataset, Location, LocationKind, Registry};
+use crate::domain::{Coordinates, Dataset, HourWindow, Location, LocationKind, Registry};
 use crate::sources::{aemet, csv_import, madrid, open_meteo, ree, upstream};
 
 /// The whole configuration, as `almanac config` prints it.
@@ -116,6 +116,9 @@ pub struct LocationConfig {
     pub price_zone: Option<String>,
     #[serde(default)]
     pub sources: BTreeMap<Dataset, Vec<String>>,
+    /// Local hours each named source is used in, e.g. `{ aemet_obs = "8-20" }`.
+    #[serde(default)]
+    pub source_hours: BTreeMap<String, String>,
 }
 
 fn default_kind() -> LocationKind {
@@ -212,6 +215,20 @@ impl LocationConfig {
             problems.push("ids are lowercase ASCII letters, digits, `_` and `-`".into());
         }
         problems.extend(check_location(&self.timezone, self.radius_km).err());
+        let mut source_hours = BTreeMap::new();
+        for (source, window) in &self.source_hours {
+            if !self.sources.values().flatten().any(|s| s == source) {
+                problems.push(format!(
+                    "source_hours.{source}: not a source of this location's priority lists"
+                ));
+            }
+            match HourWindow::parse(window) {
+                Ok(window) => {
+                    source_hours.insert(source.clone(), window);
+                }
+                Err(e) => problems.push(format!("source_hours.{source}: {e}")),
+            }
+        }
         problems.extend(check_sources("sources", &self.sources));
         if self.enabled && self.sources.values().all(Vec::is_empty) {
             problems.push(
@@ -235,6 +252,7 @@ impl LocationConfig {
             aemet_stations: self.aemet_stations.clone(),
             price_zone: self.price_zone.clone(),
             sources: self.sources.clone(),
+            source_hours,
         })
     }
 }

@@ -80,6 +80,7 @@ fn load_file(path: &Path, config: &SitesConfig) -> Result<Vec<Location>, Vec<Str
                 aliases: Vec::new(),
                 aemet_stations: Vec::new(),
                 price_zone: None,
+                source_hours: Default::default(),
                 sources: config.sources.clone(),
             }),
             Err(problem) => problems.push(format!("sites file {shown}, site `{id}`: {problem}")),

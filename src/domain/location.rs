@@ -82,6 +82,47 @@ pub struct Location {
     pub price_zone: Option<String>,
     /// Sources feeding each dataset, in priority order.
     pub sources: BTreeMap<Dataset, Vec<String>>,
+    /// Local hours of the day a source is used in (the chocolate factory's hybrid rule): outside
+    /// them, reads take the next source in the priority list. A source not named here is used at
+    /// every hour.
+    pub source_hours: BTreeMap<String, HourWindow>,
+}
+
+/// Local hours `[start, end)` of a day; `end < start` wraps past midnight (`20-8`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct HourWindow {
+    pub start: u8,
+    pub end: u8,
+}
+
+impl HourWindow {
+    /// `"8-20"` or `"08:00-20:00"`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let hour = |part: &str| {
+            let part = part.trim();
+            let hours = part.strip_suffix(":00").unwrap_or(part);
+            hours.parse::<u8>().ok().filter(|h| *h <= 24)
+        };
+        let (start, end) = text
+            .split_once('-')
+            .and_then(|(a, b)| Some((hour(a)?, hour(b)?)))
+            .ok_or_else(|| format!("`{text}` is not an hour window like 8-20 or 08:00-20:00"))?;
+        if start == end || start > 23 {
+            return Err(format!("`{text}` is an empty hour window"));
+        }
+        Ok(Self {
+            start,
+            end: end % 24,
+        })
+    }
+
+    pub fn contains(self, hour: u8) -> bool {
+        if self.start < self.end {
+            (self.start..self.end).contains(&hour)
+        } else {
+            hour >= self.start || hour < self.end
+        }
+    }
 }
 
 /// A point covered by a location.
@@ -201,6 +242,23 @@ mod tests {
             aemet_stations: vec![],
             price_zone: None,
             sources: BTreeMap::new(),
+            source_hours: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn hour_windows_parse_and_wrap_past_midnight() {
+        let day = HourWindow::parse("08:00-20:00").unwrap();
+        assert!(day.contains(8) && day.contains(19) && !day.contains(20) && !day.contains(3));
+        let night = HourWindow::parse("20-8").unwrap();
+        assert!(night.contains(23) && night.contains(0) && night.contains(7) && !night.contains(8));
+        assert_eq!(
+            HourWindow::parse("0-24").unwrap(),
+            HourWindow { start: 0, end: 0 }
+        );
+        assert!(HourWindow::parse("0-24").unwrap().contains(13));
+        for bad in ["8", "8-8", "25-3", "a-b"] {
+            assert!(HourWindow::parse(bad).is_err(), "{bad}");
         }
     }
 

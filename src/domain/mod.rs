@@ -8,6 +8,8 @@ pub mod time;
 pub mod units;
 pub mod weather;
 
-pub use location::{Coordinates, Location, LocationKind, Mapping, NotCovered, Registry};
+pub use location::{
+    Coordinates, HourWindow, Location, LocationKind, Mapping, NotCovered, Registry,
+};
 pub use series::{Aggregation, Counts, Dataset, Flag, Observation, Reject, RunStatus, Variable};
 pub use time::{Grid, Step, TimeRange, Timestamp};

@@ -229,3 +229,64 @@ async fn aemet_walks_both_steps_and_merges_stations_nearest_first() {
         assert_eq!(hour.value, climate::hour(lat, lon, hour.ts).temperature);
     }
 }
+
+#[tokio::test]
+async fn the_hybrid_rule_takes_a_source_only_in_its_local_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = simulated().await;
+    let settings = config(
+        &dir,
+        upstream,
+        &[
+            (
+                "ALMANAC__LOCATIONS__MADRID__SOURCES__WEATHER",
+                "[\"aemet_obs\", \"open_meteo\"]",
+            ),
+            (
+                "ALMANAC__LOCATIONS__MADRID__SOURCE_HOURS",
+                "{ aemet_obs = \"08:00-20:00\" }",
+            ),
+            ("ALMANAC__SOURCES__AEMET__API_KEY", "test-key"),
+        ],
+    );
+    let core = almanac::core::Core::open(settings).await.unwrap();
+    let now = Timestamp::now().floor(Step::HOUR);
+    let summary = ops::init::run(&core, 1, now, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(!summary.failed(), "{summary}");
+    let madrid = core.registry.get("madrid").unwrap();
+    let day = TimeRange::new(now.plus(-23 * 3_600), now).unwrap();
+    let rows = almanac::read::weather_rows(&core, madrid, day)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 23);
+    let zone = jiff::tz::TimeZone::get("Europe/Madrid").unwrap();
+    for row in rows {
+        let hour = row.ts.to_jiff().to_zoned(zone.clone()).hour();
+        let expected = if (8..20).contains(&hour) {
+            "aemet_obs"
+        } else {
+            "open_meteo"
+        };
+        assert_eq!(
+            row.sources["temperature"], expected,
+            "{} ({hour}h local)",
+            row.ts
+        );
+    }
+
+    let bad = almanac::config::load(
+        None,
+        [(
+            "ALMANAC__LOCATIONS__MADRID__SOURCE_HOURS".to_string(),
+            "{ aemet_obs = \"9\", ree = \"1-2\" }".to_string(),
+        )],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        bad.contains("source_hours.aemet_obs") && bad.contains("source_hours.ree"),
+        "{bad}"
+    );
+}

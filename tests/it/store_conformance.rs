@@ -22,6 +22,7 @@ fn madrid() -> Location {
         aliases: vec![],
         aemet_stations: vec![],
         price_zone: None,
+        source_hours: Default::default(),
         sources: BTreeMap::new(),
     }
 }
