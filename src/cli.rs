@@ -57,6 +57,28 @@ pub enum Command {
     },
     /// Fetch what is new since each series' last value.
     Ingest,
+    /// Load a saved file or export into the store, parsed as the live path parses it.
+    Import {
+        /// One of `almanac sources kinds` (`siar`, `csv:abbanoa`, `aemet_daily`, …).
+        kind: String,
+        file: PathBuf,
+        /// The location every value goes to.
+        #[arg(
+            long,
+            required_unless_present = "by_origin",
+            conflicts_with = "by_origin"
+        )]
+        location: Option<String>,
+        /// Each value goes to the location named like its station or node.
+        #[arg(long)]
+        by_origin: bool,
+        /// When the payload was fetched (RFC 3339), for a pre-2019 pm.xml that has no time.
+        #[arg(long)]
+        at: Option<jiff::Timestamp>,
+        /// The `units` an OpenWeatherMap body was requested in.
+        #[arg(long, default_value = "standard", value_parser = ["standard", "metric", "imperial"])]
+        units: String,
+    },
     /// The configured locations.
     Locations {
         #[command(subcommand)]
@@ -115,6 +137,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { listen, faults } => run_demo(config, listen, faults).await,
         Command::Init { months } => init(config, months).await,
         Command::Ingest => ingest(config).await,
+        Command::Import {
+            kind,
+            file,
+            location,
+            by_origin: _,
+            at,
+            units,
+        } => {
+            let core = Core::open(config).await?;
+            let formats = core.config.sources.csv_import.formats.clone();
+            let options = sources::kinds::Options {
+                at: at.map(Timestamp::from_jiff),
+                units: sources::owm::parse::Units::parse(&units).unwrap_or_default(),
+                formats: Some(&formats),
+            };
+            let target = match location.as_deref() {
+                Some(id) => ops::import::Target::Location(id),
+                None => ops::import::Target::ByOrigin,
+            };
+            let summary = ops::import::run(&core, &kind, &file, target, &options).await?;
+            print!("{summary}");
+            Ok(exit_code(summary.failed()))
+        }
         Command::Locations {
             command: LocationsCommand::List,
         } => Ok(list_locations(&config)),

@@ -273,10 +273,12 @@ fn check_sources(what: &str, sources: &BTreeMap<Dataset, Vec<String>>) -> Vec<St
     sources
         .values()
         .flatten()
-        .filter(|s| !SourcesConfig::IDS.contains(&s.as_str()))
+        .filter(|s| {
+            !SourcesConfig::IDS.contains(&s.as_str()) && !crate::sources::kinds::is_import_id(s)
+        })
         .map(|s| {
             format!(
-                "{what}: unknown source `{s}` (known: {})",
+                "{what}: unknown source `{s}` (live: {}; imported files: siar, csv_<format>, …)",
                 SourcesConfig::IDS.join(", ")
             )
         })

@@ -127,6 +127,64 @@ pub struct Tally {
     pub rejects: u64,
 }
 
+/// Whether `id` names the series of imported files (`siar`, `csv_<format>`, `meteostat`, …).
+pub fn is_import_id(id: &str) -> bool {
+    id.strip_prefix("csv_").is_some_and(|f| !f.is_empty())
+        || KINDS.iter().any(|k| !k.name.contains(':') && k.name == id)
+}
+
+/// The source id values imported from a file of `kind` are stored under: the kind, with
+/// `csv:<format>` written `csv_<format>`.
+pub fn source_id(kind: &str) -> String {
+    kind.replace(':', "_")
+}
+
+/// A whole payload of `kind` in memory (every kind but the point and history files, which are
+/// not series of their own, and the AEMET envelope, which holds no values).
+pub fn payload(kind: &str, bytes: &[u8], options: &Options) -> Result<Payload, ParseError> {
+    Ok(match kind {
+        "open_meteo" => {
+            let all = TimeRange {
+                start: Timestamp::from_epoch(i64::MIN / 4),
+                end: Timestamp::from_epoch(i64::MAX / 4),
+            };
+            let parsed = open_meteo::parse(bytes, all)?;
+            let mut payload = Payload::new(Dataset::Weather);
+            for observation in parsed.hourly.into_iter().chain(parsed.daily) {
+                payload.push(None, observation);
+            }
+            payload.rejects = parsed.rejects;
+            payload.finish()
+        }
+        "aemet_daily" => aemet::parse::daily(bytes)?,
+        "aemet_observations" => aemet::parse::observations(bytes)?,
+        "owm" => owm::parse::parse(bytes, options.units)?,
+        "madrid_pm" => {
+            let snapshot = pm::parse(bytes, options.at)?;
+            let mut payload = Payload::new(Dataset::Traffic);
+            for reading in &snapshot.readings {
+                reading.add_to(&mut payload);
+            }
+            payload.rejects.extend(snapshot.rejects);
+            payload.finish()
+        }
+        "ree_apidatos" => ree::parse::apidatos(bytes)?,
+        "esios_indicator" => ree::parse::esios_indicator(bytes)?,
+        "esios_archive" => ree::parse::esios_archive(bytes)?,
+        "siar" => siar::parse(bytes)?,
+        "meteostat" => meteostat::parse(bytes)?,
+        csv if csv.starts_with("csv:") => {
+            let name = csv.trim_start_matches("csv:");
+            let format = options
+                .formats
+                .and_then(|formats| formats.get(name))
+                .ok_or_else(|| ParseError::UnknownFormat(name.to_owned()))?;
+            csv_import::parse(bytes, format)?
+        }
+        other => return Err(ParseError::UnknownKind(other.to_owned())),
+    })
+}
+
 /// Parses `path` as `kind` and writes JSON lines to `out`.
 pub fn parse(
     kind: &str,
@@ -174,34 +232,9 @@ pub fn parse(
     }
     let bytes = std::fs::read(path)?;
     match kind {
-        "open_meteo" => {
-            let all = TimeRange {
-                start: Timestamp::from_epoch(i64::MIN / 4),
-                end: Timestamp::from_epoch(i64::MAX / 4),
-            };
-            let parsed = open_meteo::parse(&bytes, all)?;
-            let mut payload = Payload::new(Dataset::Weather);
-            for observation in parsed.hourly.into_iter().chain(parsed.daily) {
-                payload.push(None, observation);
-            }
-            payload.rejects = parsed.rejects;
-            writer.payload(&payload.finish());
-        }
         "aemet_envelope" => {
             let envelope = aemet::parse::envelope(200, None, &bytes)?;
             writer.line(&json!({"datos": envelope.datos, "metadatos": envelope.metadatos}));
-        }
-        "aemet_daily" => writer.payload(&aemet::parse::daily(&bytes)?),
-        "aemet_observations" => writer.payload(&aemet::parse::observations(&bytes)?),
-        "owm" => writer.payload(&owm::parse::parse(&bytes, options.units)?),
-        "madrid_pm" => {
-            let snapshot = pm::parse(&bytes, options.at)?;
-            let mut payload = Payload::new(Dataset::Traffic);
-            for reading in &snapshot.readings {
-                reading.add_to(&mut payload);
-            }
-            payload.rejects.extend(snapshot.rejects);
-            writer.payload(&payload.finish());
         }
         "madrid_points" => {
             let parsed = points::parse(&bytes)?;
@@ -216,19 +249,7 @@ pub fn parse(
                 writer.reject(reject);
             }
         }
-        "ree_apidatos" => writer.payload(&ree::parse::apidatos(&bytes)?),
-        "esios_indicator" => writer.payload(&ree::parse::esios_indicator(&bytes)?),
-        "esios_archive" => writer.payload(&ree::parse::esios_archive(&bytes)?),
-        "siar" => writer.payload(&siar::parse(&bytes)?),
-        "meteostat" => writer.payload(&meteostat::parse(&bytes)?),
-        csv => {
-            let name = csv.trim_start_matches("csv:");
-            let format = options
-                .formats
-                .and_then(|formats| formats.get(name))
-                .ok_or_else(|| ParseError::UnknownFormat(name.to_owned()))?;
-            writer.payload(&csv_import::parse(&bytes, format)?);
-        }
+        _ => writer.payload(&payload(kind, &bytes, options)?),
     }
     writer.finish()
 }

@@ -5,6 +5,7 @@ mod cli;
 mod conformance;
 mod fixtures;
 mod http;
+mod import;
 mod init;
 mod providers;
 mod sources;

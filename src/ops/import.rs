@@ -1,0 +1,180 @@
+//! `import`: loads a saved file or export (SIAR daily CSVs, a utility's sensor export in a declared
+//! CSV format, any saved upstream payload) into the store, exactly as the live path parses it.
+//! Values go to one location, or, for files carrying several stations or nodes, each to the
+//! location named like its origin. One run per (location, dataset, source); rows are written a
+//! calendar month per transaction; re-importing the same file changes nothing. The source id of
+//! imported series is the kind (`siar`, `csv_<format>`), which a location's priority list names.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::{Outcome, Summary};
+use crate::core::Core;
+use crate::domain::{Dataset, Reject, RunStatus, Step, TimeRange, Timestamp};
+use crate::sources::Reading;
+use crate::sources::kinds::{self, Options};
+use crate::store::{NewRun, Row, SeriesKey};
+
+/// Where imported values go.
+pub enum Target<'a> {
+    /// Every value to this location.
+    Location(&'a str),
+    /// Each value to the location whose id is its origin (station, node), lowercased.
+    ByOrigin,
+}
+
+pub async fn run(
+    core: &Core,
+    kind: &str,
+    path: &Path,
+    target: Target<'_>,
+    options: &Options<'_>,
+) -> anyhow::Result<Summary> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let payload = kinds::payload(kind, &bytes, options)?;
+    let source = kinds::source_id(kind);
+    let step = match kind.strip_prefix("csv:") {
+        Some(name) => options.formats.and_then(|f| f.get(name)).map(|f| f.step()),
+        None => None,
+    };
+    let dataset = payload.dataset;
+    let mut by_location: BTreeMap<String, Vec<Reading>> = BTreeMap::new();
+    let mut unplaced = Vec::new();
+    for reading in payload.readings {
+        let id = match &target {
+            Target::Location(id) => Some((*id).to_owned()),
+            Target::ByOrigin => reading.origin.as_deref().map(str::to_lowercase),
+        };
+        match id.and_then(|id| core.registry.get(&id).map(|l| l.id.clone())) {
+            Some(id) => by_location.entry(id).or_default().push(reading),
+            None => unplaced.push(reading),
+        }
+    }
+    if let Target::Location(id) = target
+        && core.registry.get(id).is_none()
+    {
+        anyhow::bail!("no location `{id}` (almanac locations list)");
+    }
+    let mut rejects = payload.rejects;
+    for reading in unplaced {
+        rejects.push(Reject {
+            record: format!(
+                "{} {} at {} = {}",
+                reading.origin.as_deref().unwrap_or("-"),
+                reading.observation.variable,
+                reading.observation.ts,
+                reading.observation.value
+            ),
+            reason: "no location is named like this value's station or node".into(),
+        });
+    }
+    let mut summary = Summary::default();
+    let mut first = true;
+    for (location, readings) in by_location {
+        let leftover = if first {
+            std::mem::take(&mut rejects)
+        } else {
+            Vec::new()
+        };
+        first = false;
+        summary
+            .outcomes
+            .push(write(core, &location, dataset, &source, step, readings, leftover).await?);
+    }
+    if !rejects.is_empty() {
+        anyhow::bail!(
+            "nothing to import: {} records refused, the first because {}",
+            rejects.len(),
+            rejects[0].reason
+        );
+    }
+    Ok(summary)
+}
+
+async fn write(
+    core: &Core,
+    location: &str,
+    dataset: Dataset,
+    source: &str,
+    step: Option<Step>,
+    readings: Vec<Reading>,
+    rejects: Vec<Reject>,
+) -> anyhow::Result<Outcome> {
+    let first = readings.iter().map(|r| r.observation.ts).min();
+    let last = readings.iter().map(|r| r.observation.ts).max();
+    let range = first
+        .zip(last)
+        .and_then(|(a, b)| TimeRange::new(a, b.plus(1)));
+    let run = core
+        .store
+        .start_run(&NewRun {
+            operation: "import",
+            location: Some(location),
+            dataset: Some(dataset),
+            source: Some(source),
+            range,
+            started_at: Timestamp::now(),
+        })
+        .await?;
+    let mut series = BTreeMap::new();
+    let mut months: BTreeMap<jiff::civil::Date, Vec<Row>> = BTreeMap::new();
+    for reading in readings {
+        let o = reading.observation;
+        let Some(variable) = dataset.variable(o.variable) else {
+            continue;
+        };
+        let id = match series.get(o.variable) {
+            Some(id) => *id,
+            None => {
+                let key = SeriesKey {
+                    location,
+                    dataset,
+                    variable: variable.name,
+                    source,
+                    step: dataset
+                        .natural_step(variable.name)
+                        .or(step)
+                        .unwrap_or(Step::HOUR),
+                    unit: variable.unit,
+                };
+                let id = core.store.ensure_series(&key).await?;
+                series.insert(variable.name, id);
+                id
+            }
+        };
+        months
+            .entry(o.ts.utc_date().first_of_month())
+            .or_default()
+            .push(Row {
+                series: id,
+                ts: o.ts,
+                value: o.value,
+                flag: o.flag,
+            });
+    }
+    let mut outcome = Outcome {
+        location: location.to_owned(),
+        dataset: dataset.to_string(),
+        source: source.to_owned(),
+        run,
+        ..Outcome::default()
+    };
+    let mut rejects = Some(rejects);
+    for rows in months.values() {
+        outcome.chunks += 1;
+        let counts = core
+            .store
+            .write_chunk(run, rows, &rejects.take().unwrap_or_default())
+            .await?;
+        outcome.counts += counts;
+    }
+    if let Some(rejects) = rejects.filter(|r| !r.is_empty()) {
+        outcome.counts += core.store.write_chunk(run, &[], &rejects).await?;
+    }
+    core.store
+        .finish_run(run, RunStatus::Succeeded, None, Timestamp::now())
+        .await?;
+    Ok(outcome)
+}
