@@ -18,7 +18,7 @@ pub use load::{ConfigError, load};
 pub use secret::Secret;
 
 use crate::domain::{Coordinates, Dataset, HourWindow, Location, LocationKind, Registry};
-use crate::sources::{aemet, csv_import, madrid, open_meteo, ree, upstream};
+use crate::sources::{aemet, csv_import, madrid, open_meteo, owm, ree, upstream};
 
 /// The whole configuration, as `almanac config` prints it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -71,6 +71,7 @@ pub struct SourcesConfig {
     pub aemet: aemet::source::Config,
     pub ree: ree::Config,
     pub madrid_traffic: madrid::source::Config,
+    pub owm: owm::source::Config,
     pub csv_import: csv_import::Config,
 }
 
@@ -82,6 +83,7 @@ impl SourcesConfig {
             aemet::source::DAILY_ID | aemet::source::HOURLY_ID => Some(&self.aemet.limits),
             ree::ID => Some(&self.ree.limits),
             madrid::source::ID => Some(&self.madrid_traffic.limits),
+            owm::source::ID => Some(&self.owm.limits),
             _ => None,
         }
     }
@@ -93,6 +95,7 @@ impl SourcesConfig {
         aemet::source::HOURLY_ID,
         ree::ID,
         madrid::source::ID,
+        owm::source::ID,
     ];
 }
 
@@ -182,6 +185,7 @@ impl Config {
         );
         problems.extend(self.sources.ree.limits.problems("sources.ree.limits"));
         problems.extend(self.sources.aemet.limits.problems("sources.aemet.limits"));
+        problems.extend(self.sources.owm.limits.problems("sources.owm.limits"));
         problems.extend(
             self.sources
                 .madrid_traffic

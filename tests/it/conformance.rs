@@ -47,6 +47,8 @@ async fn every_provider_maps_every_fault_to_its_typed_error() {
         upstream,
         &[
             ("ALMANAC__SOURCES__AEMET__API_KEY", "test-key"),
+            ("ALMANAC__SOURCES__OWM__API_KEY", "test-key"),
+            ("ALMANAC__SOURCES__OWM__ONECALL", "true"),
             ("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "true"),
         ],
     );
@@ -56,6 +58,7 @@ async fn every_provider_maps_every_fault_to_its_typed_error() {
         &mut s.aemet.limits,
         &mut s.ree.limits,
         &mut s.madrid_traffic.limits,
+        &mut s.owm.limits,
     ] {
         limits.retries = 1;
         limits.backoff_initial_ms = 5;
@@ -83,7 +86,8 @@ async fn every_provider_maps_every_fault_to_its_typed_error() {
     /// The range of case `n` at `now`.
     type Range = fn(Timestamp, i64) -> TimeRange;
     // (source, location, range, answer to a 401, answer to a 404).
-    let providers: [(&str, &str, Range, &str, &str); 6] = [
+    let providers: [(&str, &str, Range, &str, &str); 7] = [
+        ("owm", "madrid", hours, "refused", "refused"),
         (
             "open_meteo",
             "madrid",

@@ -290,3 +290,61 @@ async fn the_hybrid_rule_takes_a_source_only_in_its_local_hours() {
         "{bad}"
     );
 }
+
+#[tokio::test]
+async fn openweathermap_gives_the_current_hour_and_the_time_machine_the_recent_past() {
+    use almanac::demo::climate;
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = simulated().await;
+    let settings = config(
+        &dir,
+        upstream,
+        &[
+            ("ALMANAC__LOCATIONS__MADRID__SOURCES__WEATHER", "[\"owm\"]"),
+            ("ALMANAC__SOURCES__OWM__API_KEY", "test-key"),
+            ("ALMANAC__SOURCES__OWM__ONECALL", "true"),
+            ("ALMANAC__SOURCES__OWM__MAX_HISTORY_HOURS", "6"),
+        ],
+    );
+    let core = almanac::core::Core::open(settings).await.unwrap();
+    let now = Timestamp::now();
+    let summary = ops::init::run(&core, 1, now, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(!summary.failed(), "{summary}");
+    let series = core.store.series("madrid", Dataset::Weather).await.unwrap();
+    let temperature = series.iter().find(|s| s.variable == "temperature").unwrap();
+    let window = TimeRange::new(now.months_before(2), now.plus(3_600)).unwrap();
+    let stored = core.store.read(temperature.id, window).await.unwrap();
+    // Each month chunk asks the time machine for its last six hours at most: the most recent
+    // hours are there, the rest of the month is left to other sources.
+    assert!(
+        stored.len() >= 6 && stored.len() <= 12,
+        "{} hours",
+        stored.len()
+    );
+    let (lat, lon) = (40.4168, -3.7038);
+    for hour in &stored {
+        let expected = climate::hour(lat, lon, hour.ts).temperature;
+        assert!(
+            (hour.value - expected).abs() < 1e-9,
+            "{}: {} vs {expected}",
+            hour.ts,
+            hour.value
+        );
+    }
+    let keyless_dir = tempfile::tempdir().unwrap();
+    let keyless = config(
+        &keyless_dir,
+        upstream,
+        &[("ALMANAC__LOCATIONS__MADRID__SOURCES__WEATHER", "[\"owm\"]")],
+    );
+    let no_key = almanac::core::Core::open(keyless).await.unwrap();
+    let refused = ops::init::run(&no_key, 1, now, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(
+        format!("{refused}").contains("no OpenWeatherMap key"),
+        "{refused}"
+    );
+}

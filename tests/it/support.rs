@@ -69,6 +69,14 @@ pub fn config(dir: &tempfile::TempDir, upstream: SocketAddr, extra: &[(&str, &st
         ),
         ("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "false".into()),
         (
+            "ALMANAC__SOURCES__OWM__CURRENT_URL",
+            format!("http://{upstream}{}", almanac::demo::owm::CURRENT_PATH),
+        ),
+        (
+            "ALMANAC__SOURCES__OWM__TIMEMACHINE_URL",
+            format!("http://{upstream}{}", almanac::demo::owm::TIMEMACHINE_PATH),
+        ),
+        (
             "ALMANAC__SOURCES__AEMET__BASE_URL",
             format!("http://{upstream}{}", almanac::demo::aemet::BASE),
         ),

@@ -2,3 +2,4 @@
 //! history), keyed by `appid`.
 
 pub mod parse;
+pub mod source;
