@@ -62,8 +62,11 @@ fn refuse(p: &Params) -> Option<Response> {
     None
 }
 
+/// A conversion from a canonical value to the requested units.
+type Convert = fn(f64) -> f64;
+
 /// Temperature and speed in the requested units.
-fn units(p: &Params) -> (fn(f64) -> f64, fn(f64) -> f64) {
+fn units(p: &Params) -> (Convert, Convert) {
     match p.units.as_deref() {
         Some("metric") => (|c| c, |s| s),
         Some("imperial") => (
