@@ -16,6 +16,7 @@ const SECRETS: &[&str] = &[
     "sources.open_meteo.api_key",
     "sources.aemet.api_key",
     "sources.owm.api_key",
+    "sources.esios.token",
 ];
 
 /// Everything wrong with the configuration, one problem per line.

@@ -72,6 +72,7 @@ pub struct SourcesConfig {
     pub ree: ree::Config,
     pub madrid_traffic: madrid::source::Config,
     pub owm: owm::source::Config,
+    pub esios: ree::esios::Config,
     pub csv_import: csv_import::Config,
 }
 
@@ -84,6 +85,7 @@ impl SourcesConfig {
             ree::ID => Some(&self.ree.limits),
             madrid::source::ID => Some(&self.madrid_traffic.limits),
             owm::source::ID => Some(&self.owm.limits),
+            ree::esios::ID => Some(&self.esios.limits),
             _ => None,
         }
     }
@@ -96,6 +98,7 @@ impl SourcesConfig {
         ree::ID,
         madrid::source::ID,
         owm::source::ID,
+        ree::esios::ID,
     ];
 }
 
@@ -186,6 +189,7 @@ impl Config {
         problems.extend(self.sources.ree.limits.problems("sources.ree.limits"));
         problems.extend(self.sources.aemet.limits.problems("sources.aemet.limits"));
         problems.extend(self.sources.owm.limits.problems("sources.owm.limits"));
+        problems.extend(self.sources.esios.limits.problems("sources.esios.limits"));
         problems.extend(
             self.sources
                 .madrid_traffic

@@ -4,6 +4,7 @@
 
 pub mod aemet;
 pub mod climate;
+pub mod esios;
 pub mod faults;
 pub mod madrid;
 pub mod owm;
@@ -35,6 +36,7 @@ pub async fn start_upstream(fault_rate: f64) -> anyhow::Result<SocketAddr> {
 pub fn router() -> axum::Router {
     upstream::router()
         .merge(aemet::router())
+        .merge(esios::router())
         .merge(owm::router())
         .merge(ree::router())
         .merge(madrid::router())
@@ -60,6 +62,8 @@ pub fn use_upstream(config: &mut Config, address: SocketAddr) {
     config.sources.open_meteo.archive_url = format!("http://{address}/v1/archive");
     config.sources.open_meteo.forecast_url = format!("http://{address}/v1/forecast");
     config.sources.ree.apidatos_url = format!("http://{address}{}", ree::PATH);
+    config.sources.esios.base_url = format!("http://{address}{}", esios::BASE);
+    config.sources.esios.token = Some(crate::config::Secret::new("demo"));
     config.sources.owm.current_url = format!("http://{address}{}", owm::CURRENT_PATH);
     config.sources.owm.timemachine_url = format!("http://{address}{}", owm::TIMEMACHINE_PATH);
     config.sources.owm.api_key = Some(crate::config::Secret::new("demo"));

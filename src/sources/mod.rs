@@ -192,6 +192,8 @@ pub fn build(config: &SourcesConfig, upstream: &Upstream) -> Sources {
     );
     let ree = ree::Ree::new(config.ree.clone(), upstream);
     by_id.insert(ree::ID, Arc::new(ree));
+    let esios = ree::esios::Esios::new(config.esios.clone(), upstream);
+    by_id.insert(ree::esios::ID, Arc::new(esios));
     let owm = owm::source::OpenWeatherMap::new(config.owm.clone(), upstream);
     by_id.insert(owm::source::ID, Arc::new(owm));
     let traffic = madrid::source::MadridTraffic::new(config.madrid_traffic.clone(), upstream);

@@ -49,6 +49,7 @@ async fn every_provider_maps_every_fault_to_its_typed_error() {
             ("ALMANAC__SOURCES__AEMET__API_KEY", "test-key"),
             ("ALMANAC__SOURCES__OWM__API_KEY", "test-key"),
             ("ALMANAC__SOURCES__OWM__ONECALL", "true"),
+            ("ALMANAC__SOURCES__ESIOS__TOKEN", "test-token"),
             ("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "true"),
         ],
     );
@@ -59,6 +60,7 @@ async fn every_provider_maps_every_fault_to_its_typed_error() {
         &mut s.ree.limits,
         &mut s.madrid_traffic.limits,
         &mut s.owm.limits,
+        &mut s.esios.limits,
     ] {
         limits.retries = 1;
         limits.backoff_initial_ms = 5;
@@ -86,7 +88,14 @@ async fn every_provider_maps_every_fault_to_its_typed_error() {
     /// The range of case `n` at `now`.
     type Range = fn(Timestamp, i64) -> TimeRange;
     // (source, location, range, answer to a 401, answer to a 404).
-    let providers: [(&str, &str, Range, &str, &str); 7] = [
+    let providers: [(&str, &str, Range, &str, &str); 8] = [
+        (
+            "esios",
+            "es_peninsular",
+            |now, _| days_ago(now, 2),
+            "refused",
+            "refused",
+        ),
         ("owm", "madrid", hours, "refused", "refused"),
         (
             "open_meteo",

@@ -348,3 +348,56 @@ async fn openweathermap_gives_the_current_hour_and_the_time_machine_the_recent_p
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn esios_with_a_token_agrees_with_apidatos_hour_by_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = simulated().await;
+    let settings = config(
+        &dir,
+        upstream,
+        &[
+            ("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "true"),
+            (
+                "ALMANAC__LOCATIONS__ES_PENINSULAR__SOURCES__ENERGY_PRICE",
+                "[\"esios\", \"ree\"]",
+            ),
+            ("ALMANAC__LOCATIONS__MADRID__ENABLED", "false"),
+            ("ALMANAC__SOURCES__ESIOS__TOKEN", "test-token"),
+        ],
+    );
+    let core = almanac::core::Core::open(settings).await.unwrap();
+    let now = Timestamp::now().floor(Step::HOUR);
+    let summary = ops::init::run(&core, 1, now, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(!summary.failed(), "{summary}");
+    let series = core
+        .store
+        .series("es_peninsular", Dataset::EnergyPrice)
+        .await
+        .unwrap();
+    let window = TimeRange::new(now.months_before(1), now).unwrap();
+    let read = |source: &str, variable: &str| {
+        let id = series
+            .iter()
+            .find(|s| s.source == source && s.variable == variable)
+            .unwrap()
+            .id;
+        let store = core.store.clone();
+        async move { store.read(id, window).await.unwrap() }
+    };
+    let (esios, ree) = (read("esios", "pvpc").await, read("ree", "pvpc").await);
+    assert_eq!(esios.len(), Grid::new(window, Step::HOUR).len() as usize);
+    let pairs: Vec<_> = esios.iter().map(|p| (p.ts, p.value)).collect();
+    let other: Vec<_> = ree.iter().map(|p| (p.ts, p.value)).collect();
+    assert_eq!(pairs, other);
+    let zone = core.registry.get("es_peninsular").unwrap();
+    let rows = almanac::read::rows(&core, zone, Dataset::EnergyPrice, Step::HOUR, window)
+        .await
+        .unwrap();
+    assert!(
+        rows.iter().all(|r| r.sources["spot"] == "esios"),
+        "ESIOS first in the list"
+    );
+}

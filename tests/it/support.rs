@@ -69,6 +69,10 @@ pub fn config(dir: &tempfile::TempDir, upstream: SocketAddr, extra: &[(&str, &st
         ),
         ("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "false".into()),
         (
+            "ALMANAC__SOURCES__ESIOS__BASE_URL",
+            format!("http://{upstream}{}", almanac::demo::esios::BASE),
+        ),
+        (
             "ALMANAC__SOURCES__OWM__CURRENT_URL",
             format!("http://{upstream}{}", almanac::demo::owm::CURRENT_PATH),
         ),

@@ -3,6 +3,7 @@
 //! are price zones (`kind = "price_zone"`), named by the ids in [`ZONES`]; cities point to their
 //! zone with `price_zone`.
 
+pub mod esios;
 pub mod parse;
 
 use async_trait::async_trait;
