@@ -61,7 +61,8 @@ fn indicator(id: u32, headers: &HeaderMap, query: &[(String, String)]) -> Respon
         )
             .into_response();
     };
-    let (name, price, geos): (&str, fn(Timestamp) -> f64, Vec<(u32, &str)>) = match id {
+    type Price = fn(Timestamp) -> f64;
+    let (name, price, geos): (&str, Price, Vec<(u32, &str)>) = match id {
         1001 => (
             "Término de facturación de energía activa del PVPC 2.0TD",
             pvpc,

@@ -39,9 +39,11 @@ async fn slow(request: Request, next: Next) -> Response {
 async fn init_killed_mid_way_completes_on_rerun_with_no_duplicates() {
     let upstream = serve(almanac::demo::upstream::router().layer(middleware::from_fn(slow))).await;
     let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.log");
     let mut child = almanac(&dir, upstream)
         .args(["init", "--months", "8"])
         .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
 
@@ -55,7 +57,8 @@ async fn init_killed_mid_way_completes_on_rerun_with_no_duplicates() {
     while store.extent(&[1, 2, 3, 4, 5, 6, 7]).await.unwrap().instants == 0 {
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "no chunk was ever committed"
+            "no chunk was ever committed; the child said: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
