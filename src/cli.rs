@@ -292,8 +292,10 @@ async fn run_demo(
     println!(
         "  curl 'http://{bound}/api/v1/tenants/demo/external/operations/historical-weather-optimized?latitude=40.42&longitude=-3.70&start_date={yesterday}&end_date={yesterday}'"
     );
+    // Traffic history comes a month at a time: a day of last month.
+    let last_month = Timestamp::now().months_before(1).utc_date();
     println!(
-        "  curl 'http://{bound}/api/v1/tenants/demo/external/operations/historical-traffic-optimized?latitude=40.42&longitude=-3.70&start_date={yesterday}&end_date={yesterday}'"
+        "  curl 'http://{bound}/api/v1/tenants/demo/external/operations/historical-traffic-optimized?latitude=40.42&longitude=-3.70&start_date={last_month}&end_date={last_month}'"
     );
     println!(
         "  curl 'http://{bound}/api/v1/locations/madrid/energy_price?start={yesterday}&end={yesterday}'"
