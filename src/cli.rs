@@ -86,6 +86,20 @@ pub enum Command {
     },
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Recent runs, newest first, with their counts, status and error.
+    Runs {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The upstream records a run refused, with the reason for each.
+    Rejects {
+        run: i64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Providers and their payloads.
     Sources {
         #[command(subcommand)]
@@ -173,6 +187,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sources {
             command: SourcesCommand::List,
         } => list_sources(config).await,
+        Command::Runs { limit, json } => list_runs(config, limit, json).await,
+        Command::Rejects { run, json } => list_rejects(config, run, json).await,
         Command::Sources {
             command: SourcesCommand::Kinds,
         } => {
@@ -191,6 +207,70 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
         } => parse_payload(&config, &kind, &file, at, &units),
     }
+}
+
+async fn list_runs(config: Config, limit: u32, json: bool) -> anyhow::Result<ExitCode> {
+    let core = Core::open(config).await?;
+    let runs = core.store.runs(limit).await?;
+    if json {
+        for run in &runs {
+            println!("{}", serde_json::to_string(run)?);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:>6} {:<8} {:<26} {:<14} {:<13} {:<15} {:<10} {:>9} {:>8} {:>9} {:>8}",
+        "run",
+        "op",
+        "started",
+        "location",
+        "dataset",
+        "source",
+        "status",
+        "inserted",
+        "updated",
+        "unchanged",
+        "rejected"
+    );
+    for run in runs {
+        println!(
+            "{:>6} {:<8} {:<26} {:<14} {:<13} {:<15} {:<10} {:>9} {:>8} {:>9} {:>8}",
+            run.id,
+            run.operation,
+            Timestamp::from_epoch(run.started_at).to_string(),
+            run.location.as_deref().unwrap_or("-"),
+            run.dataset.as_deref().unwrap_or("-"),
+            run.source.as_deref().unwrap_or("-"),
+            run.status.as_str(),
+            run.counts.inserted,
+            run.counts.updated,
+            run.counts.unchanged,
+            run.counts.rejected
+        );
+        if let Some(error) = run.error {
+            println!("{:>6} error: {error}", "");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list_rejects(config: Config, run: i64, json: bool) -> anyhow::Result<ExitCode> {
+    let core = Core::open(config).await?;
+    if core.store.runs_by_id(&[run]).await?.is_empty() {
+        eprintln!("no run {run} (almanac runs lists them)");
+        return Ok(ExitCode::from(1));
+    }
+    for reject in core.store.rejects(run).await? {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"reason": reject.reason, "record": reject.record})
+            );
+        } else {
+            println!("{}\n    {}", reject.reason, reject.record);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn list_sources(config: Config) -> anyhow::Result<ExitCode> {

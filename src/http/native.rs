@@ -51,6 +51,66 @@ fn step_of(dataset: Dataset) -> Step {
     }
 }
 
+#[derive(Deserialize)]
+pub struct RunsQuery {
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/runs?limit=N`: the most recent runs (default 50, at most 1 000), newest first.
+pub async fn runs(
+    State(core): State<Core>,
+    ApiQuery(query): ApiQuery<RunsQuery>,
+) -> Result<Json<Vec<crate::store::Run>>, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=1_000).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be between 1 and 1000, got {limit}"),
+        ));
+    }
+    Ok(Json(core.store.runs(limit).await?))
+}
+
+#[derive(Serialize)]
+pub struct RunDetail {
+    #[serde(flatten)]
+    run: crate::store::Run,
+    rejects: Vec<RejectOut>,
+}
+
+#[derive(Serialize)]
+pub struct RejectOut {
+    reason: String,
+    record: String,
+}
+
+/// `GET /api/v1/runs/{id}`: one run with the records it refused.
+pub async fn run(
+    State(core): State<Core>,
+    Path(id): Path<String>,
+) -> Result<Json<RunDetail>, ApiError> {
+    let id: i64 = id.parse().map_err(|_| {
+        ApiError::bad_request("invalid_run", format!("a run id is a number, got `{id}`"))
+    })?;
+    let run = core
+        .store
+        .runs_by_id(&[id])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::not_found("unknown_run", format!("no run {id}")))?;
+    let rejects = core
+        .store
+        .rejects(id)
+        .await?
+        .into_iter()
+        .map(|r| RejectOut {
+            reason: r.reason,
+            record: r.record,
+        })
+        .collect();
+    Ok(Json(RunDetail { run, rejects }))
+}
+
 /// `GET /api/v1/sources`: every configured source and what it is doing.
 pub async fn sources(
     State(core): State<Core>,

@@ -323,3 +323,80 @@ fn sources_parse_reads_recorded_payloads_of_every_provider() {
     assert!(ok, "{stderr}");
     assert_eq!(lines[0]["time"], "2018-02-24T09:45:00+00:00");
 }
+
+#[test]
+fn import_then_runs_and_rejects_show_what_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("almanac.toml");
+    std::fs::write(
+        &config,
+        "[locations.linares]\nname = \"Linares\"\ncountry = \"ES\"\nkind = \"site\"\nlatitude = 38.0931\nlongitude = -3.6358\ntimezone = \"Europe/Madrid\"\nradius_km = 20.0\nenabled = false\nsources = { weather = [\"siar\"] }\n",
+    )
+    .unwrap();
+    // A SIAR export as the station writes it (UTF-16LE, `;`, decimal commas), one row broken.
+    let siar = dir.path().join("linares.csv");
+    let text = "IdProvincia;IdEstacion;Fecha;Año;Dia;Temp Media (ºC);Precipitación (mm)\r\n\
+                23;17;01/01/2022;2022;1;9,54;0\r\n\
+                23;17;02/01/2022;2022;2;8,1;x\r\n";
+    let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    std::fs::write(&siar, bytes).unwrap();
+    let almanac = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_almanac"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("ALMANAC_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let imported = almanac(&[
+        "import",
+        "siar",
+        siar.to_str().unwrap(),
+        "--location",
+        "linares",
+    ]);
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let summary = String::from_utf8_lossy(&imported.stdout);
+    assert!(
+        summary.contains("3 inserted") && summary.contains("1 rejected"),
+        "{summary}"
+    );
+
+    let runs = almanac(&["runs", "--json"]);
+    let run: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&runs.stdout)
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (run["operation"].as_str(), run["source"].as_str()),
+        (Some("import"), Some("siar"))
+    );
+    assert_eq!(run["counts"]["rejected"], 1);
+    let id = run["id"].to_string();
+    let rejects = almanac(&["rejects", &id, "--json"]);
+    let reject: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&rejects.stdout).trim()).unwrap();
+    assert!(
+        reject["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a decimal number"),
+        "{reject}"
+    );
+    assert!(
+        reject["record"].as_str().unwrap().contains("02/01/2022")
+            || reject["record"].as_str().unwrap().contains("2022-01-02"),
+        "{reject}"
+    );
+    assert_eq!(almanac(&["rejects", "4242"]).status.code(), Some(1));
+}

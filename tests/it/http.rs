@@ -324,6 +324,16 @@ async fn traffic_and_prices_are_served_from_their_providers() {
         "{ree}"
     );
 
+    let (status, runs) = get(format!("{base}/api/v1/runs?limit=2")).await;
+    assert_eq!((status, runs.as_array().unwrap().len()), (200, 2));
+    let id = runs[0]["id"].as_i64().unwrap();
+    let (status, run) = get(format!("{base}/api/v1/runs/{id}")).await;
+    assert_eq!((status, run["id"].as_i64()), (200, Some(id)));
+    assert!(
+        run["rejects"].is_array() && run["counts"]["inserted"].as_u64().is_some(),
+        "{run}"
+    );
+
     for (url, status, code) in [
         (
             "/api/v1/locations/madrid/pollen?start=2025-01-01&end=2025-01-02",
@@ -336,6 +346,9 @@ async fn traffic_and_prices_are_served_from_their_providers() {
             "unknown_variable",
         ),
         ("/api/v1/locations/madrid/traffic", 400, "missing_parameter"),
+        ("/api/v1/runs/abc", 400, "invalid_run"),
+        ("/api/v1/runs/424242", 404, "unknown_run"),
+        ("/api/v1/runs?limit=0", 400, "invalid_limit"),
         (
             "/api/v1/locations/atlantis/traffic?start=2025-01-01&end=2025-01-02",
             404,
