@@ -86,6 +86,23 @@ pub enum Command {
     },
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Holes in the stored series: each gap's start, end, missing count and severity.
+    Gaps {
+        #[arg(long)]
+        location: Option<String>,
+        #[arg(long, value_parser = parse_dataset)]
+        dataset: Option<crate::domain::Dataset>,
+        #[arg(long)]
+        source: Option<String>,
+        /// First day (YYYY-MM-DD) or instant (RFC 3339); default: the init window.
+        #[arg(long, value_parser = parse_instant)]
+        from: Option<Timestamp>,
+        /// Last day, included (YYYY-MM-DD), or instant (RFC 3339, excluded).
+        #[arg(long, value_parser = parse_end)]
+        to: Option<Timestamp>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Recent runs, newest first, with their counts, status and error.
     Runs {
         #[arg(long, default_value_t = 20)]
@@ -188,6 +205,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: SourcesCommand::List,
         } => list_sources(config).await,
         Command::Runs { limit, json } => list_runs(config, limit, json).await,
+        Command::Gaps {
+            location,
+            dataset,
+            source,
+            from,
+            to,
+            json,
+        } => {
+            let range = match (from, to) {
+                (Some(from), Some(to)) => Some(
+                    crate::domain::TimeRange::new(from, to)
+                        .ok_or_else(|| anyhow::anyhow!("--to is before --from"))?,
+                ),
+                (None, None) => None,
+                _ => anyhow::bail!("give both --from and --to, or neither"),
+            };
+            let selection = ops::gaps::Selection {
+                location,
+                dataset,
+                source,
+                range,
+            };
+            show_gaps(config, &selection, json).await
+        }
         Command::Rejects { run, json } => list_rejects(config, run, json).await,
         Command::Sources {
             command: SourcesCommand::Kinds,
@@ -207,6 +248,83 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
         } => parse_payload(&config, &kind, &file, at, &units),
     }
+}
+
+fn parse_dataset(text: &str) -> Result<crate::domain::Dataset, String> {
+    crate::domain::Dataset::parse(text).ok_or_else(|| {
+        let known: Vec<_> = crate::domain::Dataset::ALL
+            .iter()
+            .map(|d| d.as_str())
+            .collect();
+        format!("not a dataset (known: {})", known.join(", "))
+    })
+}
+
+/// A day (its midnight, UTC) or an RFC 3339 instant.
+fn parse_instant(text: &str) -> Result<Timestamp, String> {
+    if let Ok(date) = text.parse::<jiff::civil::Date>() {
+        return Ok(Timestamp::from_jiff(
+            date.to_zoned(jiff::tz::TimeZone::UTC)
+                .map_err(|e| e.to_string())?
+                .timestamp(),
+        ));
+    }
+    text.parse::<jiff::Timestamp>()
+        .map(Timestamp::from_jiff)
+        .map_err(|_| "neither YYYY-MM-DD nor an RFC 3339 instant".into())
+}
+
+/// Like [`parse_instant`], but a day is included whole (the range ends at the next midnight).
+fn parse_end(text: &str) -> Result<Timestamp, String> {
+    let instant = parse_instant(text)?;
+    Ok(if text.parse::<jiff::civil::Date>().is_ok() {
+        instant.plus(86_400)
+    } else {
+        instant
+    })
+}
+
+async fn show_gaps(
+    config: Config,
+    selection: &ops::gaps::Selection,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let core = Core::open(config).await?;
+    let found = ops::gaps::find(&core, selection, Timestamp::now()).await?;
+    for series in &found {
+        if json {
+            println!("{}", serde_json::to_string(series)?);
+            continue;
+        }
+        let share = series.present as f64 / series.expected.max(1) as f64 * 100.0;
+        println!(
+            "{} {} {} ({}): {}/{} present ({share:.1} %), {} gaps",
+            series.location,
+            series.dataset,
+            series.variable,
+            series.source,
+            series.present,
+            series.expected,
+            series.gaps.len()
+        );
+        const SHOWN: usize = 20;
+        for gap in series.gaps.iter().take(SHOWN) {
+            println!(
+                "    {:<9} {} → {}  {} missing",
+                gap.severity.as_str(),
+                gap.start,
+                gap.end,
+                gap.missing
+            );
+        }
+        if series.gaps.len() > SHOWN {
+            println!(
+                "    … and {} more (--json lists them all)",
+                series.gaps.len() - SHOWN
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn list_runs(config: Config, limit: u32, json: bool) -> anyhow::Result<ExitCode> {

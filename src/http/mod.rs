@@ -36,6 +36,7 @@ pub fn router(core: Core) -> Router {
             "/api/v1/tenants/{tenant_id}/external/operations/historical-traffic-optimized",
             get(seed::historical_traffic),
         )
+        .route("/api/v1/locations/{id}/gaps", get(native::gaps))
         .route("/api/v1/locations/{id}/{dataset}", get(native::series))
         .route("/api/v1/sources", get(native::sources))
         .route("/api/v1/runs", get(native::runs))

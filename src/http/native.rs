@@ -52,6 +52,51 @@ fn step_of(dataset: Dataset) -> Step {
 }
 
 #[derive(Deserialize)]
+pub struct GapsQuery {
+    dataset: Option<String>,
+    source: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+}
+
+/// `GET /api/v1/locations/{id}/gaps[?dataset&source&start&end]`: every hole in the location's
+/// series, with its severity; the range defaults to the `init` window.
+pub async fn gaps(
+    State(core): State<Core>,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<GapsQuery>,
+) -> Result<Json<Vec<crate::ops::gaps::SeriesGaps>>, ApiError> {
+    let location = core
+        .registry
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("unknown_location", format!("no location `{id}`")))?;
+    let dataset = match query.dataset.as_deref() {
+        None => None,
+        Some(name) => Some(Dataset::parse(name).ok_or_else(|| {
+            ApiError::bad_request("unknown_dataset", format!("no dataset `{name}`"))
+        })?),
+    };
+    let range = match (query.start.as_deref(), query.end.as_deref()) {
+        (Some(start), Some(end)) => Some(date_range(start, end)?),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::bad_request(
+                "missing_parameter",
+                "give both `start` and `end`, or neither (the init window)",
+            ));
+        }
+    };
+    let selection = crate::ops::gaps::Selection {
+        location: Some(location.id.clone()),
+        dataset,
+        source: query.source,
+        range,
+    };
+    let found = crate::ops::gaps::find(&core, &selection, crate::domain::Timestamp::now()).await?;
+    Ok(Json(found))
+}
+
+#[derive(Deserialize)]
 pub struct RunsQuery {
     limit: Option<u32>,
 }

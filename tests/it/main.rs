@@ -4,6 +4,7 @@
 mod cli;
 mod conformance;
 mod fixtures;
+mod gaps;
 mod http;
 mod import;
 mod init;
