@@ -86,6 +86,18 @@ pub enum Command {
     },
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Fill the holes of every enabled location: plan requests per source by what each can
+    /// serve, then fetch them (or only print the plan).
+    Backfill {
+        /// Print the plan and its upstream cost; fetch and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        location: Option<String>,
+        /// The plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Holes in the stored series: each gap's start, end, missing count and severity.
     Gaps {
         #[arg(long)]
@@ -205,6 +217,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: SourcesCommand::List,
         } => list_sources(config).await,
         Command::Runs { limit, json } => list_runs(config, limit, json).await,
+        Command::Backfill {
+            dry_run,
+            location,
+            json,
+        } => backfill(config, dry_run, location.as_deref(), json).await,
         Command::Gaps {
             location,
             dataset,
@@ -248,6 +265,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
         } => parse_payload(&config, &kind, &file, at, &units),
     }
+}
+
+async fn backfill(
+    config: Config,
+    dry_run: bool,
+    location: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let core = Core::open(config).await?;
+    let now = Timestamp::now();
+    let plan = ops::backfill::plan(&core, location, None, now).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        for p in &plan.parts {
+            println!(
+                "{} {} from {}: {} → {}  {} missing, {} request(s)",
+                p.location, p.dataset, p.source, p.start, p.end, p.missing, p.requests
+            );
+        }
+        for u in &plan.unreachable {
+            println!(
+                "{} {}: {} → {}  {} missing, no listed source reaches them",
+                u.location, u.dataset, u.start, u.end, u.missing
+            );
+        }
+        println!(
+            "plan: {} part(s), {} upstream request(s)",
+            plan.parts.len(),
+            plan.requests()
+        );
+    }
+    if dry_run {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let summary = ops::backfill::run(&core, &plan, now, &progress()).await?;
+    print!("{summary}");
+    Ok(exit_code(summary.failed()))
 }
 
 fn parse_dataset(text: &str) -> Result<crate::domain::Dataset, String> {

@@ -3,6 +3,7 @@
 //! and `demo` call these same functions. The `now` argument decides what to fetch; run records
 //! carry wall-clock times.
 
+pub mod backfill;
 pub mod gaps;
 pub mod import;
 pub mod ingest;

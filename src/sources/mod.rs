@@ -136,6 +136,14 @@ pub trait Source: Send + Sync {
     /// The variables the source always sends (their series are created up front and decide
     /// whether a range is complete); others of the dataset are stored as they come.
     fn variables(&self) -> Vec<&'static Variable>;
+    /// The instants this source can serve at `now` (archives reach far back; a "last 24 hours"
+    /// endpoint does not). Backfill routes a gap only to a source whose reach holds it.
+    fn reach(&self, now: Timestamp) -> TimeRange {
+        TimeRange {
+            start: Timestamp::from_epoch(i64::MIN / 4),
+            end: now,
+        }
+    }
     /// Whether this source's circuit breaker is refusing requests right now.
     fn circuit_open(&self) -> bool;
     /// The values of every variable for `location` in `range` (half-open, aligned to the step).

@@ -139,6 +139,8 @@ pub trait Store: Send + Sync {
     async fn runs_by_id(&self, ids: &[RunId]) -> Result<Vec<Run>, StoreError>;
     /// The rejects a run recorded, oldest first.
     async fn rejects(&self, run: RunId) -> Result<Vec<Reject>, StoreError>;
+    /// Removes a series' values in `range`; returns how many there were.
+    async fn delete(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError>;
     /// How many values a series holds in `range`.
     async fn count_present(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError>;
     async fn last_timestamp(&self, series: SeriesId) -> Result<Option<Timestamp>, StoreError>;

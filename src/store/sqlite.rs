@@ -322,6 +322,17 @@ impl Store for Sqlite {
             .collect())
     }
 
+    async fn delete(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM observations WHERE series_id = ? AND ts >= ? AND ts < ?")
+                .bind(series)
+                .bind(range.start.epoch())
+                .bind(range.end.epoch())
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn count_present(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM observations WHERE series_id = ? AND ts >= ? AND ts < ?",

@@ -23,6 +23,9 @@ use crate::sources::{Fetched, Payload, Source, SourceError, pick};
 pub const DAILY_ID: &str = "aemet";
 pub const HOURLY_ID: &str = "aemet_obs";
 
+/// Days AEMET's daily climatological values come after the day.
+const PUBLICATION_DELAY_DAYS: i64 = 4;
+
 /// How far back the observation endpoint reaches.
 const OBSERVATION_HOURS: i64 = 24;
 
@@ -166,6 +169,14 @@ impl Source for AemetDaily {
 
     fn circuit_open(&self) -> bool {
         self.0.endpoint.circuit_open()
+    }
+
+    fn reach(&self, now: Timestamp) -> TimeRange {
+        // Daily values are published about four days late.
+        TimeRange {
+            start: Timestamp::from_epoch(i64::MIN / 4),
+            end: now.floor(Step::DAY).plus(-PUBLICATION_DELAY_DAYS * 86_400),
+        }
     }
 
     fn variables(&self) -> Vec<&'static Variable> {

@@ -98,6 +98,18 @@ impl Source for OpenWeatherMap {
         pick(Dataset::Weather, &["temperature", "humidity", "wind_speed"])
     }
 
+    fn reach(&self, now: Timestamp) -> TimeRange {
+        let history = if self.config.onecall {
+            i64::from(self.config.max_history_hours) * 3_600
+        } else {
+            3_600
+        };
+        TimeRange {
+            start: now.floor(Step::HOUR).plus(-history),
+            end: now,
+        }
+    }
+
     fn circuit_open(&self) -> bool {
         self.endpoint.circuit_open()
     }
