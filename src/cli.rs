@@ -291,10 +291,17 @@ async fn backfill(
                 u.location, u.dataset, u.start, u.end, u.missing
             );
         }
+        for d in &plan.deferred {
+            println!(
+                "{} {} from {}: {} → {}  not there when last asked ({} attempt(s)); next try after {}",
+                d.location, d.dataset, d.source, d.start, d.end, d.attempts, d.retry_at
+            );
+        }
         println!(
-            "plan: {} part(s), {} upstream request(s)",
+            "plan: {} part(s), {} upstream request(s), {} deferred",
             plan.parts.len(),
-            plan.requests()
+            plan.requests(),
+            plan.deferred.len()
         );
     }
     if dry_run {

@@ -46,10 +46,23 @@ pub struct Unreachable {
     pub missing: u64,
 }
 
+/// Holes the source did not have when last asked, not asked again before `retry_at`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Deferred {
+    pub location: String,
+    pub dataset: Dataset,
+    pub source: &'static str,
+    pub start: String,
+    pub end: String,
+    pub attempts: u32,
+    pub retry_at: String,
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Plan {
     pub parts: Vec<Part>,
     pub unreachable: Vec<Unreachable>,
+    pub deferred: Vec<Deferred>,
 }
 
 impl Plan {
@@ -109,6 +122,7 @@ async fn plan_group(
     // Instants where some source holds every variable it declares.
     // Read only: a dry run must not even create series rows.
     let stored = core.store.series(&location.id, dataset).await?;
+    let absences = core.store.absences(&location.id, dataset).await?;
     let mut complete: BTreeSet<Timestamp> = BTreeSet::new();
     for source in sources {
         let mut whole: Option<BTreeSet<Timestamp>> = None;
@@ -159,8 +173,25 @@ async fn plan_group(
                 end: stretch_end,
             };
             let missing = Grid::new(stretch, step).len();
-            match owner {
-                Some(source) => plan.parts.push(Part {
+            let absent = owner.and_then(|source| {
+                absences.iter().find(|a| {
+                    a.source == source.id()
+                        && a.range.start <= stretch.start
+                        && stretch.end <= a.range.end
+                        && a.retry_at() > now
+                })
+            });
+            match (owner, absent) {
+                (Some(source), Some(absence)) => plan.deferred.push(Deferred {
+                    location: location.id.clone(),
+                    dataset,
+                    source: source.id(),
+                    start: stretch.start.to_string(),
+                    end: stretch.end.to_string(),
+                    attempts: absence.attempts,
+                    retry_at: absence.retry_at().to_string(),
+                }),
+                (Some(source), None) => plan.parts.push(Part {
                     location: location.id.clone(),
                     dataset,
                     source: source.id(),
@@ -170,7 +201,7 @@ async fn plan_group(
                     requests: stretch.split_by_month().len() as u64,
                     range: stretch,
                 }),
-                None => plan.unreachable.push(Unreachable {
+                (None, _) => plan.unreachable.push(Unreachable {
                     location: location.id.clone(),
                     dataset,
                     start: stretch.start.to_string(),
@@ -188,7 +219,8 @@ fn step_fits(source: &Arc<dyn Source>, at: Timestamp) -> bool {
     at.is_aligned(source.step())
 }
 
-/// Runs every part of `plan` as a `backfill` run.
+/// Runs every part of `plan` as a `backfill` run. A part the source still did not fill is noted
+/// as an absence, so the next plans defer it (an hour, then doubling, at most a week).
 pub async fn run(
     core: &Core,
     plan: &Plan,
@@ -208,12 +240,24 @@ pub async fn run(
         let target = load::Target {
             location,
             source,
-            series,
+            series: series.clone(),
             range: part.range,
         };
-        summary
-            .outcomes
-            .push(load::run(core, "backfill", &target, now, false, progress).await?);
+        let outcome = load::run(core, "backfill", &target, now, false, progress).await?;
+        let expected = Grid::new(part.range, source.step()).len();
+        let mut whole = outcome.failed == 0;
+        for (_, id) in &series {
+            whole &= core.store.count_present(*id, part.range).await? >= expected;
+        }
+        if outcome.failed == 0 && !whole {
+            let key = crate::store::AbsenceKey {
+                location: &location.id,
+                dataset: part.dataset,
+                source: source.id(),
+            };
+            core.store.record_absence(&key, part.range, now).await?;
+        }
+        summary.outcomes.push(outcome);
     }
     progress.finish_and_clear();
     Ok(summary)

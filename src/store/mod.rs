@@ -39,6 +39,33 @@ pub struct SeriesKey<'a> {
     pub unit: &'a str,
 }
 
+/// Whose absence is noted.
+#[derive(Clone, Copy, Debug)]
+pub struct AbsenceKey<'a> {
+    pub location: &'a str,
+    pub dataset: Dataset,
+    pub source: &'a str,
+}
+
+/// A range a source did not have when asked, and how often it was asked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Absence {
+    pub source: String,
+    pub range: TimeRange,
+    pub attempts: u32,
+    pub first_seen: Timestamp,
+    pub last_tried: Timestamp,
+}
+
+impl Absence {
+    /// When asking again is due: an hour after the first attempt, doubling with each one, at
+    /// most a week.
+    pub fn retry_at(&self) -> Timestamp {
+        let wait = (3_600i64 << self.attempts.saturating_sub(1).min(20)).min(7 * 86_400);
+        self.last_tried.plus(wait)
+    }
+}
+
 /// A stored series.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Series {
@@ -139,6 +166,16 @@ pub trait Store: Send + Sync {
     async fn runs_by_id(&self, ids: &[RunId]) -> Result<Vec<Run>, StoreError>;
     /// The rejects a run recorded, oldest first.
     async fn rejects(&self, run: RunId) -> Result<Vec<Reject>, StoreError>;
+    /// Notes that `source` was asked for `range` of a location's dataset and did not have all of
+    /// it (one more attempt if it was noted before).
+    async fn record_absence(
+        &self,
+        absence: &AbsenceKey<'_>,
+        range: TimeRange,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Every noted absence of a location's dataset.
+    async fn absences(&self, location: &str, dataset: Dataset) -> Result<Vec<Absence>, StoreError>;
     /// Removes a series' values in `range`; returns how many there were.
     async fn delete(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError>;
     /// How many values a series holds in `range`.

@@ -13,7 +13,8 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Sqlite as Db};
 
 use super::{
-    Extent, NewRun, Point, Row, Run, RunId, Series, SeriesId, SeriesKey, Store, StoreError,
+    Absence, AbsenceKey, Extent, NewRun, Point, Row, Run, RunId, Series, SeriesId, SeriesKey,
+    Store, StoreError,
 };
 use crate::domain::{
     Counts, Dataset, Flag, Location, Reject, RunStatus, Step, TimeRange, Timestamp,
@@ -319,6 +320,55 @@ impl Store for Sqlite {
         Ok(rows
             .into_iter()
             .map(|(record, reason)| Reject { record, reason })
+            .collect())
+    }
+
+    async fn record_absence(
+        &self,
+        absence: &AbsenceKey<'_>,
+        range: TimeRange,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO absences
+                 (location_id, dataset, source, range_start, range_end, attempts, first_seen, last_tried)
+             VALUES (?, ?, ?, ?, ?, 1, ?, ?)
+             ON CONFLICT (location_id, dataset, source, range_start, range_end)
+             DO UPDATE SET attempts = attempts + 1, last_tried = excluded.last_tried",
+        )
+        .bind(absence.location)
+        .bind(absence.dataset.as_str())
+        .bind(absence.source)
+        .bind(range.start.epoch())
+        .bind(range.end.epoch())
+        .bind(at.epoch())
+        .bind(at.epoch())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn absences(&self, location: &str, dataset: Dataset) -> Result<Vec<Absence>, StoreError> {
+        let rows: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT source, range_start, range_end, attempts, first_seen, last_tried
+             FROM absences WHERE location_id = ? AND dataset = ? ORDER BY range_start",
+        )
+        .bind(location)
+        .bind(dataset.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(source, start, end, attempts, first, last)| Absence {
+                source,
+                range: TimeRange {
+                    start: Timestamp::from_epoch(start),
+                    end: Timestamp::from_epoch(end),
+                },
+                attempts: attempts as u32,
+                first_seen: Timestamp::from_epoch(first),
+                last_tried: Timestamp::from_epoch(last),
+            })
             .collect())
     }
 

@@ -134,3 +134,100 @@ async fn deleted_ranges_come_back_exactly_and_a_dry_run_changes_nothing() {
         .unwrap();
     assert!(again.parts.is_empty(), "{:?}", again.parts);
 }
+
+/// Answers 404 for one month's traffic history, as a portal that lost the file would.
+async fn lose(State(month): State<String>, request: Request, next: Next) -> Response {
+    if request.uri().path().ends_with(&month) {
+        return axum::response::IntoResponse::into_response((
+            axum::http::StatusCode::NOT_FOUND,
+            "no such file",
+        ));
+    }
+    next.run(request).await
+}
+
+#[tokio::test]
+async fn what_the_upstream_does_not_have_is_deferred_with_backoff() {
+    let now = Timestamp::now().floor(Step::HOUR);
+    let zone = jiff::tz::TimeZone::get("Europe/Madrid").unwrap();
+    let last_month = now
+        .to_jiff()
+        .to_zoned(zone.clone())
+        .date()
+        .first_of_month()
+        .yesterday()
+        .unwrap();
+    let lost = format!("{:02}-{}.zip", last_month.month(), last_month.year());
+    let upstream =
+        serve(almanac::demo::router().layer(middleware::from_fn_with_state(lost.clone(), lose)))
+            .await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = crate::support::config(
+        &dir,
+        upstream,
+        &[
+            (
+                "ALMANAC__LOCATIONS__MADRID__SOURCES__TRAFFIC",
+                "[\"madrid_traffic\"]",
+            ),
+            ("ALMANAC__LOCATIONS__MADRID__SOURCES__WEATHER", "[]"),
+        ],
+    );
+    let core = almanac::core::Core::open(settings).await.unwrap();
+    let window = TimeRange::new(now.months_before(2), now).unwrap();
+    let loaded = ops::init::run(&core, 2, now, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(!loaded.failed(), "{loaded}");
+
+    let first = ops::backfill::plan(&core, Some("madrid"), Some(window), now)
+        .await
+        .unwrap();
+    assert!(
+        !first.parts.is_empty() && first.deferred.is_empty(),
+        "{first:?}"
+    );
+    let summary = ops::backfill::run(&core, &first, now, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert_eq!(
+        summary.total().inserted,
+        0,
+        "the file is still lost: {summary}"
+    );
+    let absences = core
+        .store
+        .absences("madrid", Dataset::Traffic)
+        .await
+        .unwrap();
+    assert!(
+        !absences.is_empty() && absences.iter().all(|a| a.attempts == 1),
+        "{absences:?}"
+    );
+
+    // Asked again within the hour: deferred, not requested.
+    let second = ops::backfill::plan(&core, Some("madrid"), Some(window), now)
+        .await
+        .unwrap();
+    assert!(
+        second.parts.iter().all(|p| p.source != "madrid_traffic"),
+        "{second:?}"
+    );
+    assert_eq!(second.deferred.len(), first.parts.len());
+    // After the backoff it is due again, and a second miss doubles the wait.
+    let later = now.plus(3_601);
+    let third = ops::backfill::plan(&core, Some("madrid"), Some(window), later)
+        .await
+        .unwrap();
+    assert_eq!(third.parts.len(), first.parts.len());
+    ops::backfill::run(&core, &third, later, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    let absences = core
+        .store
+        .absences("madrid", Dataset::Traffic)
+        .await
+        .unwrap();
+    assert!(absences.iter().all(|a| a.attempts == 2), "{absences:?}");
+    assert_eq!(absences[0].retry_at(), later.plus(2 * 3_600));
+}
