@@ -57,6 +57,13 @@ pub enum Command {
     },
     /// Fetch what is new since each series' last value.
     Ingest,
+    /// Keep the rolling window: roll up and drop raw values older than it, load what is missing
+    /// (the newest complete month).
+    Rotate {
+        /// The window in months (default: rotate.months, 24).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1200))]
+        months: Option<u32>,
+    },
     /// Load a saved file or export into the store, parsed as the live path parses it.
     Import {
         /// One of `almanac sources kinds` (`siar`, `csv:abbanoa`, `aemet_daily`, …).
@@ -180,6 +187,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { listen, faults } => run_demo(config, listen, faults).await,
         Command::Init { months } => init(config, months).await,
         Command::Ingest => ingest(config).await,
+        Command::Rotate { months } => {
+            let months = months.unwrap_or(config.rotate.months);
+            let rollup_months = config.rotate.rollup_months.max(months);
+            let core = Core::open(config).await?;
+            let (dropped, summary) =
+                ops::rotate::run(&core, months, rollup_months, Timestamp::now(), &progress())
+                    .await?;
+            for d in &dropped {
+                println!(
+                    "{} {} {} ({}): {} values before {} rolled into {} days and dropped; {} expired rollups",
+                    d.location,
+                    d.dataset,
+                    d.variable,
+                    d.source,
+                    d.values,
+                    d.cutoff,
+                    d.rollup_days,
+                    d.expired_rollups
+                );
+            }
+            print!("{summary}");
+            Ok(exit_code(summary.failed()))
+        }
         Command::Import {
             kind,
             file,

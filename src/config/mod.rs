@@ -27,6 +27,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub init: InitConfig,
     pub ingest: IngestConfig,
+    pub rotate: RotateConfig,
     pub sites: SitesConfig,
     pub sources: SourcesConfig,
     pub locations: BTreeMap<String, LocationConfig>,
@@ -48,6 +49,13 @@ pub struct HttpConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct InitConfig {
     pub months: u32,
+}
+
+/// The rolling window `rotate` keeps, and how long the daily rollups of what it drops outlive it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RotateConfig {
+    pub months: u32,
+    pub rollup_months: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -198,6 +206,14 @@ impl Config {
         );
         for (name, format) in &self.sources.csv_import.formats {
             problems.extend(format.problems(&format!("sources.csv_import.formats.{name}")));
+        }
+        if !(1..=1200).contains(&self.rotate.months)
+            || self.rotate.rollup_months < self.rotate.months
+        {
+            problems.push(format!(
+                "rotate.months must be 1..=1200 and rotate.rollup_months at least as long, got {} and {}",
+                self.rotate.months, self.rotate.rollup_months
+            ));
         }
         if !(1..=1200).contains(&self.init.months) {
             problems.push(format!(

@@ -3,6 +3,7 @@
 
 pub mod gaps;
 pub mod location;
+pub mod rollup;
 pub mod series;
 pub mod time;
 pub mod units;

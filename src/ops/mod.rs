@@ -9,6 +9,7 @@ pub mod import;
 pub mod ingest;
 pub mod init;
 mod load;
+pub mod rotate;
 pub mod sources;
 
 use std::fmt;

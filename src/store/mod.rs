@@ -39,6 +39,8 @@ pub struct SeriesKey<'a> {
     pub unit: &'a str,
 }
 
+pub use crate::domain::rollup::DailyRollup;
+
 /// Whose absence is noted.
 #[derive(Clone, Copy, Debug)]
 pub struct AbsenceKey<'a> {
@@ -176,6 +178,22 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Every noted absence of a location's dataset.
     async fn absences(&self, location: &str, dataset: Dataset) -> Result<Vec<Absence>, StoreError>;
+    /// Writes (or replaces) a series' daily rollups.
+    async fn write_rollups(&self, series: SeriesId, rows: &[DailyRollup])
+    -> Result<(), StoreError>;
+    /// A series' daily rollups for local days `from..=to`.
+    async fn rollups(
+        &self,
+        series: SeriesId,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+    ) -> Result<Vec<DailyRollup>, StoreError>;
+    /// Removes a series' rollups of local days before `before`; returns how many there were.
+    async fn delete_rollups(
+        &self,
+        series: SeriesId,
+        before: jiff::civil::Date,
+    ) -> Result<u64, StoreError>;
     /// Removes a series' values in `range`; returns how many there were.
     async fn delete(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError>;
     /// How many values a series holds in `range`.

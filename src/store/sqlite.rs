@@ -13,8 +13,8 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Sqlite as Db};
 
 use super::{
-    Absence, AbsenceKey, Extent, NewRun, Point, Row, Run, RunId, Series, SeriesId, SeriesKey,
-    Store, StoreError,
+    Absence, AbsenceKey, DailyRollup, Extent, NewRun, Point, Row, Run, RunId, Series, SeriesId,
+    SeriesKey, Store, StoreError,
 };
 use crate::domain::{
     Counts, Dataset, Flag, Location, Reject, RunStatus, Step, TimeRange, Timestamp,
@@ -370,6 +370,83 @@ impl Store for Sqlite {
                 last_tried: Timestamp::from_epoch(last),
             })
             .collect())
+    }
+
+    async fn write_rollups(
+        &self,
+        series: SeriesId,
+        rows: &[DailyRollup],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for row in rows {
+            sqlx::query(
+                "INSERT INTO rollups (series_id, day, count, mean, min, max, sum, first, last)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (series_id, day) DO UPDATE SET count = excluded.count,
+                     mean = excluded.mean, min = excluded.min, max = excluded.max,
+                     sum = excluded.sum, first = excluded.first, last = excluded.last",
+            )
+            .bind(series)
+            .bind(row.day.to_string())
+            .bind(row.count as i64)
+            .bind(row.mean)
+            .bind(row.min)
+            .bind(row.max)
+            .bind(row.sum)
+            .bind(row.first)
+            .bind(row.last)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rollups(
+        &self,
+        series: SeriesId,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+    ) -> Result<Vec<DailyRollup>, StoreError> {
+        type RollupRow = (String, i64, f64, f64, f64, f64, f64, f64);
+        let rows: Vec<RollupRow> = sqlx::query_as(
+            "SELECT day, count, mean, min, max, sum, first, last FROM rollups
+             WHERE series_id = ? AND day >= ? AND day <= ? ORDER BY day",
+        )
+        .bind(series)
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(day, count, mean, min, max, sum, first, last)| {
+                Ok(DailyRollup {
+                    day: day
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt(format!("rollup day {day}")))?,
+                    count: count as u64,
+                    mean,
+                    min,
+                    max,
+                    sum,
+                    first,
+                    last,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_rollups(
+        &self,
+        series: SeriesId,
+        before: jiff::civil::Date,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM rollups WHERE series_id = ? AND day < ?")
+            .bind(series)
+            .bind(before.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn delete(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError> {

@@ -10,6 +10,7 @@ mod http;
 mod import;
 mod init;
 mod providers;
+mod rotate;
 mod sources;
 mod store_conformance;
 mod support;
