@@ -57,12 +57,31 @@ struct RunRow {
 
 impl Sqlite {
     /// Opens (creating if needed) the database file and applies pending migrations.
+    ///
+    /// Two processes opening a fresh file at once (a `serve` and an `init`) race: one may find
+    /// the file locked while the other switches it to WAL, or fail on a migration the other just
+    /// applied. Applied migrations are skipped on the next attempt, so a few tries settle it.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 StoreError::Conflict(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
+        let mut attempt = 0;
+        loop {
+            match Self::try_open(path).await {
+                Ok(store) => return Ok(store),
+                Err(error) if attempt < 6 => {
+                    tracing::debug!(%error, attempt, "opening the store raced another process; retrying");
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    async fn try_open(path: &Path) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)

@@ -334,3 +334,22 @@ async fn sqlite_reopens_with_its_data() {
         "migrations re-run safely and data stay"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_opened_by_many_at_once_migrates_once() {
+    // Several processes (here: pools) opening one fresh file race to migrate it; every open
+    // must succeed (the race once made a killed-`init` test fail now and then).
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("almanac.db");
+        let opens: Vec<_> = (0..6)
+            .map(|_| {
+                let path = path.clone();
+                tokio::spawn(async move { Sqlite::open(&path).await.map(|_| ()) })
+            })
+            .collect();
+        for open in opens {
+            open.await.unwrap().unwrap();
+        }
+    }
+}
