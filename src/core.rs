@@ -7,6 +7,7 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::domain::Registry;
+use crate::metrics::Metrics;
 use crate::sources::{self, Sources, upstream::Upstream};
 use crate::store::{Sqlite, Store};
 
@@ -16,6 +17,7 @@ pub struct Core {
     pub registry: Arc<Registry>,
     pub store: Arc<dyn Store>,
     pub sources: Sources,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Core {
@@ -31,13 +33,16 @@ impl Core {
             .sync_locations(registry.all())
             .await
             .context("recording the configured locations")?;
-        let upstream = Upstream::new().context("building the HTTP client")?;
+        let metrics = Arc::new(Metrics::default());
+        let upstream =
+            Upstream::with_metrics(metrics.clone()).context("building the HTTP client")?;
         let sources = sources::build(&config.sources, &upstream);
         Ok(Self {
             config: Arc::new(config),
             registry: Arc::new(registry),
             store: Arc::new(store),
             sources,
+            metrics,
         })
     }
 }

@@ -23,6 +23,7 @@ pub mod core;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod metrics;
 pub mod ops;
 pub mod read;
 pub mod sources;

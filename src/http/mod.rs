@@ -41,6 +41,7 @@ pub fn router(core: Core) -> Router {
         .route("/api/v1/sources", get(native::sources))
         .route("/api/v1/runs", get(native::runs))
         .route("/api/v1/runs/{id}", get(native::run))
+        .route("/metrics", get(native::metrics))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .fallback(unknown_route)

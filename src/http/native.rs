@@ -156,6 +156,41 @@ pub async fn run(
     Ok(Json(RunDetail { run, rejects }))
 }
 
+/// `GET /metrics`: Prometheus text format. The per-city gauges are read from the store at scrape
+/// time, so they are right whichever process wrote the data.
+pub async fn metrics(State(core): State<Core>) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    for location in core.registry.enabled() {
+        for &dataset in location.sources.keys() {
+            let extent = read::extent(&core, location, dataset, step_of(dataset)).await?;
+            let labels = [
+                ("city", location.id.as_str()),
+                ("data_type", dataset.as_str()),
+            ];
+            core.metrics.set(
+                "external_city_data_records",
+                &labels,
+                extent.instants as f64,
+            );
+            if let Some(last) = extent.last {
+                core.metrics.set(
+                    "external_city_data_last_update_timestamp",
+                    &labels,
+                    last.epoch() as f64,
+                );
+            }
+        }
+    }
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        core.metrics.render(),
+    )
+        .into_response())
+}
+
 /// `GET /api/v1/sources`: every configured source and what it is doing.
 pub async fn sources(
     State(core): State<Core>,

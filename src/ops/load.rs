@@ -69,6 +69,7 @@ pub async fn run(
     skip_complete: bool,
     progress: &ProgressBar,
 ) -> anyhow::Result<Outcome> {
+    let started = std::time::Instant::now();
     let (location, source) = (target.location, target.source.as_ref());
     let series = &target.series;
     let new_run = NewRun {
@@ -99,6 +100,24 @@ pub async fn run(
         }
         progress.inc(1);
     }
+    let labels = [
+        ("city", location.id.as_str()),
+        ("data_type", source.dataset().as_str()),
+        ("source", source.id()),
+    ];
+    let written = outcome.counts.inserted + outcome.counts.updated;
+    core.metrics
+        .add("external_ingestion_records_total", &labels, written as f64);
+    core.metrics.add(
+        "external_ingestion_failures_total",
+        &labels,
+        outcome.failed as f64,
+    );
+    core.metrics.observe(
+        "external_ingestion_duration_seconds",
+        &labels,
+        started.elapsed().as_secs_f64(),
+    );
     let status = if outcome.failed == 0 {
         RunStatus::Succeeded
     } else {

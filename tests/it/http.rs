@@ -324,6 +324,39 @@ async fn traffic_and_prices_are_served_from_their_providers() {
         "{ree}"
     );
 
+    let metrics = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ree_inserted = summary
+        .outcomes
+        .iter()
+        .find(|o| o.source == "ree")
+        .unwrap()
+        .counts
+        .inserted;
+    for line in [
+        format!("external_ingestion_records_total{{city=\"es_peninsular\",data_type=\"energy_price\",source=\"ree\"}} {ree_inserted}\n"),
+        format!(
+            "external_city_data_records{{city=\"madrid\",data_type=\"traffic\"}} {}\n",
+            availability["traffic_record_count"]
+        ),
+        "external_ingestion_failures_total{city=\"madrid\",data_type=\"traffic\",source=\"madrid_traffic\"} 0\n".into(),
+        "external_upstream_circuit_open{provider=\"ree\"} 0\n".into(),
+    ] {
+        assert!(metrics.contains(&line), "{line} not in:\n{metrics}");
+    }
+    assert!(
+        metrics.contains(
+            "external_upstream_requests_total{provider=\"madrid_traffic\",outcome=\"ok\"}"
+        ),
+        "{metrics}"
+    );
+
     let (status, runs) = get(format!("{base}/api/v1/runs?limit=2")).await;
     assert_eq!((status, runs.as_array().unwrap().len()), (200, 2));
     let id = runs[0]["id"].as_i64().unwrap();

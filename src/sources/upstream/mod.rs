@@ -9,11 +9,14 @@
 mod breaker;
 mod policy;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use reqwest::{StatusCode, header};
 use tokio::sync::Semaphore;
+
+use crate::metrics::Metrics;
 
 pub use breaker::Breaker;
 pub use policy::{Budget, Policy};
@@ -43,6 +46,21 @@ pub enum UpstreamError {
 }
 
 impl UpstreamError {
+    /// A short name for metrics: `timeout`, `connect`, `status_5xx`, …
+    pub fn kind(&self) -> &'static str {
+        match self {
+            UpstreamError::Timeout => "timeout",
+            UpstreamError::Connect(_) => "connect",
+            UpstreamError::Status { status, .. } if *status >= 500 => "status_5xx",
+            UpstreamError::Status { .. } => "status_4xx",
+            UpstreamError::RateLimited { .. } => "rate_limited",
+            UpstreamError::TooLarge { .. } => "too_large",
+            UpstreamError::Body(_) => "broken_body",
+            UpstreamError::CircuitOpen(_) => "circuit_open",
+            UpstreamError::OverBudget(_) => "over_budget",
+        }
+    }
+
     /// Whether the same request may succeed if sent again.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -72,22 +90,34 @@ impl UpstreamError {
 #[derive(Clone)]
 pub struct Upstream {
     http: reqwest::Client,
+    metrics: Arc<Metrics>,
 }
 
 impl Upstream {
+    /// A client whose request metrics go to `metrics`.
+    pub fn with_metrics(metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+        let mut upstream = Self::new()?;
+        upstream.metrics = metrics;
+        Ok(upstream)
+    }
+
     pub fn new() -> anyhow::Result<Self> {
         install_crypto();
         let http = reqwest::Client::builder()
             .user_agent(concat!("almanac/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .build()?;
-        Ok(Self { http })
+        Ok(Self {
+            http,
+            metrics: Arc::default(),
+        })
     }
 
     /// The request path of one provider, with its own budgets, breaker and in-flight cap.
     pub fn endpoint(&self, provider: &'static str, policy: &Policy) -> Endpoint {
         Endpoint {
             provider,
+            metrics: self.metrics.clone(),
             http: self.http.clone(),
             budgets: policy.limiters(),
             in_flight: Semaphore::new(policy.max_in_flight.max(1) as usize),
@@ -109,6 +139,7 @@ pub fn install_crypto() {
 /// One provider's request path.
 pub struct Endpoint {
     provider: &'static str,
+    metrics: Arc<Metrics>,
     http: reqwest::Client,
     policy: Policy,
     budgets: Vec<policy::Limiter>,
@@ -195,13 +226,32 @@ impl Endpoint {
             self.breaker
                 .permit(Instant::now())
                 .map_err(UpstreamError::CircuitOpen)?;
+            let started = Instant::now();
             let result = attempt_once().await;
+            let provider = [("provider", self.provider)];
+            self.metrics.observe(
+                "external_upstream_request_duration_seconds",
+                &provider,
+                started.elapsed().as_secs_f64(),
+            );
+            let outcome = match &result {
+                Ok(_) => "ok",
+                Err(e) => e.kind(),
+            };
+            self.metrics.add(
+                "external_upstream_requests_total",
+                &[("provider", self.provider), ("outcome", outcome)],
+                1.0,
+            );
             let failed = result
                 .as_ref()
                 .err()
                 .filter(|e| e.is_provider_failure())
                 .is_some();
             self.breaker.record(!failed, Instant::now());
+            let open = if self.circuit_open() { 1.0 } else { 0.0 };
+            self.metrics
+                .set("external_upstream_circuit_open", &provider, open);
             let error = match result {
                 Ok(body) => return Ok(body),
                 Err(error) => error,
@@ -210,6 +260,8 @@ impl Endpoint {
                 .retry_delay(&error, attempt)
                 .ok_or_else(|| error.clone())?;
             tracing::warn!(provider = self.provider, path = url.path(), attempt, delay_ms = delay.as_millis() as u64, %error, "retrying upstream request");
+            self.metrics
+                .add("external_upstream_retries_total", &provider, 1.0);
             tokio::time::sleep(delay).await;
             attempt += 1;
         }
