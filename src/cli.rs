@@ -29,6 +29,9 @@ pub struct Cli {
     /// Where the embedded store keeps its file (default ./data).
     #[arg(long, global = true)]
     pub data_dir: Option<PathBuf>,
+    /// Point every source at the built-in simulated upstream (offline), as `demo` does.
+    #[arg(long, global = true)]
+    pub demo: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -104,6 +107,25 @@ pub enum Command {
         /// The plan as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Remove stored values (to try `gaps` and `backfill`, or to drop a bad load).
+    Delete {
+        #[arg(long)]
+        location: String,
+        #[arg(long, value_parser = parse_dataset)]
+        dataset: crate::domain::Dataset,
+        /// Only this variable (default: every variable of the dataset).
+        #[arg(long)]
+        variable: Option<String>,
+        /// Only this source's series.
+        #[arg(long)]
+        source: Option<String>,
+        /// First day (YYYY-MM-DD) or instant (RFC 3339).
+        #[arg(long, value_parser = parse_instant)]
+        from: Timestamp,
+        /// Last day, included, or instant (RFC 3339, excluded).
+        #[arg(long, value_parser = parse_end)]
+        to: Timestamp,
     },
     /// Holes in the stored series: each gap's start, end, missing count and severity.
     Gaps {
@@ -182,6 +204,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(dir) = cli.data_dir {
         config.store.data_dir = dir;
     }
+    if cli.demo && !matches!(cli.command, Command::Demo { .. }) {
+        let upstream = demo::start_upstream(0.0).await?;
+        demo::use_upstream(&mut config, upstream);
+    }
     match cli.command {
         Command::Serve { listen } => serve(config, listen).await,
         Command::Demo { listen, faults } => run_demo(config, listen, faults).await,
@@ -247,6 +273,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: SourcesCommand::List,
         } => list_sources(config).await,
         Command::Runs { limit, json } => list_runs(config, limit, json).await,
+        Command::Delete {
+            location,
+            dataset,
+            variable,
+            source,
+            from,
+            to,
+        } => {
+            let range = crate::domain::TimeRange::new(from, to)
+                .ok_or_else(|| anyhow::anyhow!("--to is before --from"))?;
+            let core = Core::open(config).await?;
+            let mut total = 0;
+            for series in core.store.series(&location, dataset).await? {
+                if variable.as_ref().is_some_and(|v| *v != series.variable)
+                    || source.as_ref().is_some_and(|s| *s != series.source)
+                {
+                    continue;
+                }
+                let deleted = core.store.delete(series.id, range).await?;
+                println!(
+                    "{location} {dataset} {} ({}): {deleted} values deleted",
+                    series.variable, series.source
+                );
+                total += deleted;
+            }
+            println!("{total} values deleted");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Backfill {
             dry_run,
             location,

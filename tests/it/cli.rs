@@ -400,3 +400,110 @@ fn import_then_runs_and_rejects_show_what_happened() {
     );
     assert_eq!(almanac(&["rejects", "4242"]).status.code(), Some(1));
 }
+
+#[test]
+fn the_whole_cycle_runs_offline_with_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let almanac = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_almanac"))
+            .arg("--demo")
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            // A one-month window keeps the backfill to what this test deletes.
+            .env("ALMANAC__INIT__MONTHS", "1")
+            .env("ALMANAC_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    almanac(&["init"]);
+    let day = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(10 * 24))
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
+    let deleted = almanac(&[
+        "delete",
+        "--location",
+        "madrid",
+        "--dataset",
+        "weather",
+        "--source",
+        "open_meteo",
+        "--from",
+        &day,
+        "--to",
+        &day,
+    ]);
+    assert!(deleted.ends_with("168 values deleted\n"), "{deleted}");
+    let gaps = almanac(&[
+        "gaps",
+        "--location",
+        "madrid",
+        "--dataset",
+        "weather",
+        "--source",
+        "open_meteo",
+        "--from",
+        &day,
+        "--to",
+        &day,
+        "--json",
+    ]);
+    for line in gaps.lines() {
+        let series: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            (
+                series["present"].as_u64(),
+                series["gaps"][0]["missing"].as_u64()
+            ),
+            (Some(0), Some(24))
+        );
+    }
+    let plan = almanac(&["backfill", "--dry-run", "--location", "madrid"]);
+    let part = format!("madrid weather from open_meteo: {day}T00:00:00+00:00");
+    assert!(plan.contains(&part), "{plan}");
+    assert_eq!(
+        almanac(&[
+            "gaps",
+            "--location",
+            "madrid",
+            "--dataset",
+            "weather",
+            "--source",
+            "open_meteo",
+            "--from",
+            &day,
+            "--to",
+            &day,
+            "--json"
+        ]),
+        gaps,
+        "a dry run changes nothing"
+    );
+    let done = almanac(&["backfill", "--location", "madrid"]);
+    assert!(done.contains("168 inserted"), "{done}");
+    let healed = almanac(&[
+        "gaps",
+        "--location",
+        "madrid",
+        "--dataset",
+        "weather",
+        "--source",
+        "open_meteo",
+        "--from",
+        &day,
+        "--to",
+        &day,
+        "--json",
+    ]);
+    assert!(
+        healed.lines().all(|l| l.contains("\"gaps\":[]")),
+        "{healed}"
+    );
+}

@@ -252,6 +252,13 @@ impl Source for AemetHourly {
         )
     }
 
+    fn reach(&self, now: Timestamp) -> TimeRange {
+        TimeRange {
+            start: now.plus(-OBSERVATION_HOURS * 3_600).ceil(Step::HOUR),
+            end: now,
+        }
+    }
+
     async fn fetch(
         &self,
         location: &Location,
