@@ -32,6 +32,29 @@ pub struct Fetched {
     pub missing: u64,
 }
 
+impl Fetched {
+    /// What a fetch of `range` at `step` brought, with the values of the `declared` variables
+    /// that neither arrived nor were refused counted as missing.
+    pub fn assemble(
+        observations: Vec<Observation>,
+        rejects: Vec<Reject>,
+        range: TimeRange,
+        step: Step,
+        declared: &[&Variable],
+    ) -> Self {
+        let expected = crate::domain::Grid::new(range, step).len() * declared.len() as u64;
+        let present = observations
+            .iter()
+            .filter(|o| declared.iter().any(|v| v.name == o.variable))
+            .count() as u64;
+        Fetched {
+            missing: expected.saturating_sub(present + rejects.len() as u64),
+            observations,
+            rejects,
+        }
+    }
+}
+
 /// One value parsed from a payload, with the station, measurement point or price zone it belongs
 /// to when a payload carries several.
 #[derive(Clone, Debug, PartialEq)]

@@ -14,9 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::parse;
 use crate::config::{Limits, Secret};
-use crate::domain::{
-    Dataset, Flag, Grid, Location, Observation, Step, TimeRange, Timestamp, Variable,
-};
+use crate::domain::{Dataset, Flag, Location, Observation, Step, TimeRange, Timestamp, Variable};
 use crate::sources::upstream::{Answer, Endpoint, Upstream, UpstreamError};
 use crate::sources::{Fetched, Payload, Source, SourceError, pick};
 
@@ -214,7 +212,7 @@ impl Source for AemetDaily {
             }
         }
         let (observations, rejects) = merge_stations(stations, payloads, range);
-        Ok(fetched(
+        Ok(Fetched::assemble(
             observations,
             rejects,
             range,
@@ -270,7 +268,7 @@ impl Source for AemetHourly {
             .and_then(|r| r.intersect(range));
         let Some(reach) = reach.filter(|r| !r.is_empty()) else {
             // Older than the endpoint's 24 hours: nothing to ask for.
-            return Ok(fetched(
+            return Ok(Fetched::assemble(
                 Vec::new(),
                 Vec::new(),
                 range,
@@ -288,32 +286,12 @@ impl Source for AemetHourly {
             }
         }
         let (observations, rejects) = merge_stations(stations, payloads, reach);
-        Ok(fetched(
+        Ok(Fetched::assemble(
             observations,
             rejects,
             range,
             Step::HOUR,
             &self.variables(),
         ))
-    }
-}
-
-/// What a fetch brought, with the declared values it lacks counted as missing.
-fn fetched(
-    observations: Vec<Observation>,
-    rejects: Vec<crate::domain::Reject>,
-    range: TimeRange,
-    step: Step,
-    declared: &[&Variable],
-) -> Fetched {
-    let expected = Grid::new(range, step).len() * declared.len() as u64;
-    let present = observations
-        .iter()
-        .filter(|o| declared.iter().any(|v| v.name == o.variable))
-        .count() as u64;
-    Fetched {
-        missing: expected.saturating_sub(present),
-        observations,
-        rejects,
     }
 }

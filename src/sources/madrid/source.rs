@@ -15,9 +15,7 @@ use tokio::sync::Mutex;
 use super::{CityAggregator, history, pm, points};
 use crate::config::Limits;
 use crate::domain::series::TRAFFIC;
-use crate::domain::{
-    Dataset, Grid, Location, Observation, Reject, Step, TimeRange, Timestamp, Variable,
-};
+use crate::domain::{Dataset, Location, Observation, Reject, Step, TimeRange, Timestamp, Variable};
 use crate::sources::upstream::{Endpoint, Upstream, UpstreamError};
 use crate::sources::{Fetched, Source, SourceError};
 
@@ -269,16 +267,13 @@ impl Source for MadridTraffic {
             );
         }
         observations.sort_by_key(|o| (o.ts, o.variable));
-        let declared = observations
-            .iter()
-            .filter(|o| VARIABLES.iter().any(|v| v.name == o.variable))
-            .count() as u64;
-        let expected = Grid::new(range, Step::QUARTER_HOUR).len() * VARIABLES.len() as u64;
-        Ok(Fetched {
-            missing: expected.saturating_sub(declared),
+        Ok(Fetched::assemble(
             observations,
             rejects,
-        })
+            range,
+            Step::QUARTER_HOUR,
+            &self.variables(),
+        ))
     }
 }
 

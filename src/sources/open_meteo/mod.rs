@@ -11,7 +11,7 @@ pub use parse::{Parsed, error_reason, parse};
 
 use crate::config::{Limits, Secret};
 use crate::domain::series::WEATHER_HOURLY;
-use crate::domain::{Dataset, Grid, Location, Step, TimeRange, Timestamp, Variable};
+use crate::domain::{Dataset, Location, Step, TimeRange, Timestamp, Variable};
 use crate::sources::upstream::{Endpoint, Upstream, UpstreamError};
 use crate::sources::{Fetched, Source, SourceError};
 
@@ -106,14 +106,13 @@ impl OpenMeteo {
                 other => SourceError::Upstream(other),
             })?;
         let parsed = parse(&body, part)?;
-        let expected = Grid::new(part, Step::HOUR).len() * VARIABLES.len() as u64;
-        let missing =
-            expected.saturating_sub(parsed.hourly.len() as u64 + parsed.rejects.len() as u64);
-        Ok(Fetched {
-            observations: parsed.hourly,
-            rejects: parsed.rejects,
-            missing,
-        })
+        Ok(Fetched::assemble(
+            parsed.hourly,
+            parsed.rejects,
+            part,
+            Step::HOUR,
+            &self.variables(),
+        ))
     }
 }
 

@@ -162,14 +162,12 @@ impl Source for OpenWeatherMap {
         }
         fetched.observations.sort_by_key(|o| (o.ts, o.variable));
         fetched.observations.dedup_by_key(|o| (o.ts, o.variable));
-        let declared = self.variables();
-        let present = fetched
-            .observations
-            .iter()
-            .filter(|o| declared.iter().any(|v| v.name == o.variable))
-            .count() as u64;
-        fetched.missing =
-            (Grid::new(range, Step::HOUR).len() * declared.len() as u64).saturating_sub(present);
-        Ok(fetched)
+        Ok(Fetched::assemble(
+            fetched.observations,
+            fetched.rejects,
+            range,
+            Step::HOUR,
+            &self.variables(),
+        ))
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ZONES, parse};
 use crate::config::{Limits, Secret};
-use crate::domain::{Dataset, Grid, Location, Step, TimeRange, Timestamp, Variable};
+use crate::domain::{Dataset, Location, Step, TimeRange, Timestamp, Variable};
 use crate::sources::upstream::{Endpoint, Upstream, UpstreamError};
 use crate::sources::{Fetched, Source, SourceError, pick};
 
@@ -136,12 +136,12 @@ impl Source for Esios {
             );
         }
         fetched.observations.sort_by_key(|o| (o.ts, o.variable));
-        let hourly = fetched
-            .observations
-            .iter()
-            .filter(|o| o.variable == "pvpc" || o.variable == "spot")
-            .count() as u64;
-        fetched.missing = (Grid::new(range, Step::HOUR).len() * 2).saturating_sub(hourly);
-        Ok(fetched)
+        Ok(Fetched::assemble(
+            fetched.observations,
+            fetched.rejects,
+            range,
+            Step::HOUR,
+            &self.variables(),
+        ))
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Limits;
 use crate::domain::series::ENERGY_PRICE;
-use crate::domain::{Dataset, Grid, Location, Step, TimeRange, Timestamp, Variable};
+use crate::domain::{Dataset, Location, Step, TimeRange, Timestamp, Variable};
 use crate::sources::upstream::{Endpoint, Upstream, UpstreamError};
 use crate::sources::{Fetched, Source, SourceError};
 
@@ -125,15 +125,12 @@ impl Source for Ree {
             .map(|r| r.observation)
             .filter(|o| range.contains(o.ts))
             .collect();
-        let hourly = observations
-            .iter()
-            .filter(|o| VARIABLES.iter().any(|v| v.name == o.variable))
-            .count() as u64;
-        let expected = Grid::new(range, Step::HOUR).len() * VARIABLES.len() as u64;
-        Ok(Fetched {
-            missing: expected.saturating_sub(hourly + payload.rejects.len() as u64),
+        Ok(Fetched::assemble(
             observations,
-            rejects: payload.rejects,
-        })
+            payload.rejects,
+            range,
+            Step::HOUR,
+            &self.variables(),
+        ))
     }
 }
