@@ -144,6 +144,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The scheduled jobs: their cron, next run (local and UTC) and last result.
+    Schedule,
     /// Recent runs, newest first, with their counts, status and error.
     Runs {
         #[arg(long, default_value_t = 20)]
@@ -273,6 +275,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: SourcesCommand::List,
         } => list_sources(config).await,
         Command::Runs { limit, json } => list_runs(config, limit, json).await,
+        Command::Schedule => show_schedule(config).await,
         Command::Delete {
             location,
             dataset,
@@ -469,6 +472,53 @@ async fn show_gaps(
                 series.gaps.len() - SHOWN
             );
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn show_schedule(config: Config) -> anyhow::Result<ExitCode> {
+    let zone = jiff::tz::TimeZone::get(&config.schedule.timezone)?;
+    let jobs: Vec<(&'static str, String)> = config
+        .schedule
+        .jobs()
+        .iter()
+        .map(|(job, cron)| (*job, (*cron).to_owned()))
+        .collect();
+    let core = Core::open(config).await?;
+    let runs = core.store.runs(5_000).await?;
+    let now = Timestamp::now();
+    println!(
+        "{:<9} {:<14} {:<27} {:<27} last",
+        "job", "cron", "next (local)", "next (UTC)"
+    );
+    for (job, cron) in jobs {
+        let next = crate::domain::cron::Cron::parse(&cron)
+            .map_err(anyhow::Error::msg)?
+            .next_after(now, &zone);
+        // The 2-hourly gap check runs backfill; its runs are backfill runs.
+        let operation = if job == "gaps" { "backfill" } else { job };
+        let last = runs
+            .iter()
+            .find(|r| r.operation == operation)
+            .map(|r| {
+                format!(
+                    "{} at {}",
+                    r.status.as_str(),
+                    Timestamp::from_epoch(r.finished_at.unwrap_or(r.started_at))
+                )
+            })
+            .unwrap_or_else(|| "never".into());
+        println!(
+            "{job:<9} {cron:<14} {:<27} {:<27} {last}",
+            next.map(|t| t
+                .to_jiff()
+                .to_zoned(zone.clone())
+                .strftime("%Y-%m-%d %H:%M %Z")
+                .to_string())
+                .unwrap_or_else(|| "never".into()),
+            next.map(|t| t.to_string())
+                .unwrap_or_else(|| "never".into()),
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

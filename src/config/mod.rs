@@ -28,6 +28,7 @@ pub struct Config {
     pub init: InitConfig,
     pub ingest: IngestConfig,
     pub rotate: RotateConfig,
+    pub schedule: ScheduleConfig,
     pub sites: SitesConfig,
     pub sources: SourcesConfig,
     pub locations: BTreeMap<String, LocationConfig>,
@@ -49,6 +50,32 @@ pub struct HttpConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct InitConfig {
     pub months: u32,
+}
+
+/// When `serve` runs each job: cron expressions evaluated in `timezone`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ScheduleConfig {
+    pub timezone: String,
+    /// Current data from every source.
+    pub ingest: String,
+    /// Gap check with backfill of recent gaps.
+    pub gaps: String,
+    /// Full backfill of the window.
+    pub backfill: String,
+    /// Rotation of the window.
+    pub rotate: String,
+}
+
+impl ScheduleConfig {
+    /// (job, cron expression) in a fixed order.
+    pub fn jobs(&self) -> [(&'static str, &str); 4] {
+        [
+            ("ingest", &self.ingest),
+            ("gaps", &self.gaps),
+            ("backfill", &self.backfill),
+            ("rotate", &self.rotate),
+        ]
+    }
 }
 
 /// The rolling window `rotate` keeps, and how long the daily rollups of what it drops outlive it.
@@ -206,6 +233,17 @@ impl Config {
         );
         for (name, format) in &self.sources.csv_import.formats {
             problems.extend(format.problems(&format!("sources.csv_import.formats.{name}")));
+        }
+        if jiff::tz::TimeZone::get(&self.schedule.timezone).is_err() {
+            problems.push(format!(
+                "schedule.timezone: unknown IANA time zone `{}`",
+                self.schedule.timezone
+            ));
+        }
+        for (job, cron) in self.schedule.jobs() {
+            if let Err(e) = crate::domain::cron::Cron::parse(cron) {
+                problems.push(format!("schedule.{job}: {e}"));
+            }
         }
         if !(1..=1200).contains(&self.rotate.months)
             || self.rotate.rollup_months < self.rotate.months

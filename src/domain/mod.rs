@@ -1,6 +1,7 @@
 //! The vocabulary of almanac as plain values and pure functions: time, gaps, locations, series.
 //! Nothing here does I/O, reads the clock or knows about storage, HTTP or providers.
 
+pub mod cron;
 pub mod gaps;
 pub mod location;
 pub mod rollup;

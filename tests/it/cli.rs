@@ -507,3 +507,40 @@ fn the_whole_cycle_runs_offline_with_demo() {
         "{healed}"
     );
 }
+
+#[test]
+fn schedule_lists_the_jobs_and_refuses_a_bad_cron() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_almanac"));
+        command
+            .args(["--data-dir", dir.path().to_str().unwrap(), "schedule"])
+            .env("ALMANAC_LOG", "warn");
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        command.output().unwrap()
+    };
+    let ok = run(&[]);
+    assert!(ok.status.success());
+    let text = String::from_utf8(ok.stdout).unwrap();
+    for (job, cron) in [
+        ("ingest", "*/15 * * * *"),
+        ("gaps", "0 */2 * * *"),
+        ("backfill", "0 1 * * *"),
+        ("rotate", "0 2 1 * *"),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(job))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(line.contains(cron) && line.ends_with("never"), "{line}");
+    }
+    let bad = run(&[("ALMANAC__SCHEDULE__ROTATE", "\"0 25 1 * *\"")]);
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("schedule.rotate") && stderr.contains("hour"),
+        "{stderr}"
+    );
+}
