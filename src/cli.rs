@@ -412,11 +412,7 @@ fn parse_dataset(text: &str) -> Result<crate::domain::Dataset, String> {
 /// A day (its midnight, UTC) or an RFC 3339 instant.
 fn parse_instant(text: &str) -> Result<Timestamp, String> {
     if let Ok(date) = text.parse::<jiff::civil::Date>() {
-        return Ok(Timestamp::from_jiff(
-            date.to_zoned(jiff::tz::TimeZone::UTC)
-                .map_err(|e| e.to_string())?
-                .timestamp(),
-        ));
+        return Ok(Timestamp::utc_midnight(date));
     }
     text.parse::<jiff::Timestamp>()
         .map(Timestamp::from_jiff)

@@ -130,11 +130,7 @@ fn daily(station_id: &str, ini: &str, fin: &str, now: Timestamp) -> Response {
     let mut records = Vec::new();
     let mut date = first;
     while date <= last {
-        let start = Timestamp::from_epoch(
-            date.to_zoned(jiff::tz::TimeZone::UTC)
-                .map(|z| z.timestamp().as_second())
-                .unwrap_or_default(),
-        );
+        let start = Timestamp::utc_midnight(date);
         if start >= published {
             break;
         }

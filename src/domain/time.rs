@@ -51,6 +51,20 @@ impl Timestamp {
         Self(ts.as_second())
     }
 
+    /// A civil date-time written without an offset, read as UTC (`None` outside jiff's range).
+    pub fn from_utc_civil(civil: jiff::civil::DateTime) -> Option<Self> {
+        civil
+            .to_zoned(TimeZone::UTC)
+            .ok()
+            .map(|z| Self::from_jiff(z.timestamp()))
+    }
+
+    /// 00:00 UTC of `date`: where daily values are stamped. (Only a date in the first two days
+    /// of year −9999 lies outside jiff's instants; it maps to the epoch, as before this helper.)
+    pub fn utc_midnight(date: jiff::civil::Date) -> Self {
+        Self::from_utc_civil(date.to_datetime(jiff::civil::Time::midnight())).unwrap_or(Self(0))
+    }
+
     /// The latest aligned instant at or before `self`.
     pub fn floor(self, step: Step) -> Self {
         Self(self.0 - self.0.rem_euclid(step.0))

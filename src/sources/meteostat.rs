@@ -37,8 +37,7 @@ pub fn parse(bytes: &[u8]) -> Result<Payload, SourceError> {
             .get("time")
             .and_then(Value::as_str)
             .and_then(|t| DateTime::strptime("%Y-%m-%d %H:%M:%S", t).ok())
-            .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
-            .map(|z| Timestamp::from_epoch(z.timestamp().as_second()));
+            .and_then(Timestamp::from_utc_civil);
         let Some(ts) = ts.filter(|ts| ts.is_aligned(Step::HOUR)) else {
             payload.reject(row.to_string(), "`time` is not a whole UTC hour");
             continue;

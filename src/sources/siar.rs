@@ -101,11 +101,7 @@ pub fn parse(bytes: &[u8]) -> Result<Payload, SourceError> {
             payload.reject(line, format!("`Dia` is not the day of the year of {day}"));
             continue;
         }
-        let ts = Timestamp::from_epoch(
-            day.to_zoned(jiff::tz::TimeZone::UTC)
-                .map(|z| z.timestamp().as_second())
-                .unwrap_or_default(),
-        );
+        let ts = Timestamp::utc_midnight(day);
         for &(i, variable, unit) in &columns {
             let cell = cells[i].trim();
             if cell.is_empty() {

@@ -148,7 +148,7 @@ pub fn daily(bytes: &[u8]) -> Result<Payload, SourceError> {
             payload.reject(raw(), "`fecha` is not a date");
             continue;
         };
-        let ts = day_start(day);
+        let ts = Timestamp::utc_midnight(day);
         for key in TIMES {
             if let Some(time) = text(key)
                 && !is_time_of_day(time)
@@ -223,8 +223,7 @@ pub fn observations(bytes: &[u8]) -> Result<Payload, SourceError> {
             .get("fint")
             .and_then(Value::as_str)
             .and_then(|f| f.parse::<DateTime>().ok())
-            .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
-            .map(|z| Timestamp::from_epoch(z.timestamp().as_second()))
+            .and_then(Timestamp::from_utc_civil)
         else {
             payload.reject(raw(), "`fint` is not a date-time");
             continue;
@@ -281,14 +280,6 @@ fn push_checked(
         ),
         Err(reason) => payload.reject(excerpt, reason),
     }
-}
-
-fn day_start(day: Date) -> Timestamp {
-    let seconds = day
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .map(|z| z.timestamp().as_second())
-        .unwrap_or_default();
-    Timestamp::from_epoch(seconds)
 }
 
 /// `HH:MM`, a bare hour (`"11"`, `"24"`: pressure extremes are rounded to the hour) or `Varias`.
