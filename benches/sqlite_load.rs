@@ -45,6 +45,7 @@ async fn run() {
             source: None,
             range: Some(window),
             started_at: end,
+            parent: None,
         })
         .await
         .expect("run");

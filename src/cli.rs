@@ -491,11 +491,10 @@ async fn show_schedule(config: Config) -> anyhow::Result<ExitCode> {
         let next = crate::domain::cron::Cron::parse(&cron)
             .map_err(anyhow::Error::msg)?
             .next_after(now, &zone);
-        // The 2-hourly gap check runs backfill; its runs are backfill runs.
-        let operation = if job == "gaps" { "backfill" } else { job };
+        // A job's run has no location; the runs it started name it as their parent.
         let last = runs
             .iter()
-            .find(|r| r.operation == operation)
+            .find(|r| r.operation == job && r.location.is_none() && r.parent.is_none())
             .map(|r| {
                 format!(
                     "{} at {}",
@@ -529,8 +528,9 @@ async fn list_runs(config: Config, limit: u32, json: bool) -> anyhow::Result<Exi
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:>6} {:<8} {:<26} {:<14} {:<13} {:<15} {:<10} {:>9} {:>8} {:>9} {:>8}",
+        "{:>6} {:>6} {:<8} {:<26} {:<14} {:<13} {:<15} {:<10} {:>9} {:>8} {:>9} {:>8}",
         "run",
+        "job",
         "op",
         "started",
         "location",
@@ -544,8 +544,9 @@ async fn list_runs(config: Config, limit: u32, json: bool) -> anyhow::Result<Exi
     );
     for run in runs {
         println!(
-            "{:>6} {:<8} {:<26} {:<14} {:<13} {:<15} {:<10} {:>9} {:>8} {:>9} {:>8}",
+            "{:>6} {:>6} {:<8} {:<26} {:<14} {:<13} {:<15} {:<10} {:>9} {:>8} {:>9} {:>8}",
             run.id,
+            run.parent.map_or_else(|| "-".to_owned(), |p| p.to_string()),
             run.operation,
             Timestamp::from_epoch(run.started_at).to_string(),
             run.location.as_deref().unwrap_or("-"),
@@ -651,8 +652,30 @@ async fn serve(mut config: Config, listen: Option<SocketAddr>) -> anyhow::Result
         .await
         .with_context(|| format!("binding {address}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
-    http::serve(core, listener).await?;
+    serve_with_jobs(core, listener).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serves HTTP on `listener` and, unless `schedule.enabled` is off, runs the scheduled jobs
+/// beside it until the server shuts down.
+async fn serve_with_jobs(core: Core, listener: TcpListener) -> anyhow::Result<()> {
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let jobs = if core.config.schedule.enabled {
+        let scheduler = crate::scheduler::Scheduler::configured(&core)?;
+        let mut stopped = stopped.clone();
+        Some(tokio::spawn(scheduler.run(async move {
+            let _ = stopped.changed().await;
+        })))
+    } else {
+        tracing::info!("the scheduler is off (schedule.enabled = false)");
+        None
+    };
+    let served = http::serve(core, listener).await;
+    drop(stop);
+    if let Some(jobs) = jobs {
+        let _ = jobs.await;
+    }
+    served
 }
 
 async fn run_demo(
@@ -690,7 +713,7 @@ async fn run_demo(
     println!(
         "  curl 'http://{bound}/api/v1/locations/madrid/energy_price?start={yesterday}&end={yesterday}'"
     );
-    http::serve(core, listener).await?;
+    serve_with_jobs(core, listener).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,15 +1,21 @@
 //! The one bundle every caller shares: configuration, locations, store and sources, built once
 //! and cheap to clone (everything inside is behind an `Arc`).
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::domain::Registry;
+use crate::domain::{Location, Registry, Timestamp};
 use crate::metrics::Metrics;
 use crate::sources::{self, Sources, upstream::Upstream};
-use crate::store::{Sqlite, Store};
+use crate::store::{RunId, Sqlite, Store};
+
+/// How often a process says its running runs are alive.
+const HEARTBEAT: Duration = Duration::from_secs(20);
+/// A running run whose process has been silent this long is taken as abandoned (killed).
+pub const STALE_AFTER: Duration = Duration::from_secs(120);
 
 #[derive(Clone)]
 pub struct Core {
@@ -18,6 +24,16 @@ pub struct Core {
     pub store: Arc<dyn Store>,
     pub sources: Sources,
     pub metrics: Arc<Metrics>,
+    /// What the operations called with this handle are limited to.
+    pub scope: Scope,
+}
+
+/// What one invocation covers: the job run its runs belong to (a scheduled or admin-triggered
+/// job), and the one location it is limited to, if any.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub job: Option<RunId>,
+    pub location: Option<String>,
 }
 
 impl Core {
@@ -29,6 +45,15 @@ impl Core {
             .await
             .with_context(|| format!("opening the store at {}", path.display()))?;
         let registry = config.registry();
+        let store: Arc<dyn Store> = Arc::new(store);
+        let abandoned = store
+            .abandon_stale(Timestamp::now().plus(-(STALE_AFTER.as_secs() as i64)))
+            .await
+            .context("closing the runs of stopped processes")?;
+        if !abandoned.is_empty() {
+            tracing::warn!(runs = ?abandoned, "marked runs of stopped processes as abandoned");
+        }
+        keep_alive(Arc::downgrade(&store));
         store
             .sync_locations(registry.all())
             .await
@@ -40,9 +65,45 @@ impl Core {
         Ok(Self {
             config: Arc::new(config),
             registry: Arc::new(registry),
-            store: Arc::new(store),
+            store,
             sources,
             metrics,
+            scope: Scope::default(),
         })
     }
+
+    /// The same handle, limited to `scope`.
+    pub fn scoped(&self, scope: Scope) -> Self {
+        Self {
+            scope,
+            ..self.clone()
+        }
+    }
+
+    /// The enabled locations within the scope.
+    pub fn locations(&self) -> impl Iterator<Item = &Location> {
+        let only = self.scope.location.as_deref();
+        self.registry
+            .enabled()
+            .filter(move |l| only.is_none_or(|id| id == l.id))
+    }
+}
+
+/// Marks this process's running runs alive every [`HEARTBEAT`] until the store is dropped, so
+/// that any process can tell them from runs whose process was killed.
+fn keep_alive(store: Weak<dyn Store>) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(HEARTBEAT);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let Some(store) = store.upgrade() else { break };
+            if let Err(error) = store.heartbeat(Timestamp::now()).await {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "could not record the heartbeat of running runs"
+                );
+            }
+        }
+    });
 }

@@ -15,6 +15,7 @@
 //! - [`ops`]: the operations (`init`, `ingest`) that decide what to fetch and write it.
 //! - [`http`]: the axum API (the seed's endpoints, health).
 //! - [`demo`]: a simulated Open-Meteo upstream, so the whole path runs offline.
+//! - [`scheduler`]: the jobs `serve` runs on cron expressions, once per tick across replicas.
 //! - [`core`]: the cheap-to-clone bundle of all of the above that every caller shares.
 
 pub mod cli;
@@ -26,5 +27,6 @@ pub mod http;
 pub mod metrics;
 pub mod ops;
 pub mod read;
+pub mod scheduler;
 pub mod sources;
 pub mod store;

@@ -40,6 +40,12 @@ const HELP: &[(&str, &str, &str)] = &[
         "Unix time of the newest stored instant per city and data type.",
     ),
     (
+        "almanac_scheduler_ticks_total",
+        "counter",
+        "Scheduled job ticks by job and result: succeeded, failed, or skipped (another replica \
+         had the tick, or the job was still running).",
+    ),
+    (
         "external_upstream_requests_total",
         "counter",
         "Upstream request attempts by provider and outcome.",

@@ -55,7 +55,11 @@ pub struct InitConfig {
 /// When `serve` runs each job: cron expressions evaluated in `timezone`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ScheduleConfig {
+    /// Whether `serve` runs the jobs (off for replicas that only answer requests).
+    pub enabled: bool,
     pub timezone: String,
+    /// How far back the `gaps` job looks, days.
+    pub recent_days: u32,
     /// Current data from every source.
     pub ingest: String,
     /// Gap check with backfill of recent gaps.
@@ -238,6 +242,12 @@ impl Config {
             problems.push(format!(
                 "schedule.timezone: unknown IANA time zone `{}`",
                 self.schedule.timezone
+            ));
+        }
+        if !(1..=366).contains(&self.schedule.recent_days) {
+            problems.push(format!(
+                "schedule.recent_days must be 1..=366, got {}",
+                self.schedule.recent_days
             ));
         }
         for (job, cron) in self.schedule.jobs() {

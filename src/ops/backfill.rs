@@ -79,7 +79,7 @@ pub async fn plan(
     now: Timestamp,
 ) -> Result<Plan, StoreError> {
     let mut plan = Plan::default();
-    for location in core.registry.enabled() {
+    for location in core.locations() {
         if only.is_some_and(|id| id != location.id) {
             continue;
         }

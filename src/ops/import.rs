@@ -116,6 +116,7 @@ async fn write(
             source: Some(source),
             range,
             started_at: Timestamp::now(),
+            parent: core.scope.job,
         })
         .await?;
     let mut series = BTreeMap::new();

@@ -10,7 +10,7 @@ use crate::domain::{TimeRange, Timestamp};
 pub async fn run(core: &Core, now: Timestamp, progress: &ProgressBar) -> anyhow::Result<Summary> {
     let lookback = i64::from(core.config.ingest.lookback_hours) * 3_600;
     let mut summary = Summary::default();
-    for location in core.registry.enabled() {
+    for location in core.locations() {
         let sources = location.sources.values().flatten();
         for source in sources.filter_map(|id| core.sources.get(id)) {
             let step = source.step();

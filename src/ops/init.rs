@@ -16,7 +16,7 @@ pub async fn run(
     progress: &ProgressBar,
 ) -> anyhow::Result<Summary> {
     let mut targets = Vec::new();
-    for location in core.registry.enabled() {
+    for location in core.locations() {
         let sources = location.sources.values().flatten();
         for source in sources.filter_map(|id| core.sources.get(id)) {
             let end = now.floor(source.step());

@@ -79,6 +79,7 @@ pub async fn run(
         source: Some(source.id()),
         range: Some(target.range),
         started_at: Timestamp::now(),
+        parent: core.scope.job,
     };
     let mut outcome = Outcome {
         location: location.id.clone(),

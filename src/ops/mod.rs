@@ -8,6 +8,7 @@ pub mod gaps;
 pub mod import;
 pub mod ingest;
 pub mod init;
+pub mod job;
 mod load;
 pub mod rotate;
 pub mod sources;

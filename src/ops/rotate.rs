@@ -35,7 +35,7 @@ pub async fn run(
     progress: &ProgressBar,
 ) -> anyhow::Result<(Vec<Dropped>, Summary)> {
     let mut dropped = Vec::new();
-    for location in core.registry.enabled() {
+    for location in core.locations() {
         let zone = jiff::tz::TimeZone::get(&location.timezone)?;
         let local_midnight = |ts: Timestamp| -> anyhow::Result<Timestamp> {
             let day = ts.to_jiff().to_zoned(zone.clone()).date();
@@ -62,6 +62,7 @@ pub async fn run(
                 source: None,
                 range: Some(old),
                 started_at: Timestamp::now(),
+                parent: core.scope.job,
             })
             .await?;
         for &dataset in Dataset::ALL {

@@ -16,6 +16,21 @@ use crate::domain::{
 pub type SeriesId = i64;
 pub type RunId = i64;
 
+/// A name for this process's store handle: host, process id and a random part.
+fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!(
+        "{host}/{}/{:06x}",
+        std::process::id(),
+        fastrand::u32(..1 << 24)
+    )
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -108,6 +123,8 @@ pub struct NewRun<'a> {
     pub source: Option<&'a str>,
     pub range: Option<TimeRange>,
     pub started_at: Timestamp,
+    /// The job run this run belongs to, if a job started it.
+    pub parent: Option<RunId>,
 }
 
 /// A recorded run.
@@ -125,6 +142,9 @@ pub struct Run {
     pub error: Option<String>,
     pub started_at: i64,
     pub finished_at: Option<i64>,
+    pub parent: Option<RunId>,
+    /// The process that ran it (see [`Store::instance`]).
+    pub instance: Option<String>,
 }
 
 /// The first and last stored instants of a set of series and how many distinct instants hold
@@ -146,6 +166,10 @@ pub trait Store: Send + Sync {
     async fn ensure_series(&self, key: &SeriesKey<'_>) -> Result<SeriesId, StoreError>;
     /// Every series of a location's dataset.
     async fn series(&self, location: &str, dataset: Dataset) -> Result<Vec<Series>, StoreError>;
+    /// This handle's name in runs and leases: host, process and a random part, so two processes
+    /// (or two handles in one test) never share one.
+    fn instance(&self) -> &str;
+    /// Starts a run owned by this handle's instance.
     async fn start_run(&self, run: &NewRun<'_>) -> Result<RunId, StoreError>;
     /// Upserts `rows` on (series, instant), stores `rejects`, and adds the counts to the run, all
     /// in one transaction. Counts are per distinct (series, instant) of `rows`.
@@ -155,6 +179,8 @@ pub trait Store: Send + Sync {
         rows: &[Row],
         rejects: &[Reject],
     ) -> Result<Counts, StoreError>;
+    /// Ends a run; a job run's counts become the sums of its children's. A run marked abandoned
+    /// whose process turns out to be alive is ended all the same.
     async fn finish_run(
         &self,
         run: RunId,
@@ -162,6 +188,32 @@ pub trait Store: Send + Sync {
         error: Option<&str>,
         at: Timestamp,
     ) -> Result<(), StoreError>;
+    /// Marks every running run of this instance alive at `at`; returns how many there are.
+    async fn heartbeat(&self, at: Timestamp) -> Result<u64, StoreError>;
+    /// Fails every running run whose process last said it was alive before `before` (it was
+    /// killed or lost), saying so in its error; returns their ids.
+    async fn abandon_stale(&self, before: Timestamp) -> Result<Vec<RunId>, StoreError>;
+    /// The runs a job run started, in id order.
+    async fn child_runs(&self, parent: RunId) -> Result<Vec<Run>, StoreError>;
+    /// Claims `tick` of `job` for `holder` until `until`: only if no earlier claim was for this
+    /// tick or a later one, and nobody holds the job past `now`. True when claimed.
+    async fn claim_lease(
+        &self,
+        job: &str,
+        tick: Timestamp,
+        holder: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Extends a held lease; false when `holder` no longer holds it.
+    async fn renew_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        until: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Lets go of a held lease (the job finished).
+    async fn release_lease(&self, job: &str, holder: &str) -> Result<(), StoreError>;
     /// The most recent runs, newest first.
     async fn runs(&self, limit: u32) -> Result<Vec<Run>, StoreError>;
     /// The runs with these ids, in id order.

@@ -26,12 +26,13 @@ const ROWS_PER_STATEMENT: usize = 4_000;
 #[derive(Clone)]
 pub struct Sqlite {
     pool: SqlitePool,
+    instance: std::sync::Arc<str>,
 }
 
 macro_rules! run_columns {
     () => {
         "id, operation, location_id, dataset, source, range_start, range_end, inserted, updated, \
-         unchanged, rejected, status, error, started_at, finished_at"
+         unchanged, rejected, status, error, started_at, finished_at, parent_id, instance"
     };
 }
 
@@ -53,6 +54,8 @@ struct RunRow {
     error: Option<String>,
     started_at: i64,
     finished_at: Option<i64>,
+    parent_id: Option<i64>,
+    instance: Option<String>,
 }
 
 impl Sqlite {
@@ -88,12 +91,20 @@ impl Sqlite {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        // Connections to a local file are cheap to keep: none is closed for being idle or old,
+        // so no reaper runs (a process on paused time, as the scheduler's tests are, would see
+        // it fire at once).
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            instance: super::instance_name().into(),
+        })
     }
 }
 
@@ -192,10 +203,15 @@ impl Store for Sqlite {
             .collect()
     }
 
+    fn instance(&self) -> &str {
+        &self.instance
+    }
+
     async fn start_run(&self, run: &NewRun<'_>) -> Result<RunId, StoreError> {
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO runs (operation, location_id, dataset, source, range_start, range_end, status, started_at)
-             VALUES (?, ?, ?, ?, ?, ?, 'running', ?) RETURNING id",
+            "INSERT INTO runs (operation, location_id, dataset, source, range_start, range_end, status, started_at,
+               parent_id, instance, heartbeat_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9, ?7) RETURNING id",
         )
         .bind(run.operation)
         .bind(run.location)
@@ -204,6 +220,8 @@ impl Store for Sqlite {
         .bind(run.range.map(|r| r.start.epoch()))
         .bind(run.range.map(|r| r.end.epoch()))
         .bind(run.started_at.epoch())
+        .bind(run.parent)
+        .bind(&*self.instance)
         .fetch_one(&self.pool)
         .await?;
         Ok(id)
@@ -290,11 +308,101 @@ impl Store for Sqlite {
         error: Option<&str>,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?")
-            .bind(status.as_str())
-            .bind(error)
-            .bind(at.epoch())
-            .bind(run)
+        sqlx::query(
+            "UPDATE runs SET status = ?, error = ?, finished_at = ?,
+               inserted = inserted + (SELECT COALESCE(SUM(inserted), 0) FROM runs c WHERE c.parent_id = runs.id),
+               updated = updated + (SELECT COALESCE(SUM(updated), 0) FROM runs c WHERE c.parent_id = runs.id),
+               unchanged = unchanged + (SELECT COALESCE(SUM(unchanged), 0) FROM runs c WHERE c.parent_id = runs.id),
+               rejected = rejected + (SELECT COALESCE(SUM(rejected), 0) FROM runs c WHERE c.parent_id = runs.id)
+             WHERE id = ? AND (status = 'running' OR error LIKE 'abandoned:%')",
+        )
+        .bind(status.as_str())
+        .bind(error)
+        .bind(at.epoch())
+        .bind(run)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn heartbeat(&self, at: Timestamp) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE runs SET heartbeat_at = ? WHERE instance = ? AND status = 'running'",
+        )
+        .bind(at.epoch())
+        .bind(&*self.instance)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn abandon_stale(&self, before: Timestamp) -> Result<Vec<RunId>, StoreError> {
+        let ids = sqlx::query_scalar(
+            "UPDATE runs SET status = 'failed', finished_at = COALESCE(heartbeat_at, started_at),
+               error = 'abandoned: its process (' || COALESCE(instance, 'unknown') || ') stopped without finishing it'
+             WHERE status = 'running' AND COALESCE(heartbeat_at, started_at) < ? RETURNING id",
+        )
+        .bind(before.epoch())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids)
+    }
+
+    async fn child_runs(&self, parent: RunId) -> Result<Vec<Run>, StoreError> {
+        let rows: Vec<RunRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE parent_id = ? ORDER BY id"
+        ))
+        .bind(parent)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(to_run).collect()
+    }
+
+    async fn claim_lease(
+        &self,
+        job: &str,
+        tick: Timestamp,
+        holder: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO leases (job, tick, holder, expires_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (job) DO UPDATE SET tick = excluded.tick, holder = excluded.holder,
+               expires_at = excluded.expires_at
+             WHERE leases.tick < excluded.tick AND (leases.holder IS NULL OR leases.expires_at <= ?)",
+        )
+        .bind(job)
+        .bind(tick.epoch())
+        .bind(holder)
+        .bind(until.epoch())
+        .bind(now.epoch())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn renew_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE leases SET expires_at = ? WHERE job = ? AND holder = ?")
+            .bind(until.epoch())
+            .bind(job)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_lease(&self, job: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE leases SET holder = NULL WHERE job = ? AND holder = ?")
+            .bind(job)
+            .bind(holder)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -568,5 +676,7 @@ fn to_run(row: RunRow) -> Result<Run, StoreError> {
         error: row.error,
         started_at: row.started_at,
         finished_at: row.finished_at,
+        parent: row.parent_id,
+        instance: row.instance,
     })
 }

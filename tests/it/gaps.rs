@@ -31,6 +31,7 @@ async fn holes_are_found_with_their_length_and_severity() {
             source: Some("open_meteo"),
             range: Some(day),
             started_at: Timestamp::now(),
+            parent: None,
         })
         .await
         .unwrap();

@@ -11,6 +11,7 @@ mod import;
 mod init;
 mod providers;
 mod rotate;
+mod schedule;
 mod sources;
 mod store_conformance;
 mod support;

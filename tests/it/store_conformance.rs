@@ -39,6 +39,7 @@ fn run_at<'a>(range: TimeRange) -> NewRun<'a> {
         source: Some("open_meteo"),
         range: Some(range),
         started_at: hour(100),
+        parent: None,
     }
 }
 
@@ -289,6 +290,134 @@ pub async fn story(store: &dyn Store) {
     );
     assert_eq!(store.rejects(run).await.unwrap(), [reject]);
     assert!(store.rejects(second_run).await.unwrap().is_empty());
+}
+
+/// Job runs and their children, heartbeats and abandoned runs, and leases, seen from two handles
+/// on one database (two processes).
+pub async fn jobs_and_leases(a: &dyn Store, b: &dyn Store) {
+    assert_ne!(a.instance(), b.instance());
+    a.sync_locations(&[madrid()]).await.unwrap();
+    let series = a.ensure_series(&temperature_key()).await.unwrap();
+    let job = a
+        .start_run(&NewRun {
+            operation: "backfill",
+            location: None,
+            dataset: None,
+            source: None,
+            range: None,
+            started_at: hour(100),
+            parent: None,
+        })
+        .await
+        .unwrap();
+    let child = a
+        .start_run(&NewRun {
+            parent: Some(job),
+            ..run_at(TimeRange::new(hour(0), hour(2)).unwrap())
+        })
+        .await
+        .unwrap();
+    let row = |h: i64| Row {
+        series,
+        ts: hour(h),
+        value: 1.5,
+        flag: Flag::Observed,
+    };
+    a.write_chunk(child, &[row(0), row(1)], &[]).await.unwrap();
+    a.finish_run(child, RunStatus::Succeeded, None, hour(101))
+        .await
+        .unwrap();
+    a.finish_run(job, RunStatus::Succeeded, None, hour(101))
+        .await
+        .unwrap();
+    let children = b.child_runs(job).await.unwrap();
+    assert_eq!(children.len(), 1);
+    assert_eq!(children[0].parent, Some(job));
+    assert_eq!(children[0].instance.as_deref(), Some(a.instance()));
+    let finished = b.runs_by_id(&[job]).await.unwrap().remove(0);
+    assert_eq!(
+        finished.counts.inserted, 2,
+        "a job run counts what its children did"
+    );
+
+    // A run whose process stops saying it is alive is abandoned; a live one is not.
+    let killed = a
+        .start_run(&run_at(TimeRange::new(hour(2), hour(3)).unwrap()))
+        .await
+        .unwrap();
+    let alive = b
+        .start_run(&run_at(TimeRange::new(hour(3), hour(4)).unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(a.heartbeat(hour(103)).await.unwrap(), 1);
+    assert_eq!(b.heartbeat(hour(105)).await.unwrap(), 1);
+    assert!(b.abandon_stale(hour(103)).await.unwrap().is_empty());
+    assert_eq!(b.abandon_stale(hour(104)).await.unwrap(), [killed]);
+    let abandoned = b.runs_by_id(&[killed, alive]).await.unwrap();
+    assert_eq!(abandoned[0].status, RunStatus::Failed);
+    assert_eq!(abandoned[0].finished_at, Some(hour(103).epoch()));
+    assert!(
+        abandoned[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("abandoned") && e.contains(a.instance())),
+        "{:?}",
+        abandoned[0].error
+    );
+    assert_eq!(abandoned[1].status, RunStatus::Running);
+    a.finish_run(killed, RunStatus::Succeeded, None, hour(106))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.runs_by_id(&[killed]).await.unwrap()[0].status,
+        RunStatus::Succeeded,
+        "a process that was only slow still ends its run"
+    );
+
+    // Leases: one holder per tick, none while held, a lapsed one can be taken over.
+    let t1 = hour(200);
+    let (t2, t3) = (t1.plus(60), t1.plus(120));
+    let claim = |store: &'static str, tick: Timestamp, now: Timestamp| {
+        let handle = if store == "a" { a } else { b };
+        async move {
+            handle
+                .claim_lease("ingest", tick, handle.instance(), now.plus(300), now)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(claim("a", t1, t1).await, "the first claim of a tick wins");
+    assert!(!claim("b", t1, t1).await, "a tick is claimed once");
+    assert!(!claim("b", t2, t2).await, "not while the job still runs");
+    a.release_lease("ingest", a.instance()).await.unwrap();
+    assert!(!claim("a", t1, t2).await, "a past tick is not run again");
+    assert!(claim("b", t2, t2).await, "the next tick after release");
+    assert!(!claim("a", t2, t2).await);
+    assert!(
+        !b.renew_lease("ingest", a.instance(), t2.plus(600))
+            .await
+            .unwrap()
+    );
+    assert!(
+        b.renew_lease("ingest", b.instance(), t2.plus(600))
+            .await
+            .unwrap()
+    );
+    assert!(!claim("a", t3, t2.plus(599)).await, "renewed");
+    assert!(
+        claim("a", t3, t2.plus(600)).await,
+        "a lapsed lease is taken over"
+    );
+    assert!(!claim("a", t1, t1).await, "and ticks before it stay done");
+}
+
+#[tokio::test]
+async fn sqlite_keeps_jobs_and_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("almanac.db");
+    let a = Sqlite::open(&path).await.unwrap();
+    let b = Sqlite::open(&path).await.unwrap();
+    jobs_and_leases(&a, &b).await;
 }
 
 #[tokio::test]
