@@ -97,6 +97,45 @@ impl Runner for Operations {
     }
 }
 
+/// Runs `work` under the claimed lease of `job`, renewing it every third of [`LEASE`] until the
+/// work ends, then releases it.
+pub async fn holding<T>(
+    leases: &dyn Leases,
+    job: &str,
+    clock: Clock,
+    work: impl Future<Output = T>,
+) -> T {
+    let renew = async {
+        loop {
+            tokio::time::sleep(LEASE / 3).await;
+            let until = clock.now().plus(LEASE.as_secs() as i64);
+            match leases.renew(job, until).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(job, "the job's lease was taken over while it ran"),
+                Err(error) => {
+                    tracing::warn!(
+                        job,
+                        error = format!("{error:#}"),
+                        "could not renew the job's lease"
+                    )
+                }
+            }
+        }
+    };
+    let out = tokio::select! {
+        out = work => out,
+        () = renew => unreachable!("renewing loops for ever"),
+    };
+    if let Err(error) = leases.release(job).await {
+        tracing::warn!(
+            job,
+            error = format!("{error:#}"),
+            "could not release the job's lease; it lapses on its own"
+        );
+    }
+    out
+}
+
 /// Where the scheduler's time comes from.
 #[derive(Clone, Copy, Debug)]
 pub enum Clock {
@@ -233,9 +272,9 @@ impl Scheduler {
 
     /// One tick of one job: claim it, run it while renewing the lease, let go.
     async fn fire(self: Arc<Self>, name: &'static str, tick: Timestamp) {
-        let lease = LEASE.as_secs() as i64;
         let now = self.clock.now();
-        let claimed = self.leases.claim(name, tick, now.plus(lease), now).await;
+        let until = now.plus(LEASE.as_secs() as i64);
+        let claimed = self.leases.claim(name, tick, until, now).await;
         match claimed {
             Ok(true) => {}
             Ok(false) => {
@@ -250,42 +289,19 @@ impl Scheduler {
             }
         }
         let span = tracing::info_span!("job", job = name, %tick);
-        let renew = async {
-            loop {
-                tokio::time::sleep(LEASE / 3).await;
-                let until = self.clock.now().plus(lease);
-                match self.leases.renew(name, until).await {
-                    Ok(true) => {}
-                    Ok(false) => tracing::warn!("the job's lease was taken over while it ran"),
-                    Err(error) => {
-                        tracing::warn!(
-                            error = format!("{error:#}"),
-                            "could not renew the job's lease"
-                        )
-                    }
-                }
-            }
-        };
         let work = async {
             tracing::info!("job started");
-            tokio::select! {
-                result = self.runner.run(name, tick) => result,
-                () = renew => unreachable!("renewing loops for ever"),
-            }
+            self.runner.run(name, tick).await
         };
-        match work.instrument(span.clone()).await {
+        let result = holding(self.leases.as_ref(), name, self.clock, work)
+            .instrument(span.clone())
+            .await;
+        match result {
             Ok(()) => self.count(name, "succeeded"),
             Err(error) => {
                 span.in_scope(|| tracing::error!(error = format!("{error:#}"), "job failed"));
                 self.count(name, "failed");
             }
-        }
-        if let Err(error) = self.leases.release(name).await {
-            tracing::warn!(
-                job = name,
-                error = format!("{error:#}"),
-                "could not release the job's lease; it lapses on its own"
-            );
         }
     }
 

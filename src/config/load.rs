@@ -13,6 +13,7 @@ const ENV_PREFIX: &str = "ALMANAC__";
 /// Keys whose values are secrets: they may come from the environment or from the file named by
 /// `<key>_file`, never from the config file itself.
 const SECRETS: &[&str] = &[
+    "http.admin_token",
     "sources.open_meteo.api_key",
     "sources.aemet.api_key",
     "sources.owm.api_key",

@@ -45,6 +45,9 @@ pub struct StoreConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct HttpConfig {
     pub listen: SocketAddr,
+    /// Bearer token of the admin routes (a secret); without one they are disabled.
+    #[serde(default)]
+    pub admin_token: Option<Secret>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

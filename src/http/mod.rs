@@ -1,6 +1,7 @@
 //! The HTTP API (axum): the seed's endpoints, health, and JSON errors for everything else,
 //! unknown routes and methods included. Handlers only read: they never fetch upstream.
 
+mod admin;
 mod error;
 mod health;
 mod native;
@@ -14,7 +15,7 @@ use axum::extract::Request;
 use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
@@ -41,6 +42,7 @@ pub fn router(core: Core) -> Router {
         .route("/api/v1/sources", get(native::sources))
         .route("/api/v1/runs", get(native::runs))
         .route("/api/v1/runs/{id}", get(native::run))
+        .route("/api/v1/admin/{job}", post(admin::start))
         .route("/metrics", get(native::metrics))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))

@@ -120,6 +120,8 @@ pub async fn runs(
 pub struct RunDetail {
     #[serde(flatten)]
     run: crate::store::Run,
+    /// The runs a job run started (empty for other runs).
+    children: Vec<crate::store::Run>,
     rejects: Vec<RejectOut>,
 }
 
@@ -129,7 +131,7 @@ pub struct RejectOut {
     record: String,
 }
 
-/// `GET /api/v1/runs/{id}`: one run with the records it refused.
+/// `GET /api/v1/runs/{id}`: one run with the runs it started (a job's) and the records it refused.
 pub async fn run(
     State(core): State<Core>,
     Path(id): Path<String>,
@@ -153,7 +155,12 @@ pub async fn run(
             record: r.record,
         })
         .collect();
-    Ok(Json(RunDetail { run, rejects }))
+    let children = core.store.child_runs(id).await?;
+    Ok(Json(RunDetail {
+        run,
+        children,
+        rejects,
+    }))
 }
 
 /// `GET /metrics`: Prometheus text format. The per-city gauges are read from the store at scrape

@@ -1,0 +1,190 @@
+//! Admin routes: `POST /api/v1/admin/{job}` starts `init`, `ingest`, `gaps`, `backfill` or
+//! `rotate` in the background and answers at once (202) with the job's run id; `GET
+//! /api/v1/runs/{id}` follows it. They require `Authorization: Bearer <token>` matching
+//! `http.admin_token` (a secret: `ALMANAC__HTTP__ADMIN_TOKEN` or `http.admin_token_file`);
+//! without a configured token they answer 403. A job takes the same lease as the scheduler's
+//! job of that name, so a request never runs a job that is already running (409).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
+
+use super::ApiError;
+use crate::core::Core;
+use crate::domain::Timestamp;
+use crate::ops::job::{self, Job};
+use crate::scheduler::{self, Clock, Leases, StoreLeases};
+
+/// What a request may say about the job (a JSON body; all optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobRequest {
+    /// Limit the job to one location.
+    location: Option<String>,
+    /// `init`: months to load; `rotate`: months to keep.
+    months: Option<u32>,
+    /// `gaps`: how many recent days to backfill.
+    days: Option<u32>,
+}
+
+#[derive(Serialize)]
+pub struct Started {
+    run: i64,
+    job: &'static str,
+    location: Option<String>,
+    status: &'static str,
+    href: String,
+}
+
+pub async fn start(
+    State(core): State<Core>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&core, &headers)?;
+    let request: JobRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        JobRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(
+                "invalid_body",
+                format!(
+                    "the body is a JSON object with optional `location`, `months`, `days`: {e}"
+                ),
+            )
+        })?
+    };
+    let job = job_for(&core, &name, &request)?;
+    if let Some(id) = &request.location
+        && core.registry.enabled().all(|l| &l.id != id)
+    {
+        return Err(ApiError::not_found(
+            "unknown_location",
+            format!("no enabled location `{id}`"),
+        ));
+    }
+
+    let leases = StoreLeases(core.store.clone());
+    let now = Timestamp::now();
+    let until = now.plus(scheduler::LEASE.as_secs() as i64);
+    if !leases.claim(job.name(), now, until, now).await? {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            code: "job_running",
+            detail: format!(
+                "{} is running already (scheduled or requested); GET /api/v1/runs lists it",
+                job.name()
+            ),
+        });
+    }
+    let run = match job::begin(&core, job, request.location.as_deref()).await {
+        Ok(run) => run,
+        Err(error) => {
+            leases.release(job.name()).await?;
+            return Err(error.into());
+        }
+    };
+    let location = request.location.clone();
+    let background = core.clone();
+    let span = tracing::info_span!("job", job = job.name(), run, requested = true);
+    tokio::spawn(
+        async move {
+            let work = job::execute(&background, job, run, location.as_deref());
+            match scheduler::holding(&leases, job.name(), Clock::System, work).await {
+                Ok(summary) => {
+                    tracing::info!(values = ?summary.total(), failed = summary.failed(), "requested job done")
+                }
+                Err(error) => tracing::error!(error = format!("{error:#}"), "requested job failed"),
+            }
+        }
+        .instrument(span),
+    );
+    let href = format!("/api/v1/runs/{run}");
+    let mut response = (
+        StatusCode::ACCEPTED,
+        Json(Started {
+            run,
+            job: job.name(),
+            location: request.location,
+            status: "running",
+            href: href.clone(),
+        }),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&href) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+/// The job `name` with the request's parameters over the configured ones.
+fn job_for(core: &Core, name: &str, request: &JobRequest) -> Result<Job, ApiError> {
+    let mut job = Job::configured(name, core).ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_job",
+            format!("no job `{name}`: one of init, ingest, gaps, backfill, rotate"),
+        )
+    })?;
+    let months_ok = |m: u32| (1..=1200).contains(&m);
+    match (&mut job, request.months, request.days) {
+        (Job::Init { months }, Some(m), None) if months_ok(m) => *months = m,
+        (Job::Rotate { months, .. }, Some(m), None) if months_ok(m) => *months = m,
+        (Job::Gaps { days }, None, Some(d)) if (1..=366).contains(&d) => *days = d,
+        (_, None, None) => {}
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!(
+                    "`months` (1..=1200) applies to init and rotate, `days` (1..=366) to gaps; got {request:?} for {name}"
+                ),
+            ));
+        }
+    }
+    if let Job::Rotate {
+        months,
+        rollup_months,
+    } = &mut job
+    {
+        *rollup_months = (*rollup_months).max(*months);
+    }
+    Ok(job)
+}
+
+/// Checks the bearer token against the configured one, in time independent of where they differ.
+fn authorize(core: &Core, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = &core.config.http.admin_token else {
+        return Err(ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "admin_disabled",
+            detail: "admin routes are disabled: set ALMANAC__HTTP__ADMIN_TOKEN (or http.admin_token_file) to enable them".into(),
+        });
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let expected = token.expose().as_bytes();
+    let same = given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            detail:
+                "admin routes need `Authorization: Bearer <token>` with the configured admin token"
+                    .into(),
+        })
+    }
+}
