@@ -10,6 +10,7 @@ mod gaps;
 mod http;
 mod import;
 mod init;
+mod killed;
 mod providers;
 mod rotate;
 mod schedule;

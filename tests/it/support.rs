@@ -50,6 +50,15 @@ pub async fn serve(router: Router) -> SocketAddr {
 /// budgets, only Open-Meteo weather for Madrid and the price zone disabled (tests about traffic
 /// and prices turn them on), plus any `extra` `ALMANAC__…` pairs.
 pub fn config(dir: &tempfile::TempDir, upstream: SocketAddr, extra: &[(&str, &str)]) -> Config {
+    config::load(None, env(dir, upstream, extra)).unwrap()
+}
+
+/// The `ALMANAC__…` variables of [`config`], for a child `almanac` process.
+pub fn env(
+    dir: &tempfile::TempDir,
+    upstream: SocketAddr,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = [
         (
             "ALMANAC__STORE__DATA_DIR",
@@ -118,7 +127,7 @@ pub fn config(dir: &tempfile::TempDir, upstream: SocketAddr, extra: &[(&str, &st
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    config::load(None, env).unwrap()
+    env
 }
 
 /// A core on a fresh store in `dir`, fetching from `upstream`.
