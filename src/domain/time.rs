@@ -123,6 +123,13 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// Serialized as its RFC 3339 text (the `Display` form).
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl Step {
     pub const QUARTER_HOUR: Step = Step(900);
     pub const HOUR: Step = Step(3_600);

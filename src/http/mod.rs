@@ -4,6 +4,7 @@
 mod admin;
 mod error;
 mod health;
+mod locations;
 mod native;
 mod params;
 mod seed;
@@ -37,6 +38,32 @@ pub fn router(core: Core) -> Router {
             "/api/v1/tenants/{tenant_id}/external/operations/historical-traffic-optimized",
             get(seed::historical_traffic),
         )
+        .route(
+            "/api/v1/tenants/{tenant_id}/external/operations/weather/historical",
+            post(seed::historical_weather_post),
+        )
+        .route(
+            "/api/v1/tenants/{tenant_id}/external/operations/traffic/historical",
+            post(seed::historical_traffic_post),
+        )
+        // The short forms of the seed's architecture diagram.
+        .route("/api/v1/cities", get(seed::cities))
+        .route(
+            "/api/v1/cities/{city_id}/data-availability",
+            get(seed::availability),
+        )
+        .route(
+            "/api/v1/tenants/{tenant_id}/external/historical-weather",
+            get(seed::historical_weather),
+        )
+        .route(
+            "/api/v1/tenants/{tenant_id}/external/historical-traffic",
+            get(seed::historical_traffic),
+        )
+        .route("/api/v1/locations", get(locations::list))
+        .route("/api/v1/locations/nearest", get(locations::nearest))
+        .route("/api/v1/locations/{id}", get(locations::one))
+        .route("/api/v1/locations/{id}/coverage", get(locations::coverage))
         .route("/api/v1/locations/{id}/gaps", get(native::gaps))
         .route("/api/v1/locations/{id}/{dataset}", get(native::series))
         .route("/api/v1/sources", get(native::sources))

@@ -78,6 +78,37 @@ pub struct RangeAtPoint {
     end_date: Option<String>,
 }
 
+impl RangeAtPoint {
+    /// The legacy POST body: a JSON object with the same four fields, numbers or strings.
+    fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+        let invalid = |detail: String| ApiError::bad_request("invalid_body", detail);
+        let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+            invalid(format!(
+                "the body is a JSON object with latitude, longitude, start_date, end_date: {e}"
+            ))
+        })?;
+        let object = value
+            .as_object()
+            .ok_or_else(|| invalid("the body must be a JSON object".into()))?;
+        let field = |name: &str| -> Result<Option<String>, ApiError> {
+            match object.get(name) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(text)) => Ok(Some(text.clone())),
+                Some(serde_json::Value::Number(number)) => Ok(Some(number.to_string())),
+                Some(other) => Err(invalid(format!(
+                    "`{name}` must be a string or a number, got {other}"
+                ))),
+            }
+        };
+        Ok(Self {
+            latitude: field("latitude")?,
+            longitude: field("longitude")?,
+            start_date: field("start_date")?,
+            end_date: field("end_date")?,
+        })
+    }
+}
+
 /// `GET /api/v1/external/cities`: every enabled location.
 pub async fn cities(State(core): State<Core>) -> Json<Vec<CityInfoResponse>> {
     Json(core.registry.places().map(city_info).collect())
@@ -172,6 +203,28 @@ pub async fn historical_weather(
             .map(|row| weather_response(location, row))
             .collect(),
     ))
+}
+
+/// `POST /api/v1/tenants/{tenant_id}/external/operations/weather/historical` (the seed's
+/// deprecated form): the same answer, the query in a JSON body.
+pub async fn historical_weather_post(
+    core: State<Core>,
+    tenant: Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Vec<WeatherDataResponse>>, ApiError> {
+    let query = RangeAtPoint::from_json(&body)?;
+    historical_weather(core, tenant, ApiQuery(query)).await
+}
+
+/// `POST /api/v1/tenants/{tenant_id}/external/operations/traffic/historical`: as
+/// [`historical_traffic`], the query in a JSON body.
+pub async fn historical_traffic_post(
+    core: State<Core>,
+    tenant: Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Vec<TrafficDataResponse>>, ApiError> {
+    let query = RangeAtPoint::from_json(&body)?;
+    historical_traffic(core, tenant, ApiQuery(query)).await
 }
 
 /// `GET /api/v1/tenants/{tenant_id}/external/operations/historical-traffic-optimized`: the

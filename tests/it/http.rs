@@ -396,3 +396,186 @@ async fn traffic_and_prices_are_served_from_their_providers() {
         );
     }
 }
+
+#[tokio::test]
+async fn native_locations_say_what_is_stored_and_why_a_point_maps_where_it_does() {
+    let (base, _dir) = app(true).await;
+    let (status, list) = get(format!("{base}/api/v1/locations")).await;
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["madrid"], "the enabled locations only");
+
+    let (status, madrid) = get(format!("{base}/api/v1/locations/Madrid")).await;
+    assert_eq!(status, 200, "{madrid}");
+    assert_eq!(madrid["id"], "madrid");
+    assert_eq!(madrid["timezone"], "Europe/Madrid");
+    let weather = &madrid["datasets"]["weather"];
+    assert!(weather["instants"].as_u64().unwrap() > 24 * 28, "{madrid}");
+    assert!(weather["first"].as_str().unwrap() < weather["last"].as_str().unwrap());
+
+    let (status, near) = get(format!(
+        "{base}/api/v1/locations/nearest?lat=40.45&lon=-3.69"
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            near["location"]["id"].as_str(),
+            near["covered"].as_bool(),
+            near["reason"].as_str()
+        ),
+        (Some("madrid"), Some(true), Some("within_radius"))
+    );
+    assert!(near["distance_km"].as_f64().unwrap() < 5.0, "{near}");
+    let (status, paris) = get(format!(
+        "{base}/api/v1/locations/nearest?latitude=48.85&longitude=2.35"
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (paris["covered"].as_bool(), paris["reason"].as_str()),
+        (Some(false), Some("nearest_outside_radius")),
+        "{paris}"
+    );
+    assert!(paris["distance_km"].as_f64().unwrap() > 1_000.0);
+
+    let day = Timestamp::now().plus(-2 * 86_400).utc_date();
+    let (status, coverage) = get(format!(
+        "{base}/api/v1/locations/madrid/coverage?start={day}&end={day}"
+    ))
+    .await;
+    assert_eq!(status, 200, "{coverage}");
+    let temperature = coverage["datasets"]["weather"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["variable"] == "temperature" && v["source"] == "open_meteo")
+        .unwrap();
+    assert_eq!(
+        (
+            temperature["expected"].as_u64(),
+            temperature["present"].as_u64()
+        ),
+        (Some(24), Some(24)),
+        "{temperature}"
+    );
+    assert_eq!(temperature["completeness"].as_f64(), Some(1.0));
+
+    for (path, want, code) in [
+        ("/api/v1/locations/atlantis", 404, "unknown_location"),
+        (
+            "/api/v1/locations/nearest?lat=91&lon=0",
+            400,
+            "invalid_coordinates",
+        ),
+        (
+            "/api/v1/locations/nearest?lat=north&lon=0",
+            400,
+            "invalid_coordinates",
+        ),
+        ("/api/v1/locations/nearest?lat=40", 400, "missing_parameter"),
+        (
+            "/api/v1/locations/madrid/coverage?start=2026-01-01",
+            400,
+            "missing_parameter",
+        ),
+        (
+            "/api/v1/locations/atlantis/coverage",
+            404,
+            "unknown_location",
+        ),
+    ] {
+        let (status, body) = get(format!("{base}{path}")).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (want, Some(code)),
+            "{path}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_seed_diagram_forms_and_legacy_posts_answer_as_the_main_endpoints() {
+    let (base, _dir) = app(true).await;
+    let day = Timestamp::now().plus(-3 * 86_400).utc_date();
+    let query = format!("latitude=40.45&longitude=-3.69&start_date={day}&end_date={day}");
+    let (_, optimized) = get(format!("{base}{WEATHER}?{query}")).await;
+    assert_eq!(optimized.as_array().unwrap().len(), 24);
+
+    for (short, long) in [
+        (
+            "/api/v1/cities".to_string(),
+            "/api/v1/external/cities".to_string(),
+        ),
+        (
+            "/api/v1/cities/madrid/data-availability".into(),
+            "/api/v1/external/operations/cities/madrid/availability".into(),
+        ),
+        (
+            format!("/api/v1/tenants/t1/external/historical-weather?{query}"),
+            format!("{WEATHER}?{query}"),
+        ),
+        (
+            format!("/api/v1/tenants/t1/external/historical-traffic?{query}"),
+            format!("/api/v1/tenants/t1/external/operations/historical-traffic-optimized?{query}"),
+        ),
+    ] {
+        let (status, a) = get(format!("{base}{short}")).await;
+        let (_, b) = get(format!("{base}{long}")).await;
+        assert_eq!(status, 200, "{short}: {a}");
+        assert_eq!(a, b, "{short} answers as {long}");
+    }
+
+    let legacy = format!("{base}/api/v1/tenants/t1/external/operations/weather/historical");
+    let post = |body: String| {
+        let url = legacy.clone();
+        async move {
+            let response = client().post(url).body(body).send().await.unwrap();
+            let status = response.status().as_u16();
+            let value: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+            (status, value)
+        }
+    };
+    let (status, posted) = post(format!(
+        r#"{{"latitude": 40.45, "longitude": -3.69, "start_date": "{day}", "end_date": "{day}"}}"#
+    ))
+    .await;
+    assert_eq!(status, 200, "{posted}");
+    assert_eq!(posted, optimized, "numbers in a JSON body, the same rows");
+    for (body, code) in [
+        ("not json".to_string(), "invalid_body"),
+        ("[1, 2]".into(), "invalid_body"),
+        (r#"{"latitude": true}"#.into(), "invalid_body"),
+        (
+            format!(
+                r#"{{"latitude": "x", "longitude": 0, "start_date": "{day}", "end_date": "{day}"}}"#
+            ),
+            "invalid_coordinates",
+        ),
+        (
+            r#"{"latitude": 40.4, "longitude": -3.7}"#.into(),
+            "missing_parameter",
+        ),
+    ] {
+        let (status, answer) = post(body.clone()).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (400, Some(code)),
+            "{body}: {answer}"
+        );
+    }
+    let traffic = client()
+        .post(format!("{base}/api/v1/tenants/t1/external/operations/traffic/historical"))
+        .body(format!(
+            r#"{{"latitude": "40.45", "longitude": "-3.69", "start_date": "{day}", "end_date": "{day}"}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(traffic.status().as_u16(), 200);
+}
