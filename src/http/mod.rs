@@ -66,6 +66,7 @@ pub fn router(core: Core) -> Router {
         .route("/api/v1/locations/{id}/coverage", get(locations::coverage))
         .route("/api/v1/locations/{id}/gaps", get(native::gaps))
         .route("/api/v1/locations/{id}/{dataset}", get(native::series))
+        .route("/api/v1/point/{dataset}", get(native::series_at_point))
         .route("/api/v1/sources", get(native::sources))
         .route("/api/v1/runs", get(native::runs))
         .route("/api/v1/runs/{id}", get(native::run))

@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::params::{ApiQuery, date_range};
 use crate::core::Core;
-use crate::domain::{Dataset, Step};
+use crate::domain::{Aggregation, Dataset, Step, Timestamp};
 use crate::read;
 
 #[derive(Deserialize)]
@@ -20,6 +21,13 @@ pub struct SeriesQuery {
     end: Option<String>,
     /// Comma-separated variable names; all of the dataset's when absent.
     variables: Option<String>,
+    /// `raw` (default), `hour`, or `day` (in the location's time zone).
+    resolution: Option<String>,
+    /// `columnar` (default; `json` is the same) or `csv`.
+    format: Option<String>,
+    /// The point, for `/api/v1/point/{dataset}`.
+    lat: Option<String>,
+    lon: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -30,6 +38,10 @@ pub struct Columnar {
     served_from: Option<String>,
     dataset: Dataset,
     step_seconds: i64,
+    resolution: &'static str,
+    /// The zone whose calendar days `time` names, at `resolution=day`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timezone: Option<String>,
     start: String,
     end: String,
     time: Vec<String>,
@@ -41,6 +53,9 @@ pub struct Column {
     unit: &'static str,
     values: Vec<Option<f64>>,
     sources: Vec<Option<String>>,
+    /// Stored values behind each aggregated value (at `hour` and `day` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    counts: Vec<u32>,
 }
 
 /// The step a dataset is served at here: its finest regular one.
@@ -205,19 +220,50 @@ pub async fn sources(
     Ok(Json(crate::ops::sources::status(&core).await?))
 }
 
-/// `GET /api/v1/locations/{id}/{dataset}?start&end[&variables]`.
+/// `GET /api/v1/locations/{id}/{dataset}?start&end[&variables][&resolution][&format]`.
 pub async fn series(
     State(core): State<Core>,
     Path((id, dataset)): Path<(String, String)>,
     ApiQuery(query): ApiQuery<SeriesQuery>,
-) -> Result<Json<Columnar>, ApiError> {
+) -> Result<Response, ApiError> {
     let location = core.registry.get(&id).ok_or_else(|| {
         ApiError::not_found(
             "unknown_location",
-            format!("no location `{id}`; GET /api/v1/external/cities lists the cities"),
+            format!("no location `{id}`; GET /api/v1/locations lists them"),
         )
     })?;
-    let dataset = Dataset::parse(&dataset).ok_or_else(|| {
+    answer(&core, location, &dataset, query).await
+}
+
+/// `GET /api/v1/point/{dataset}?lat&lon&start&end…`: the same for the location covering a point
+/// (404 `location_not_covered` naming the nearest when none does).
+pub async fn series_at_point(
+    State(core): State<Core>,
+    Path(dataset): Path<String>,
+    ApiQuery(query): ApiQuery<SeriesQuery>,
+) -> Result<Response, ApiError> {
+    let (Some(lat), Some(lon)) = (query.lat.as_deref(), query.lon.as_deref()) else {
+        return Err(ApiError::bad_request(
+            "missing_parameter",
+            "query parameters `lat` and `lon` are required",
+        ));
+    };
+    let point = super::params::coordinates(lat, lon)?;
+    let location = core
+        .registry
+        .nearest(point)
+        .map_err(|e| ApiError::not_found("location_not_covered", e.to_string()))?
+        .location;
+    answer(&core, location, &dataset, query).await
+}
+
+async fn answer(
+    core: &Core,
+    location: &crate::domain::Location,
+    dataset: &str,
+    query: SeriesQuery,
+) -> Result<Response, ApiError> {
+    let dataset = Dataset::parse(dataset).ok_or_else(|| {
         let known: Vec<_> = Dataset::ALL.iter().map(|d| d.as_str()).collect();
         ApiError::bad_request(
             "unknown_dataset",
@@ -262,7 +308,25 @@ pub async fn series(
         (Dataset::EnergyPrice, Some(zone)) => core.registry.get(zone).unwrap_or(location),
         _ => location,
     };
-    let rows = read::rows(&core, stored_at, dataset, step, range).await?;
+    let resolution = match query.resolution.as_deref().unwrap_or("raw") {
+        "raw" => Resolution::Raw,
+        "hour" => Resolution::Hour,
+        "day" => Resolution::Day,
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("resolution is raw, hour or day, got `{other}`"),
+            ));
+        }
+    };
+    let format = query.format.as_deref().unwrap_or("columnar");
+    if !["columnar", "json", "csv"].contains(&format) {
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            format!("format is columnar (also json) or csv, got `{format}`"),
+        ));
+    }
+    let rows = read::rows(core, stored_at, dataset, step, range).await?;
     let mut variables: BTreeMap<&'static str, Column> = wanted
         .iter()
         .map(|&name| {
@@ -273,29 +337,145 @@ pub async fn series(
                     unit,
                     values: Vec::with_capacity(rows.len()),
                     sources: Vec::with_capacity(rows.len()),
+                    counts: Vec::new(),
                 },
             )
         })
         .collect();
+    let zone = jiff::tz::TimeZone::get(&location.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
     let mut time = Vec::with_capacity(rows.len());
-    for row in rows
+    let rows = rows
         .iter()
-        .filter(|r| wanted.iter().any(|w| r.values.contains_key(w)))
-    {
-        time.push(row.ts.to_string());
-        for (name, column) in variables.iter_mut() {
-            column.values.push(row.values.get(name).copied());
-            column.sources.push(row.sources.get(name).cloned());
+        .filter(|r| wanted.iter().any(|w| r.values.contains_key(w)));
+    match resolution {
+        Resolution::Raw => {
+            for row in rows {
+                time.push(row.ts.to_string());
+                for (name, column) in variables.iter_mut() {
+                    column.values.push(row.values.get(name).copied());
+                    column.sources.push(row.sources.get(name).cloned());
+                }
+            }
         }
+        Resolution::Hour | Resolution::Day => {
+            let label = |ts: Timestamp| match resolution {
+                Resolution::Day => ts.to_jiff().to_zoned(zone.clone()).date().to_string(),
+                _ => ts.floor(Step::HOUR).to_string(),
+            };
+            let mut buckets: Vec<(String, Vec<&read::Row>)> = Vec::new();
+            for row in rows {
+                let key = label(row.ts);
+                match buckets.last_mut() {
+                    Some((last, members)) if *last == key => members.push(row),
+                    _ => buckets.push((key, vec![row])),
+                }
+            }
+            for (key, members) in buckets {
+                time.push(key);
+                for (name, column) in variables.iter_mut() {
+                    let aggregation = dataset
+                        .variable(name)
+                        .map_or(Aggregation::Mean, |v| v.aggregation);
+                    let values: Vec<(f64, &String)> = members
+                        .iter()
+                        .filter_map(|r| Some((*r.values.get(name)?, r.sources.get(name)?)))
+                        .collect();
+                    column.values.push(aggregate(aggregation, &values));
+                    let mut sources: Vec<&str> = values.iter().map(|(_, s)| s.as_str()).collect();
+                    sources.sort_unstable();
+                    sources.dedup();
+                    column
+                        .sources
+                        .push((!sources.is_empty()).then(|| sources.join("+")));
+                    column.counts.push(values.len() as u32);
+                }
+            }
+        }
+    }
+    if format == "csv" {
+        return Ok(csv(&time, &variables));
     }
     Ok(Json(Columnar {
         location: location.id.clone(),
         served_from: (stored_at.id != location.id).then(|| stored_at.id.clone()),
         dataset,
         step_seconds: step.seconds(),
+        resolution: resolution.as_str(),
+        timezone: (resolution == Resolution::Day).then(|| location.timezone.clone()),
         start: range.start.to_string(),
         end: range.end.to_string(),
         time,
         variables,
-    }))
+    })
+    .into_response())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Resolution {
+    Raw,
+    Hour,
+    Day,
+}
+
+impl Resolution {
+    fn as_str(self) -> &'static str {
+        match self {
+            Resolution::Raw => "raw",
+            Resolution::Hour => "hour",
+            Resolution::Day => "day",
+        }
+    }
+}
+
+/// One bucket's value by the variable's aggregation: levels averaged, amounts summed, a counter's
+/// last reading, a category's most frequent value (the larger on a tie: weather codes grow with
+/// severity).
+fn aggregate(aggregation: Aggregation, values: &[(f64, &String)]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let round = |x: f64| (x * 1000.0).round() / 1000.0;
+    Some(match aggregation {
+        Aggregation::Mean => round(values.iter().map(|v| v.0).sum::<f64>() / values.len() as f64),
+        Aggregation::Sum => round(values.iter().map(|v| v.0).sum()),
+        Aggregation::Counter => values[values.len() - 1].0,
+        Aggregation::Category => {
+            let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
+            for (v, _) in values {
+                *counts.entry(v.round() as i64).or_default() += 1;
+            }
+            let most = counts.values().copied().max().unwrap_or(0);
+            counts
+                .into_iter()
+                .filter(|(_, n)| *n == most)
+                .map(|(code, _)| code)
+                .max()
+                .unwrap_or(0) as f64
+        }
+    })
+}
+
+/// The columns as CSV: `time` then one column per variable, empty where there is no value.
+fn csv(time: &[String], variables: &BTreeMap<&'static str, Column>) -> Response {
+    let mut out = String::from("time");
+    for name in variables.keys() {
+        out.push(',');
+        out.push_str(name);
+    }
+    out.push('\n');
+    for (i, t) in time.iter().enumerate() {
+        out.push_str(t);
+        for column in variables.values() {
+            out.push(',');
+            if let Some(v) = column.values[i] {
+                out.push_str(&v.to_string());
+            }
+        }
+        out.push('\n');
+    }
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+        out,
+    )
+        .into_response()
 }

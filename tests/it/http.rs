@@ -579,3 +579,130 @@ async fn the_seed_diagram_forms_and_legacy_posts_answer_as_the_main_endpoints() 
         .unwrap();
     assert_eq!(traffic.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn series_come_raw_hourly_daily_in_local_days_as_csv_and_by_point() {
+    let (base, _dir) = app(true).await;
+    let day = Timestamp::now().plus(-4 * 86_400).utc_date();
+    let next = day.tomorrow().unwrap();
+    let url = |extra: &str| {
+        format!("{base}/api/v1/locations/madrid/weather?start={day}&end={next}{extra}")
+    };
+    let (status, raw) = get(url("")).await;
+    assert_eq!(status, 200, "{raw}");
+    assert_eq!(raw["resolution"], "raw");
+    let times: Vec<&str> = raw["time"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(times.len(), 48);
+    let column = |answer: &Value, name: &str| -> Vec<f64> {
+        answer["variables"][name]["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let temperature = column(&raw, "temperature");
+    let precipitation = column(&raw, "precipitation");
+
+    // Local days in Madrid (UTC+1 in this season, UTC+2 in summer): the raw hours of `next`.
+    let zone = jiff::tz::TimeZone::get("Europe/Madrid").unwrap();
+    let of_next: Vec<usize> = times
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| {
+            let ts: jiff::Timestamp = t.parse().unwrap();
+            ts.to_zoned(zone.clone()).date() == next
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let (status, daily) = get(url("&resolution=day")).await;
+    assert_eq!(status, 200, "{daily}");
+    assert_eq!(daily["timezone"], "Europe/Madrid");
+    let labels: Vec<&str> = daily["time"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let at = labels.iter().position(|l| *l == next.to_string()).unwrap();
+    assert_eq!(
+        labels.len(),
+        3,
+        "two UTC days touch three local ones: {labels:?}"
+    );
+    let counts = &daily["variables"]["temperature"]["counts"];
+    assert_eq!(counts[at].as_u64(), Some(of_next.len() as u64));
+    let mean = of_next.iter().map(|&i| temperature[i]).sum::<f64>() / of_next.len() as f64;
+    let sum: f64 = of_next.iter().map(|&i| precipitation[i]).sum();
+    assert!(
+        (column(&daily, "temperature")[at] - mean).abs() < 0.001,
+        "a level is averaged"
+    );
+    assert!(
+        (column(&daily, "precipitation")[at] - sum).abs() < 0.001,
+        "an amount is summed"
+    );
+
+    let (_, hourly) = get(url("&resolution=hour")).await;
+    assert_eq!(
+        column(&hourly, "temperature"),
+        temperature,
+        "hourly data at hour resolution"
+    );
+
+    let response = client()
+        .get(url("&variables=temperature&format=csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let text = response.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "time,temperature");
+    assert_eq!(lines.len(), 49);
+    assert_eq!(lines[1], format!("{},{}", times[0], temperature[0]));
+
+    let (status, by_point) = get(format!(
+        "{base}/api/v1/point/weather?lat=40.45&lon=-3.69&start={day}&end={next}"
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(by_point, raw, "a point in Madrid is Madrid");
+
+    for (extra, want, code) in [
+        ("&resolution=week", 400, "invalid_parameter"),
+        ("&format=xml", 400, "invalid_parameter"),
+        ("&variables=snow", 400, "unknown_variable"),
+    ] {
+        let (status, body) = get(url(extra)).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (want, Some(code)),
+            "{extra}: {body}"
+        );
+    }
+    let (status, body) = get(format!(
+        "{base}/api/v1/point/weather?lat=48.85&lon=2.35&start={day}&end={next}"
+    ))
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("location_not_covered"))
+    );
+    let (status, body) = get(format!(
+        "{base}/api/v1/point/weather?start={day}&end={next}"
+    ))
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("missing_parameter"))
+    );
+}
