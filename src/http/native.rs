@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 use super::params::{ApiQuery, date_range};
 use crate::core::Core;
-use crate::domain::{Aggregation, Dataset, Step, Timestamp};
+use crate::domain::{Aggregation, Dataset, Grid, Step, Timestamp};
 use crate::read;
 
 #[derive(Deserialize)]
@@ -25,6 +25,9 @@ pub struct SeriesQuery {
     resolution: Option<String>,
     /// `columnar` (default; `json` is the same) or `csv`.
     format: Option<String>,
+    /// `none` (default), `locf` or `linear`: fill runs of at most `max_gap` missing steps.
+    fill: Option<String>,
+    max_gap: Option<String>,
     /// The point, for `/api/v1/point/{dataset}`.
     lat: Option<String>,
     lon: Option<String>,
@@ -56,6 +59,9 @@ pub struct Column {
     /// Stored values behind each aggregated value (at `hour` and `day` only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     counts: Vec<u32>,
+    /// Whether each value was filled (`fill=locf|linear` only); a filled value has no source.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    filled: Vec<bool>,
 }
 
 /// The step a dataset is served at here: its finest regular one.
@@ -319,6 +325,40 @@ async fn answer(
             ));
         }
     };
+    let fill = match query.fill.as_deref().unwrap_or("none") {
+        "none" => None,
+        method @ ("locf" | "linear") => {
+            let max_gap = match query.max_gap.as_deref() {
+                None => 3,
+                Some(text) => text
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=1_000).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_parameter",
+                            format!(
+                                "max_gap is a number of missing steps, 1 to 1000, got `{text}`"
+                            ),
+                        )
+                    })?,
+            };
+            Some((
+                if method == "locf" {
+                    Fill::Locf
+                } else {
+                    Fill::Linear
+                },
+                max_gap,
+            ))
+        }
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("fill is none, locf or linear, got `{other}`"),
+            ));
+        }
+    };
     let format = query.format.as_deref().unwrap_or("columnar");
     if !["columnar", "json", "csv"].contains(&format) {
         return Err(ApiError::bad_request(
@@ -338,6 +378,7 @@ async fn answer(
                     values: Vec::with_capacity(rows.len()),
                     sources: Vec::with_capacity(rows.len()),
                     counts: Vec::new(),
+                    filled: Vec::new(),
                 },
             )
         })
@@ -392,6 +433,36 @@ async fn answer(
             }
         }
     }
+    if let Some((method, max_gap)) = fill {
+        let axis: Vec<String> = match resolution {
+            Resolution::Raw => Grid::new(range, step)
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
+            Resolution::Hour => Grid::new(range, Step::HOUR)
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
+            Resolution::Day => {
+                let local = |t: Timestamp| t.to_jiff().to_zoned(zone.clone()).date();
+                let (first, last) = (local(range.start), local(range.end.plus(-1)));
+                std::iter::successors(Some(first), |d| d.tomorrow().ok())
+                    .take_while(|d| *d <= last)
+                    .map(|d| d.to_string())
+                    .collect()
+            }
+        };
+        let at: BTreeMap<&str, usize> = time
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.as_str(), i))
+            .collect();
+        let slots: Vec<Option<usize>> = axis.iter().map(|t| at.get(t.as_str()).copied()).collect();
+        for column in variables.values_mut() {
+            column.refill(&slots, method, max_gap);
+        }
+        time = axis;
+    }
     if format == "csv" {
         return Ok(csv(&time, &variables));
     }
@@ -408,6 +479,78 @@ async fn answer(
         variables,
     })
     .into_response())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fill {
+    /// The last value carried forward.
+    Locf,
+    /// A straight line between the values either side.
+    Linear,
+}
+
+impl Column {
+    /// Lays the column out on a full axis (`slots[i]` is the index of axis slot `i` in the
+    /// column, if it has a value there) and fills runs of at most `max_gap` missing slots, marking
+    /// what was filled. Longer runs, and the ends for `linear`, stay empty.
+    fn refill(&mut self, slots: &[Option<usize>], method: Fill, max_gap: usize) {
+        let values: Vec<Option<f64>> = slots
+            .iter()
+            .map(|s| s.and_then(|i| self.values[i]))
+            .collect();
+        let mut sources: Vec<Option<String>> = slots
+            .iter()
+            .map(|s| s.and_then(|i| self.sources[i].clone()))
+            .collect();
+        let mut counts: Vec<u32> = if self.counts.is_empty() {
+            Vec::new()
+        } else {
+            slots
+                .iter()
+                .map(|s| s.map_or(0, |i| self.counts[i]))
+                .collect()
+        };
+        let mut filled = vec![false; values.len()];
+        let mut out = values.clone();
+        let mut i = 0;
+        while i < values.len() {
+            if values[i].is_some() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < values.len() && values[i].is_none() {
+                i += 1;
+            }
+            let before = start.checked_sub(1).and_then(|b| values[b]);
+            let after = values.get(i).copied().flatten();
+            if i - start > max_gap {
+                continue;
+            }
+            for (k, slot) in (start..i).enumerate() {
+                let value = match (method, before, after) {
+                    (Fill::Locf, Some(b), _) => Some(b),
+                    (Fill::Linear, Some(b), Some(a)) => {
+                        let t = (k + 1) as f64 / (i - start + 1) as f64;
+                        Some(((b + (a - b) * t) * 1000.0).round() / 1000.0)
+                    }
+                    _ => None,
+                };
+                if value.is_some() {
+                    out[slot] = value;
+                    filled[slot] = true;
+                    sources[slot] = None;
+                    if !counts.is_empty() {
+                        counts[slot] = 0;
+                    }
+                }
+            }
+        }
+        self.values = out;
+        self.sources = sources;
+        self.counts = std::mem::take(&mut counts);
+        self.filled = filled;
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 
 use almanac::domain::{Step, Timestamp};
 use almanac::ops;
+use almanac::store::Store;
 use indicatif::ProgressBar;
 use serde_json::Value;
 
@@ -670,17 +671,72 @@ async fn series_come_raw_hourly_daily_in_local_days_as_csv_and_by_point() {
     assert_eq!(lines.len(), 49);
     assert_eq!(lines[1], format!("{},{}", times[0], temperature[0]));
 
+    // Two holes: 2 hours (filled) and 5 hours (longer than max_gap, left empty).
+    let store = almanac::store::Sqlite::open(&_dir.path().join("almanac.db"))
+        .await
+        .unwrap();
+    let start: Timestamp = Timestamp::from_jiff(times[0].parse().unwrap());
+    for series in store
+        .series("madrid", almanac::domain::Dataset::Weather)
+        .await
+        .unwrap()
+    {
+        for (from, hours) in [(5, 2), (20, 5)] {
+            let hole = almanac::domain::TimeRange::new(
+                start.plus(from * 3600),
+                start.plus((from + hours) * 3600),
+            )
+            .unwrap();
+            store.delete(series.id, hole).await.unwrap();
+        }
+    }
+    let (_, holed) = get(url("&variables=temperature")).await;
+    assert_eq!(
+        holed["time"].as_array().unwrap().len(),
+        48 - 7,
+        "no fill: no rows"
+    );
+    let (status, filled) = get(url("&variables=temperature&fill=linear&max_gap=3")).await;
+    assert_eq!(status, 200, "{filled}");
+    assert_eq!(
+        filled["time"].as_array().unwrap().len(),
+        48,
+        "the full grid"
+    );
+    let t = &filled["variables"]["temperature"];
+    let flags: Vec<bool> = t["filled"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_bool().unwrap())
+        .collect();
+    let filled_at: Vec<usize> = (0..48).filter(|&i| flags[i]).collect();
+    assert_eq!(filled_at, [5, 6], "the 2-hour hole only");
+    let expected = temperature[4] + (temperature[7] - temperature[4]) / 3.0;
+    assert!((t["values"][5].as_f64().unwrap() - expected).abs() < 0.001);
+    assert!(t["sources"][5].is_null() && t["sources"][4] == "open_meteo");
+    assert!(
+        (20..25).all(|i| t["values"][i].is_null()),
+        "longer than max_gap: {t}"
+    );
+    let (_, carried) = get(url("&variables=temperature&fill=locf&max_gap=5")).await;
+    let c = &carried["variables"]["temperature"];
+    assert!((20..25).all(|i| c["values"][i].as_f64() == Some(temperature[19])));
+
     let (status, by_point) = get(format!(
         "{base}/api/v1/point/weather?lat=40.45&lon=-3.69&start={day}&end={next}"
     ))
     .await;
     assert_eq!(status, 200);
-    assert_eq!(by_point, raw, "a point in Madrid is Madrid");
+    let (_, by_id) = get(url("")).await;
+    assert!(by_point == by_id, "a point in Madrid is Madrid");
 
     for (extra, want, code) in [
         ("&resolution=week", 400, "invalid_parameter"),
         ("&format=xml", 400, "invalid_parameter"),
         ("&variables=snow", 400, "unknown_variable"),
+        ("&fill=spline", 400, "invalid_parameter"),
+        ("&fill=locf&max_gap=0", 400, "invalid_parameter"),
     ] {
         let (status, body) = get(url(extra)).await;
         assert_eq!(
