@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::cache::ResponseCache;
 use crate::config::Config;
 use crate::domain::{Location, Registry, Timestamp};
 use crate::metrics::Metrics;
@@ -24,6 +25,7 @@ pub struct Core {
     pub store: Arc<dyn Store>,
     pub sources: Sources,
     pub metrics: Arc<Metrics>,
+    pub cache: Arc<ResponseCache>,
     /// What the operations called with this handle are limited to.
     pub scope: Scope,
 }
@@ -62,12 +64,16 @@ impl Core {
         let upstream =
             Upstream::with_metrics(metrics.clone()).context("building the HTTP client")?;
         let sources = sources::build(&config.sources, &upstream);
+        let cache = Arc::new(ResponseCache::new(
+            config.http.cache_mb as usize * 1024 * 1024,
+        ));
         Ok(Self {
             config: Arc::new(config),
             registry: Arc::new(registry),
             store,
             sources,
             metrics,
+            cache,
             scope: Scope::default(),
         })
     }

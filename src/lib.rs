@@ -16,8 +16,10 @@
 //! - [`http`]: the axum API (the seed's endpoints, health).
 //! - [`demo`]: a simulated Open-Meteo upstream, so the whole path runs offline.
 //! - [`scheduler`]: the jobs `serve` runs on cron expressions, once per tick across replicas.
+//! - [`cache`]: encoded responses with their data version, ETag and gzip variant.
 //! - [`core`]: the cheap-to-clone bundle of all of the above that every caller shares.
 
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod core;

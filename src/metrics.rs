@@ -46,6 +46,11 @@ const HELP: &[(&str, &str, &str)] = &[
          had the tick, or the job was still running).",
     ),
     (
+        "almanac_response_cache_requests_total",
+        "counter",
+        "Data requests answered from the response cache (hit) or computed (miss).",
+    ),
+    (
         "external_upstream_requests_total",
         "counter",
         "Upstream request attempts by provider and outcome.",

@@ -48,6 +48,8 @@ pub struct HttpConfig {
     /// Bearer token of the admin routes (a secret); without one they are disabled.
     #[serde(default)]
     pub admin_token: Option<Secret>,
+    /// Memory for cached responses, MiB (0 turns the cache off).
+    pub cache_mb: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

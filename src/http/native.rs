@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use super::cached::cached;
 use super::error::ApiError;
 use super::params::{ApiQuery, date_range};
 use crate::core::Core;
@@ -230,6 +232,7 @@ pub async fn sources(
 pub async fn series(
     State(core): State<Core>,
     Path((id, dataset)): Path<(String, String)>,
+    headers: HeaderMap,
     ApiQuery(query): ApiQuery<SeriesQuery>,
 ) -> Result<Response, ApiError> {
     let location = core.registry.get(&id).ok_or_else(|| {
@@ -238,7 +241,7 @@ pub async fn series(
             format!("no location `{id}`; GET /api/v1/locations lists them"),
         )
     })?;
-    answer(&core, location, &dataset, query).await
+    answer_cached(&core, &headers, location, &dataset, query).await
 }
 
 /// `GET /api/v1/point/{dataset}?lat&lon&start&end…`: the same for the location covering a point
@@ -246,6 +249,7 @@ pub async fn series(
 pub async fn series_at_point(
     State(core): State<Core>,
     Path(dataset): Path<String>,
+    headers: HeaderMap,
     ApiQuery(query): ApiQuery<SeriesQuery>,
 ) -> Result<Response, ApiError> {
     let (Some(lat), Some(lon)) = (query.lat.as_deref(), query.lon.as_deref()) else {
@@ -260,7 +264,48 @@ pub async fn series_at_point(
         .nearest(point)
         .map_err(|e| ApiError::not_found("location_not_covered", e.to_string()))?
         .location;
-    answer(&core, location, &dataset, query).await
+    answer_cached(&core, &headers, location, &dataset, query).await
+}
+
+/// [`answer`] through the response cache, keyed by the location and the query as given.
+async fn answer_cached(
+    core: &Core,
+    headers: &HeaderMap,
+    location: &crate::domain::Location,
+    dataset: &str,
+    query: SeriesQuery,
+) -> Result<Response, ApiError> {
+    let Some(parsed) = Dataset::parse(dataset) else {
+        return answer(core, location, dataset, query).await;
+    };
+    let stored_at = match (parsed, &location.price_zone) {
+        (Dataset::EnergyPrice, Some(zone)) => core.registry.get(zone).unwrap_or(location),
+        _ => location,
+    };
+    let SeriesQuery {
+        start,
+        end,
+        variables,
+        resolution,
+        format,
+        fill,
+        max_gap,
+        ..
+    } = &query;
+    let key = format!(
+        "series|{}|{parsed}|{start:?}|{end:?}|{variables:?}|{resolution:?}|{format:?}|{fill:?}|{max_gap:?}",
+        location.id
+    );
+    let id = stored_at.id.clone();
+    cached(
+        core,
+        headers,
+        key,
+        &id,
+        parsed,
+        answer(core, location, dataset, query),
+    )
+    .await
 }
 
 async fn answer(

@@ -4,8 +4,11 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use super::cached::cached;
 use super::error::ApiError;
 use super::params::{ApiQuery, coordinates, date_range};
 use crate::core::Core;
@@ -194,15 +197,27 @@ fn resolve(core: &Core, query: RangeAtPoint) -> Result<(&Location, TimeRange), A
 pub async fn historical_weather(
     State(core): State<Core>,
     Path(_tenant_id): Path<String>,
+    headers: HeaderMap,
     ApiQuery(query): ApiQuery<RangeAtPoint>,
-) -> Result<Json<Vec<WeatherDataResponse>>, ApiError> {
+) -> Result<Response, ApiError> {
     let (location, range) = resolve(&core, query)?;
-    let rows = read::weather_rows(&core, location, range).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|row| weather_response(location, row))
-            .collect(),
-    ))
+    let key = format!("seed-weather|{}|{}|{}", location.id, range.start, range.end);
+    cached(
+        &core,
+        &headers,
+        key,
+        &location.id,
+        Dataset::Weather,
+        async {
+            let rows = read::weather_rows(&core, location, range).await?;
+            let body: Vec<WeatherDataResponse> = rows
+                .into_iter()
+                .map(|row| weather_response(location, row))
+                .collect();
+            Ok(Json(body).into_response())
+        },
+    )
+    .await
 }
 
 /// `POST /api/v1/tenants/{tenant_id}/external/operations/weather/historical` (the seed's
@@ -210,10 +225,11 @@ pub async fn historical_weather(
 pub async fn historical_weather_post(
     core: State<Core>,
     tenant: Path<String>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Result<Json<Vec<WeatherDataResponse>>, ApiError> {
+) -> Result<Response, ApiError> {
     let query = RangeAtPoint::from_json(&body)?;
-    historical_weather(core, tenant, ApiQuery(query)).await
+    historical_weather(core, tenant, headers, ApiQuery(query)).await
 }
 
 /// `POST /api/v1/tenants/{tenant_id}/external/operations/traffic/historical`: as
@@ -221,10 +237,11 @@ pub async fn historical_weather_post(
 pub async fn historical_traffic_post(
     core: State<Core>,
     tenant: Path<String>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Result<Json<Vec<TrafficDataResponse>>, ApiError> {
+) -> Result<Response, ApiError> {
     let query = RangeAtPoint::from_json(&body)?;
-    historical_traffic(core, tenant, ApiQuery(query)).await
+    historical_traffic(core, tenant, headers, ApiQuery(query)).await
 }
 
 /// `GET /api/v1/tenants/{tenant_id}/external/operations/historical-traffic-optimized`: the
@@ -232,11 +249,25 @@ pub async fn historical_traffic_post(
 pub async fn historical_traffic(
     State(core): State<Core>,
     Path(_tenant_id): Path<String>,
+    headers: HeaderMap,
     ApiQuery(query): ApiQuery<RangeAtPoint>,
-) -> Result<Json<Vec<TrafficDataResponse>>, ApiError> {
+) -> Result<Response, ApiError> {
     let (location, range) = resolve(&core, query)?;
-    let rows = read::rows(&core, location, Dataset::Traffic, Step::QUARTER_HOUR, range).await?;
-    Ok(Json(rows.into_iter().map(traffic_response).collect()))
+    let key = format!("seed-traffic|{}|{}|{}", location.id, range.start, range.end);
+    cached(
+        &core,
+        &headers,
+        key,
+        &location.id,
+        Dataset::Traffic,
+        async {
+            let rows =
+                read::rows(&core, location, Dataset::Traffic, Step::QUARTER_HOUR, range).await?;
+            let body: Vec<TrafficDataResponse> = rows.into_iter().map(traffic_response).collect();
+            Ok(Json(body).into_response())
+        },
+    )
+    .await
 }
 
 /// The seed's congestion level from Madrid's service level (0 fluid … 3 congestion); `null`

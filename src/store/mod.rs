@@ -248,6 +248,9 @@ pub trait Store: Send + Sync {
     ) -> Result<u64, StoreError>;
     /// Removes a series' values in `range`; returns how many there were.
     async fn delete(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError>;
+    /// A counter raised by every write that changes a value of the location's dataset (0 before
+    /// any): equal versions mean equal data.
+    async fn version(&self, location: &str, dataset: Dataset) -> Result<i64, StoreError>;
     /// How many values a series holds in `range`.
     async fn count_present(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError>;
     async fn last_timestamp(&self, series: SeriesId) -> Result<Option<Timestamp>, StoreError>;

@@ -286,6 +286,15 @@ impl Store for Sqlite {
             unchanged: (existing - changed) as u64,
             rejected: rejects.len() as u64,
         };
+        if counts.inserted + counts.updated > 0 {
+            sqlx::query(concat!(
+                "INSERT INTO versions (location_id, dataset, version) ",
+                "SELECT DISTINCT location_id, dataset, 1 FROM series WHERE id IN (SELECT series_id FROM staging) ",
+                "ON CONFLICT (location_id, dataset) DO UPDATE SET version = versions.version + 1"
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query(
             "UPDATE runs SET inserted = inserted + ?, updated = updated + ?, unchanged = unchanged + ?,
              rejected = rejected + ? WHERE id = ?",
@@ -577,14 +586,37 @@ impl Store for Sqlite {
     }
 
     async fn delete(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done =
             sqlx::query("DELETE FROM observations WHERE series_id = ? AND ts >= ? AND ts < ?")
                 .bind(series)
                 .bind(range.start.epoch())
                 .bind(range.end.epoch())
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+        if done.rows_affected() > 0 {
+            sqlx::query(concat!(
+                "INSERT INTO versions (location_id, dataset, version) ",
+                "SELECT location_id, dataset, 1 FROM series WHERE id = ? ",
+                "ON CONFLICT (location_id, dataset) DO UPDATE SET version = versions.version + 1"
+            ))
+            .bind(series)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected())
+    }
+
+    async fn version(&self, location: &str, dataset: Dataset) -> Result<i64, StoreError> {
+        let version: Option<i64> = sqlx::query_scalar(
+            "SELECT version FROM versions WHERE location_id = ? AND dataset = ?",
+        )
+        .bind(location)
+        .bind(dataset.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(version.unwrap_or(0))
     }
 
     async fn count_present(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError> {

@@ -762,3 +762,162 @@ async fn series_come_raw_hourly_daily_in_local_days_as_csv_and_by_point() {
         (400, Some("missing_parameter"))
     );
 }
+
+#[tokio::test]
+async fn answers_are_cached_until_a_write_touches_their_data_with_etags_and_gzip() {
+    use almanac::domain::{Dataset, Flag, TimeRange};
+    use almanac::store::{NewRun, Row, SeriesKey};
+
+    let (base, dir) = app(true).await;
+    let day = Timestamp::now().plus(-3 * 86_400).utc_date();
+    let url =
+        format!("{base}{WEATHER}?latitude=40.45&longitude=-3.69&start_date={day}&end_date={day}");
+    let fetch = |headers: Vec<(&'static str, String)>| {
+        let url = url.clone();
+        async move {
+            let mut request = client().get(url);
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .map(|v| v.to_str().unwrap().to_owned())
+            };
+            let (cache, etag, encoding) = (
+                header("x-cache"),
+                header("etag"),
+                header("content-encoding"),
+            );
+            (
+                status,
+                cache,
+                etag,
+                encoding,
+                response.bytes().await.unwrap(),
+            )
+        }
+    };
+    let (status, cache, etag, _, first) = fetch(vec![]).await;
+    assert_eq!((status, cache.as_deref()), (200, Some("miss")));
+    let etag = etag.unwrap();
+    let (_, cache, again_tag, _, second) = fetch(vec![]).await;
+    assert_eq!(cache.as_deref(), Some("hit"));
+    assert_eq!(
+        (second, again_tag.as_deref()),
+        (first.clone(), Some(etag.as_str()))
+    );
+
+    let (status, _, _, _, empty) = fetch(vec![("if-none-match", etag.clone())]).await;
+    assert_eq!(
+        (status, empty.len()),
+        (304, 0),
+        "the client holds it already"
+    );
+    let (status, _, _, encoding, zipped) =
+        fetch(vec![("accept-encoding", "gzip, br".into())]).await;
+    assert_eq!((status, encoding.as_deref()), (200, Some("gzip")));
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&zipped[..]),
+        &mut unzipped,
+    )
+    .unwrap();
+    assert_eq!(unzipped, first);
+    assert!(
+        zipped.len() * 4 < first.len(),
+        "{} → {}",
+        first.len(),
+        zipped.len()
+    );
+
+    // Writes that change nothing, or change another dataset, leave the answer cached.
+    let store = almanac::store::Sqlite::open(&dir.path().join("almanac.db"))
+        .await
+        .unwrap();
+    let run = store
+        .start_run(&NewRun {
+            operation: "test",
+            location: Some("madrid"),
+            dataset: None,
+            source: None,
+            range: None,
+            started_at: Timestamp::now(),
+            parent: None,
+        })
+        .await
+        .unwrap();
+    let traffic = store
+        .ensure_series(&SeriesKey {
+            location: "madrid",
+            dataset: Dataset::Traffic,
+            variable: "intensity",
+            source: "madrid_traffic",
+            step: Step::QUARTER_HOUR,
+            unit: "vehicles/h",
+        })
+        .await
+        .unwrap();
+    let ts = Timestamp::now().floor(Step::HOUR);
+    let row = Row {
+        series: traffic,
+        ts,
+        value: 420.0,
+        flag: Flag::Observed,
+    };
+    store.write_chunk(run, &[row], &[]).await.unwrap();
+    let (_, cache, ..) = fetch(vec![]).await;
+    assert_eq!(
+        cache.as_deref(),
+        Some("hit"),
+        "traffic does not touch weather answers"
+    );
+    let weather = store.series("madrid", Dataset::Weather).await.unwrap();
+    let temperature = weather
+        .iter()
+        .find(|s| s.variable == "temperature")
+        .unwrap();
+    let stored = store
+        .read(
+            temperature.id,
+            TimeRange::new(
+                Timestamp::utc_midnight(day),
+                Timestamp::utc_midnight(day).plus(86_400),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let same = Row {
+        series: temperature.id,
+        ts: stored[0].ts,
+        value: stored[0].value,
+        flag: stored[0].flag,
+    };
+    store.write_chunk(run, &[same], &[]).await.unwrap();
+    let (_, cache, ..) = fetch(vec![]).await;
+    assert_eq!(
+        cache.as_deref(),
+        Some("hit"),
+        "rewriting a value unchanged invalidates nothing"
+    );
+
+    // A changed value invalidates the answer at once, from another process's handle too.
+    let changed = Row {
+        value: stored[0].value + 1.0,
+        ..same
+    };
+    store.write_chunk(run, &[changed], &[]).await.unwrap();
+    let (status, cache, new_tag, _, fresh) = fetch(vec![("if-none-match", etag.clone())]).await;
+    assert_eq!(
+        (status, cache.as_deref()),
+        (200, Some("miss")),
+        "the old ETag no longer matches"
+    );
+    assert_ne!(new_tag.unwrap(), etag);
+    let rows: Value = serde_json::from_slice(&fresh).unwrap();
+    assert_eq!(rows[0]["temperature"].as_f64(), Some(stored[0].value + 1.0));
+}

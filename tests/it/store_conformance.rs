@@ -323,7 +323,19 @@ pub async fn jobs_and_leases(a: &dyn Store, b: &dyn Store) {
         value: 1.5,
         flag: Flag::Observed,
     };
+    assert_eq!(b.version("madrid", Dataset::Weather).await.unwrap(), 0);
     a.write_chunk(child, &[row(0), row(1)], &[]).await.unwrap();
+    assert_eq!(b.version("madrid", Dataset::Weather).await.unwrap(), 1);
+    a.write_chunk(child, &[row(0)], &[]).await.unwrap();
+    assert_eq!(
+        b.version("madrid", Dataset::Weather).await.unwrap(),
+        1,
+        "an unchanged value is not a change"
+    );
+    assert_eq!(b.version("madrid", Dataset::Traffic).await.unwrap(), 0);
+    let nothing = TimeRange::new(hour(50), hour(51)).unwrap();
+    a.delete(series, nothing).await.unwrap();
+    assert_eq!(b.version("madrid", Dataset::Weather).await.unwrap(), 1);
     a.finish_run(child, RunStatus::Succeeded, None, hour(101))
         .await
         .unwrap();
@@ -338,6 +350,14 @@ pub async fn jobs_and_leases(a: &dyn Store, b: &dyn Store) {
     assert_eq!(
         finished.counts.inserted, 2,
         "a job run counts what its children did"
+    );
+    a.delete(series, TimeRange::new(hour(1), hour(2)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        b.version("madrid", Dataset::Weather).await.unwrap(),
+        2,
+        "a deletion is a change"
     );
 
     // A run whose process stops saying it is alive is abandoned; a live one is not.

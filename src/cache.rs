@@ -1,0 +1,165 @@
+//! The in-process response cache: encoded answers (bytes, not objects), each with the data
+//! version it was computed at ([`crate::store::Store::version`]), its ETag and, made on first
+//! demand, its gzip variant. An entry is served only while the version of the data under it is
+//! unchanged, so any write (from this process or another) invalidates exactly the answers it
+//! touches. Entries are evicted oldest first past a byte budget.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bytes::Bytes;
+
+pub struct Entry {
+    pub version: i64,
+    pub body: Bytes,
+    pub content_type: String,
+    /// A strong validator: a hash of the body.
+    pub etag: String,
+    gzip: OnceLock<Bytes>,
+}
+
+impl Entry {
+    pub fn new(version: i64, body: Bytes, content_type: String) -> Self {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        body.hash(&mut hasher);
+        Self {
+            version,
+            etag: format!("\"{:016x}-{}\"", hasher.finish(), body.len()),
+            body,
+            content_type,
+            gzip: OnceLock::new(),
+        }
+    }
+
+    /// The body gzipped, compressed once and kept.
+    pub fn gzip(&self) -> &Bytes {
+        self.gzip.get_or_init(|| {
+            let mut encoder = flate2::write::GzEncoder::new(
+                Vec::with_capacity(self.body.len() / 8),
+                flate2::Compression::new(5),
+            );
+            // Writing to a Vec cannot fail.
+            let _ = encoder.write_all(&self.body);
+            Bytes::from(encoder.finish().unwrap_or_default())
+        })
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<String, Arc<Entry>>,
+    order: VecDeque<String>,
+    bytes: usize,
+}
+
+pub struct ResponseCache {
+    budget: usize,
+    inner: Mutex<Inner>,
+}
+
+impl ResponseCache {
+    /// A cache holding at most `budget` bytes of bodies (0: nothing is kept).
+    pub fn new(budget: usize) -> Self {
+        Self {
+            budget,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    /// The entry for `key` if it was computed at `version`; a stale one is dropped.
+    pub fn get(&self, key: &str, version: i64) -> Option<Arc<Entry>> {
+        let mut inner = self.inner.lock().ok()?;
+        let entry = inner.entries.get(key)?.clone();
+        if entry.version == version {
+            return Some(entry);
+        }
+        inner.entries.remove(key);
+        inner.bytes -= entry.body.len();
+        None
+    }
+
+    /// Keeps `entry` under `key` (if it fits the budget), evicting the oldest entries as needed.
+    pub fn put(&self, key: String, entry: Arc<Entry>) {
+        let size = entry.body.len();
+        if size > self.budget / 4 {
+            return;
+        }
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if let Some(old) = inner.entries.insert(key.clone(), entry) {
+            inner.bytes -= old.body.len();
+        } else {
+            inner.order.push_back(key);
+        }
+        inner.bytes += size;
+        while inner.bytes > self.budget {
+            let Some(oldest) = inner.order.pop_front() else {
+                break;
+            };
+            if let Some(gone) = inner.entries.remove(&oldest) {
+                inner.bytes -= gone.body.len();
+            }
+        }
+    }
+
+    /// Bytes of bodies held.
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().map_or(0, |i| i.bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(version: i64, body: &str) -> Arc<Entry> {
+        Arc::new(Entry::new(
+            version,
+            Bytes::from(body.to_owned()),
+            "application/json".into(),
+        ))
+    }
+
+    #[test]
+    fn serves_an_entry_only_at_its_version() {
+        let cache = ResponseCache::new(1_000);
+        cache.put("k".into(), entry(3, "[1,2]"));
+        assert!(cache.get("k", 3).is_some());
+        assert!(cache.get("k", 4).is_none(), "a write moved the version");
+        assert!(cache.get("k", 3).is_none(), "the stale entry is gone");
+        assert_eq!(cache.bytes(), 0);
+    }
+
+    #[test]
+    fn evicts_the_oldest_past_the_budget() {
+        let cache = ResponseCache::new(100);
+        for i in 0..5 {
+            cache.put(format!("k{i}"), entry(0, &"x".repeat(25)));
+        }
+        assert!(cache.bytes() <= 100);
+        assert!(cache.get("k0", 0).is_none());
+        assert!(cache.get("k4", 0).is_some());
+        cache.put("big".into(), entry(0, &"x".repeat(60)));
+        assert!(
+            cache.get("big", 0).is_none(),
+            "more than a quarter of the budget is not kept"
+        );
+    }
+
+    #[test]
+    fn etags_follow_the_body_and_gzip_round_trips() {
+        let (a, b) = (entry(0, "[1,2]"), entry(9, "[1,2]"));
+        assert_eq!(a.etag, b.etag, "same bytes, same validator");
+        assert_ne!(a.etag, entry(0, "[1,3]").etag);
+        let body = "{\"x\": 1}".repeat(1_000);
+        let big = entry(0, &body);
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&big.gzip()[..]), &mut out)
+            .unwrap();
+        assert_eq!(out, body);
+        assert!(big.gzip().len() < body.len() / 10);
+    }
+}

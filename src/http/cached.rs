@@ -1,0 +1,108 @@
+//! Serving data answers through the response cache ([`crate::cache`]): the data version of the
+//! answer's (location, dataset) is read first; a cached answer at that version is sent as is,
+//! gzipped when the client accepts it, or as `304 Not Modified` when the client already holds it
+//! (`If-None-Match`). Only `200` answers are kept.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::ApiError;
+use crate::cache::Entry;
+use crate::core::Core;
+use crate::domain::Dataset;
+
+/// The answer for `key`, from the cache while the version of `location`'s `dataset` is the one
+/// it was computed at, else from `compute`.
+pub async fn cached<F>(
+    core: &Core,
+    headers: &HeaderMap,
+    key: String,
+    location: &str,
+    dataset: Dataset,
+    compute: F,
+) -> Result<Response, ApiError>
+where
+    F: Future<Output = Result<Response, ApiError>>,
+{
+    let version = core.store.version(location, dataset).await?;
+    if let Some(entry) = core.cache.get(&key, version) {
+        count(core, "hit");
+        return Ok(respond(&entry, headers, "hit"));
+    }
+    count(core, "miss");
+    let response = compute.await?;
+    if response.status() != StatusCode::OK {
+        return Ok(response);
+    }
+    let (parts, body) = response.into_parts();
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_owned();
+    let body = axum::body::to_bytes(body, usize::MAX).await?;
+    let entry = Arc::new(Entry::new(version, body, content_type));
+    core.cache.put(key, entry.clone());
+    Ok(respond(&entry, headers, "miss"))
+}
+
+fn count(core: &Core, result: &str) {
+    core.metrics.add(
+        "almanac_response_cache_requests_total",
+        &[("result", result)],
+        1.0,
+    );
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let refused = parts.any(|p| p.replace(' ', "") == "q=0");
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+fn respond(entry: &Entry, headers: &HeaderMap, cache: &'static str) -> Response {
+    let not_modified = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.trim_start_matches("W/") == entry.etag
+        });
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else if accepts_gzip(headers) {
+        let mut response = Response::new(Body::from(entry.gzip().clone()));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        response
+    } else {
+        Response::new(Body::from(entry.body.clone()))
+    };
+    let out = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&entry.content_type) {
+        out.insert(header::CONTENT_TYPE, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&entry.etag) {
+        out.insert(header::ETAG, value);
+    }
+    out.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    out.insert("x-cache", HeaderValue::from_static(cache));
+    response
+}
