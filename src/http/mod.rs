@@ -14,9 +14,9 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::Method;
+use axum::http::{Method, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
@@ -73,12 +73,29 @@ pub fn router(core: Core) -> Router {
         .route("/api/v1/runs/{id}", get(native::run))
         .route("/api/v1/admin/{job}", post(admin::start))
         .route("/metrics", get(native::metrics))
+        .route("/openapi.json", get(openapi))
+        .route("/docs", get(docs))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn(trace))
         .with_state(core)
+}
+
+/// The OpenAPI document of every route (`tests/it/openapi.rs` checks it against the answers).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+/// A page rendering [`OPENAPI`], self-contained so it works offline.
+async fn docs() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        include_str!("docs.html"),
+    )
 }
 
 /// Serves until Ctrl-C or SIGTERM, then lets requests in flight finish.

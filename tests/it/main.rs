@@ -11,6 +11,7 @@ mod http;
 mod import;
 mod init;
 mod killed;
+mod openapi;
 mod providers;
 mod rotate;
 mod schedule;

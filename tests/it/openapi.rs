@@ -1,0 +1,541 @@
+//! The OpenAPI document against the server: every route the router declares is documented,
+//! every documented operation is called here, and every answer's status is documented with a
+//! body that matches its schema (checked by a small JSON Schema subset: `$ref`, `allOf`, `type`,
+//! `enum`, `properties`, `required`, `additionalProperties`, `items`).
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::support::{client, config, serve};
+
+const TOKEN: &str = "openapi-test-token";
+
+fn resolve<'a>(doc: &'a Value, mut node: &'a Value) -> &'a Value {
+    while let Some(reference) = node.get("$ref").and_then(Value::as_str) {
+        node = reference
+            .trim_start_matches("#/")
+            .split('/')
+            .fold(doc, |at, key| &at[key]);
+        assert!(!node.is_null(), "unresolved {reference}");
+    }
+    node
+}
+
+fn type_matches(name: &str, value: &Value) -> bool {
+    match name {
+        "null" => value.is_null(),
+        "boolean" => value.is_boolean(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "string" => value.is_string(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        other => panic!("schema type {other} unknown to this checker"),
+    }
+}
+
+/// Every way `value` breaks `schema`, with where.
+fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+    let schema = resolve(doc, schema);
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        check(doc, part, value, at, errors);
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(one) => vec![one.as_str()],
+        Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    if !types.is_empty() && !types.iter().any(|t| type_matches(t, value)) {
+        errors.push(format!("{at}: {value} is not {types:?}"));
+        return;
+    }
+    if let Some(options) = schema["enum"].as_array()
+        && !options.contains(value)
+    {
+        errors.push(format!("{at}: {value} is not one of {options:?}"));
+    }
+    if let Some(object) = value.as_object() {
+        for required in schema["required"].as_array().into_iter().flatten() {
+            let key = required.as_str().unwrap();
+            if !object.contains_key(key) {
+                errors.push(format!("{at}: `{key}` is missing"));
+            }
+        }
+        let properties = schema["properties"].as_object();
+        for (key, item) in object {
+            match properties.and_then(|p| p.get(key)) {
+                Some(property) => check(doc, property, item, &format!("{at}.{key}"), errors),
+                None => match &schema["additionalProperties"] {
+                    Value::Bool(false) => errors.push(format!("{at}: `{key}` is not documented")),
+                    extra @ Value::Object(_) => {
+                        check(doc, extra, item, &format!("{at}.{key}"), errors)
+                    }
+                    _ => {}
+                },
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        // The first elements say enough; long series would only slow the test.
+        for (i, item) in array.iter().take(30).enumerate() {
+            check(doc, items, item, &format!("{at}[{i}]"), errors);
+        }
+    }
+}
+
+/// The paths `src/http/mod.rs` routes, in OpenAPI's spelling.
+fn routed_paths() -> BTreeSet<String> {
+    let source =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/http/mod.rs")).unwrap();
+    let mut paths = BTreeSet::new();
+    let mut rest = source.as_str();
+    while let Some(at) = rest.find(".route(") {
+        rest = &rest[at + 7..];
+        let start = rest.find('"').unwrap() + 1;
+        let end = start + rest[start..].find('"').unwrap();
+        paths.insert(rest[start..end].to_owned());
+    }
+    paths
+}
+
+#[tokio::test]
+async fn every_route_is_documented_and_answers_as_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = serve(almanac::demo::upstream::router()).await;
+    let core = almanac::core::Core::open(config(
+        &dir,
+        upstream,
+        &[("ALMANAC__HTTP__ADMIN_TOKEN", TOKEN)],
+    ))
+    .await
+    .unwrap();
+    let now = almanac::domain::Timestamp::now().floor(almanac::domain::Step::HOUR);
+    let loaded = almanac::ops::init::run(&core, 1, now, &indicatif::ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(!loaded.failed(), "{loaded}");
+    let base = format!("http://{}", serve(almanac::http::router(core)).await);
+
+    let response = client()
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let documented: BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        routed_paths(),
+        documented,
+        "the router's paths and the document's"
+    );
+
+    let day = now.plus(-2 * 86_400).utc_date();
+    let point = format!("latitude=40.45&longitude=-3.69&start_date={day}&end_date={day}");
+    let range = format!("start={day}&end={day}");
+    let weather_body = format!(
+        r#"{{"latitude": 40.45, "longitude": -3.69, "start_date": "{day}", "end_date": "{day}"}}"#
+    );
+    let seed = "/api/v1/tenants/t1/external";
+    // (method, documented path, concrete path and query, body, expected status)
+    let calls: Vec<(&str, &str, String, Option<String>, u16)> = vec![
+        (
+            "get",
+            "/api/v1/external/cities",
+            "/api/v1/external/cities".into(),
+            None,
+            200,
+        ),
+        ("get", "/api/v1/cities", "/api/v1/cities".into(), None, 200),
+        (
+            "get",
+            "/api/v1/external/operations/cities/{city_id}/availability",
+            "/api/v1/external/operations/cities/Madrid/availability".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/external/operations/cities/{city_id}/availability",
+            "/api/v1/external/operations/cities/atlantis/availability".into(),
+            None,
+            404,
+        ),
+        (
+            "get",
+            "/api/v1/cities/{city_id}/data-availability",
+            "/api/v1/cities/madrid/data-availability".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/tenants/{tenant_id}/external/operations/historical-weather-optimized",
+            format!("{seed}/operations/historical-weather-optimized?{point}"),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/tenants/{tenant_id}/external/operations/historical-weather-optimized",
+            format!(
+                "{seed}/operations/historical-weather-optimized?latitude=100&longitude=0&start_date={day}&end_date={day}"
+            ),
+            None,
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/tenants/{tenant_id}/external/operations/historical-weather-optimized",
+            format!(
+                "{seed}/operations/historical-weather-optimized?latitude=48.85&longitude=2.35&start_date={day}&end_date={day}"
+            ),
+            None,
+            404,
+        ),
+        (
+            "get",
+            "/api/v1/tenants/{tenant_id}/external/historical-weather",
+            format!("{seed}/historical-weather?{point}"),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/tenants/{tenant_id}/external/operations/historical-traffic-optimized",
+            format!("{seed}/operations/historical-traffic-optimized?{point}"),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/tenants/{tenant_id}/external/historical-traffic",
+            format!("{seed}/historical-traffic?{point}"),
+            None,
+            200,
+        ),
+        (
+            "post",
+            "/api/v1/tenants/{tenant_id}/external/operations/weather/historical",
+            format!("{seed}/operations/weather/historical"),
+            Some(weather_body.clone()),
+            200,
+        ),
+        (
+            "post",
+            "/api/v1/tenants/{tenant_id}/external/operations/weather/historical",
+            format!("{seed}/operations/weather/historical"),
+            Some("{".into()),
+            400,
+        ),
+        (
+            "post",
+            "/api/v1/tenants/{tenant_id}/external/operations/traffic/historical",
+            format!("{seed}/operations/traffic/historical"),
+            Some(weather_body),
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/locations",
+            "/api/v1/locations".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/locations/nearest",
+            "/api/v1/locations/nearest?lat=40.4&lon=-3.7".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/locations/nearest",
+            "/api/v1/locations/nearest?lat=x&lon=-3.7".into(),
+            None,
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}",
+            "/api/v1/locations/madrid".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}",
+            "/api/v1/locations/atlantis".into(),
+            None,
+            404,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/coverage",
+            format!("/api/v1/locations/madrid/coverage?{range}"),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/coverage",
+            "/api/v1/locations/madrid/coverage?start=soon&end=later".into(),
+            None,
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/gaps",
+            "/api/v1/locations/madrid/gaps?dataset=weather".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/gaps",
+            "/api/v1/locations/madrid/gaps?dataset=snow".into(),
+            None,
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/{dataset}",
+            format!("/api/v1/locations/madrid/weather?{range}&resolution=day&fill=linear"),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/{dataset}",
+            format!("/api/v1/locations/madrid/weather?{range}&format=csv"),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/{dataset}",
+            "/api/v1/locations/madrid/weather".into(),
+            None,
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/{dataset}",
+            format!("/api/v1/locations/atlantis/weather?{range}"),
+            None,
+            404,
+        ),
+        (
+            "get",
+            "/api/v1/point/{dataset}",
+            format!("/api/v1/point/weather?lat=40.4&lon=-3.7&{range}"),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/point/{dataset}",
+            format!("/api/v1/point/weather?lat=48.85&lon=2.35&{range}"),
+            None,
+            404,
+        ),
+        (
+            "get",
+            "/api/v1/sources",
+            "/api/v1/sources".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/runs",
+            "/api/v1/runs?limit=5".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/runs",
+            "/api/v1/runs?limit=0".into(),
+            None,
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/runs/{id}",
+            "/api/v1/runs/1".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/runs/{id}",
+            "/api/v1/runs/first".into(),
+            None,
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/runs/{id}",
+            "/api/v1/runs/99999".into(),
+            None,
+            404,
+        ),
+        (
+            "post",
+            "/api/v1/admin/{job}",
+            "/api/v1/admin/gaps".into(),
+            Some(r#"{"location": "madrid", "days": 1}"#.into()),
+            202,
+        ),
+        (
+            "post",
+            "/api/v1/admin/{job}",
+            "/api/v1/admin/reboot".into(),
+            None,
+            404,
+        ),
+        (
+            "post",
+            "/api/v1/admin/{job}",
+            "/api/v1/admin/init".into(),
+            Some(r#"{"weeks": 2}"#.into()),
+            400,
+        ),
+        ("get", "/metrics", "/metrics".into(), None, 200),
+        ("get", "/health/live", "/health/live".into(), None, 200),
+        ("get", "/health/ready", "/health/ready".into(), None, 200),
+        ("get", "/openapi.json", "/openapi.json".into(), None, 200),
+        ("get", "/docs", "/docs".into(), None, 200),
+    ];
+
+    let mut called = BTreeSet::new();
+    let mut errors = Vec::new();
+    for (method, path, url, body, want) in &calls {
+        called.insert((path.to_string(), method.to_string()));
+        let mut request = match *method {
+            "post" => client().post(format!("{base}{url}")),
+            _ => client().get(format!("{base}{url}")),
+        };
+        if path.starts_with("/api/v1/admin") {
+            request = request.bearer_auth(TOKEN);
+        }
+        if let Some(body) = body {
+            request = request.body(body.clone());
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = response.bytes().await.unwrap();
+        if status != *want {
+            errors.push(format!(
+                "{method} {url}: {status}, wanted {want}: {}",
+                String::from_utf8_lossy(&bytes)
+            ));
+            continue;
+        }
+        let operation = &doc["paths"][*path][*method];
+        let documented = resolve(&doc, &operation["responses"][status.to_string()]);
+        if documented.is_null() {
+            errors.push(format!(
+                "{method} {path}: status {status} is not documented"
+            ));
+            continue;
+        }
+        let Some(media) = documented["content"].get(&content_type) else {
+            errors.push(format!(
+                "{method} {url}: {content_type} is not documented for {status}"
+            ));
+            continue;
+        };
+        if content_type == "application/json" {
+            let value: Value = serde_json::from_slice(&bytes).unwrap();
+            check(
+                &doc,
+                &media["schema"],
+                &value,
+                &format!("{method} {url}"),
+                &mut errors,
+            );
+        }
+    }
+    let documented_operations: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| (path.clone(), method.clone()))
+        })
+        .collect();
+    let uncalled: Vec<_> = documented_operations.difference(&called).collect();
+    assert!(
+        uncalled.is_empty(),
+        "documented but not called here: {uncalled:?}"
+    );
+    assert!(
+        errors.is_empty(),
+        "{} problems:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+}
+
+#[test]
+fn the_checker_finds_what_it_should() {
+    let doc: Value = serde_json::from_str(almanac::http::OPENAPI).unwrap();
+    let error = &doc["components"]["schemas"]["Error"];
+    let mut errors = Vec::new();
+    check(
+        &doc,
+        error,
+        &serde_json::json!({"code": "x", "detail": "y"}),
+        "ok",
+        &mut errors,
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    check(
+        &doc,
+        error,
+        &serde_json::json!({"code": 1, "extra": true}),
+        "bad",
+        &mut errors,
+    );
+    assert_eq!(errors.len(), 3, "{errors:?}");
+}
+
+/// The document passes a real OpenAPI validator (`openapi-spec-validator`, which `.ci/run`
+/// installs); where it is not installed the test says so and, outside CI, passes.
+#[test]
+fn the_document_passes_the_openapi_validator() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/http/openapi.json");
+    let output = std::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator", path])
+        .output();
+    let available = output
+        .as_ref()
+        .is_ok_and(|o| !String::from_utf8_lossy(&o.stderr).contains("No module named"));
+    if !available {
+        assert!(
+            std::env::var("CI").is_err(),
+            "openapi-spec-validator is not installed (pip install openapi-spec-validator)"
+        );
+        eprintln!("NOT RUN: the OpenAPI validator (pip install openapi-spec-validator)");
+        return;
+    }
+    let output = output.unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
