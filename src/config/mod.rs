@@ -50,6 +50,8 @@ pub struct HttpConfig {
     pub admin_token: Option<Secret>,
     /// Memory for cached responses, MiB (0 turns the cache off).
     pub cache_mb: u32,
+    /// The longest range a request may ask for, days.
+    pub max_range_days: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

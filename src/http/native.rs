@@ -100,7 +100,7 @@ pub async fn gaps(
         })?),
     };
     let range = match (query.start.as_deref(), query.end.as_deref()) {
-        (Some(start), Some(end)) => Some(date_range(start, end)?),
+        (Some(start), Some(end)) => Some(date_range(start, end, core.config.http.max_range_days)?),
         (None, None) => None,
         _ => {
             return Err(ApiError::bad_request(
@@ -327,7 +327,7 @@ async fn answer(
             "query parameters `start` and `end` are required (ISO dates or date-times)",
         ));
     };
-    let range = date_range(start, end)?;
+    let range = date_range(start, end, core.config.http.max_range_days)?;
     let step = step_of(dataset);
     let names: Vec<&'static str> = dataset
         .variables()

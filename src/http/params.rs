@@ -54,13 +54,24 @@ enum End {
 /// The half-open range a `start_date`/`end_date` pair names. Both ends are inclusive as in the
 /// seed's `BETWEEN`; an end given as a plain date includes that whole day. Times without an
 /// offset are UTC.
-pub fn date_range(start: &str, end: &str) -> Result<TimeRange, ApiError> {
+///
+/// A range longer than `max_days` (`http.max_range_days`) is refused, naming the limit.
+pub fn date_range(start: &str, end: &str, max_days: u32) -> Result<TimeRange, ApiError> {
     let from = instant("start_date", start, End::Start)?;
     let to = instant("end_date", end, End::End)?;
     if to < from {
         return Err(ApiError::bad_request(
             "invalid_range",
             format!("end_date {end} is before start_date {start}"),
+        ));
+    }
+    let days = (to.epoch() - from.epoch()) / 86_400;
+    if days >= i64::from(max_days) {
+        return Err(ApiError::bad_request(
+            "range_too_large",
+            format!(
+                "the range spans {days} days; the limit is {max_days} (http.max_range_days): ask in parts"
+            ),
         ));
     }
     Ok(TimeRange {
@@ -107,7 +118,7 @@ mod tests {
     use super::*;
 
     fn range(start: &str, end: &str) -> (String, String) {
-        let r = date_range(start, end).unwrap();
+        let r = date_range(start, end, 36_600).unwrap();
         (r.start.to_string(), r.end.to_string())
     }
 
@@ -140,15 +151,21 @@ mod tests {
     #[test]
     fn refuses_inverted_and_unparsable_dates() {
         assert_eq!(
-            date_range("2024-02-01", "2024-01-01").unwrap_err().code,
+            date_range("2024-02-01", "2024-01-01", 36_600)
+                .unwrap_err()
+                .code,
             "invalid_range"
         );
         assert_eq!(
-            date_range("yesterday", "2024-01-01").unwrap_err().code,
+            date_range("yesterday", "2024-01-01", 36_600)
+                .unwrap_err()
+                .code,
             "invalid_date"
         );
         assert_eq!(
-            date_range("2024-13-01", "2024-12-01").unwrap_err().code,
+            date_range("2024-13-01", "2024-12-01", 36_600)
+                .unwrap_err()
+                .code,
             "invalid_date"
         );
     }

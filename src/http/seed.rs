@@ -182,6 +182,7 @@ fn resolve(core: &Core, query: RangeAtPoint) -> Result<(&Location, TimeRange), A
     let range = date_range(
         &required(query.start_date, "start_date")?,
         &required(query.end_date, "end_date")?,
+        core.config.http.max_range_days,
     )?;
     let location = core
         .registry

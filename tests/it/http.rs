@@ -193,6 +193,11 @@ async fn bad_requests_get_clear_4xx_errors() {
             400,
             "invalid_query",
         ),
+        (
+            "latitude=40.4&longitude=-3.7&start_date=2000-01-01&end_date=2025-01-02",
+            400,
+            "range_too_large",
+        ),
     ];
     for (query, status, code) in cases {
         let (got, body) = get(format!("{base}{WEATHER}?{query}")).await;
@@ -203,6 +208,17 @@ async fn bad_requests_get_clear_4xx_errors() {
         );
         assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
     }
+    let (_, body) = get(format!(
+        "{base}{WEATHER}?latitude=40.4&longitude=-3.7&start_date=2000-01-01&end_date=2025-01-02"
+    ))
+    .await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("http.max_range_days"),
+        "the error names the limit: {body}"
+    );
     let (status, body) = get(format!("{base}/api/v1/nothing-here")).await;
     assert_eq!(
         (status, body["code"].as_str()),

@@ -6,6 +6,7 @@ mod backfill;
 mod cli;
 mod conformance;
 mod fixtures;
+mod fuzz;
 mod gaps;
 mod http;
 mod import;
