@@ -4,6 +4,7 @@
 //! gives it (`source_hours`, the hybrid rule); an instant with no value anywhere produces no row.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::core::Core;
 use crate::domain::{Dataset, Location, Step, TimeRange, Timestamp};
@@ -15,10 +16,10 @@ use crate::store::{Extent, RunId, StoreError};
 pub struct Row {
     pub ts: Timestamp,
     pub values: BTreeMap<&'static str, f64>,
-    /// Where each value came from.
-    pub sources: BTreeMap<&'static str, String>,
+    /// Where each value came from (shared: one allocation per series, not per value).
+    pub sources: BTreeMap<&'static str, Arc<str>>,
     /// The source of the first variable filled (sources rarely mix within a row).
-    pub source: Option<String>,
+    pub source: Option<Arc<str>>,
     /// When the row's oldest value was first written and its newest last changed.
     pub created_at: Option<Timestamp>,
     pub updated_at: Option<Timestamp>,
@@ -52,6 +53,7 @@ pub async fn rows(
         else {
             continue;
         };
+        let source: Arc<str> = Arc::from(series.source.as_str());
         let hours = location.source_hours.get(&series.source).copied();
         let in_hours = |ts: Timestamp| {
             hours.is_none_or(|window| {
@@ -72,15 +74,16 @@ pub async fn rows(
             });
             if !row.values.contains_key(variable.name) {
                 row.values.insert(variable.name, point.value);
-                row.sources.insert(variable.name, series.source.clone());
-                row.source.get_or_insert_with(|| series.source.clone());
+                row.sources.insert(variable.name, source.clone());
+                row.source.get_or_insert_with(|| source.clone());
                 runs.push((point.ts, point.created_run, point.updated_run));
             }
         }
     }
-    let mut ids: Vec<RunId> = runs.iter().flat_map(|(_, c, u)| [*c, *u]).collect();
-    ids.sort_unstable();
-    ids.dedup();
+    // Few distinct runs wrote many values: a set, not a sort of every pair.
+    let distinct: std::collections::HashSet<RunId> =
+        runs.iter().flat_map(|(_, c, u)| [*c, *u]).collect();
+    let ids: Vec<RunId> = distinct.into_iter().collect();
     let started: HashMap<RunId, Timestamp> = core
         .store
         .runs_by_id(&ids)

@@ -439,7 +439,7 @@ async fn answer(
                 time.push(row.ts.to_string());
                 for (name, column) in variables.iter_mut() {
                     column.values.push(row.values.get(name).copied());
-                    column.sources.push(row.sources.get(name).cloned());
+                    column.sources.push(row.sources.get(name).map(|s| s.to_string()));
                 }
             }
         }
@@ -462,12 +462,12 @@ async fn answer(
                     let aggregation = dataset
                         .variable(name)
                         .map_or(Aggregation::Mean, |v| v.aggregation);
-                    let values: Vec<(f64, &String)> = members
+                    let values: Vec<(f64, &std::sync::Arc<str>)> = members
                         .iter()
                         .filter_map(|r| Some((*r.values.get(name)?, r.sources.get(name)?)))
                         .collect();
                     column.values.push(aggregate(aggregation, &values));
-                    let mut sources: Vec<&str> = values.iter().map(|(_, s)| s.as_str()).collect();
+                    let mut sources: Vec<&str> = values.iter().map(|(_, s)| &***s).collect();
                     sources.sort_unstable();
                     sources.dedup();
                     column
@@ -618,7 +618,7 @@ impl Resolution {
 /// One bucket's value by the variable's aggregation: levels averaged, amounts summed, a counter's
 /// last reading, a category's most frequent value (the larger on a tie: weather codes grow with
 /// severity).
-fn aggregate(aggregation: Aggregation, values: &[(f64, &String)]) -> Option<f64> {
+fn aggregate(aggregation: Aggregation, values: &[(f64, &std::sync::Arc<str>)]) -> Option<f64> {
     if values.is_empty() {
         return None;
     }

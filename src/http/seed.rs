@@ -290,7 +290,7 @@ fn traffic_response(row: read::Row) -> TrafficDataResponse {
         pedestrian_count: None,
         congestion_level: value("service_level").map(congestion),
         average_speed: value("average_speed"),
-        source: row.source,
+        source: row.source.map(|s| s.to_string()),
     }
 }
 
@@ -306,7 +306,7 @@ fn weather_response(location: &Location, row: read::Row) -> WeatherDataResponse 
         wind_speed: value("wind_speed"),
         pressure: value("pressure"),
         description: value("weather_code").and_then(weather::describe),
-        source: row.source,
+        source: row.source.map(|s| s.to_string()),
         created_at: row.created_at.map(|t| t.to_string()),
         updated_at: row.updated_at.map(|t| t.to_string()),
     }

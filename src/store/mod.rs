@@ -37,6 +37,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A bulk read (on its own connection) failed.
+    #[error("database error: {0}")]
+    Read(String),
     #[error("{0}")]
     Conflict(String),
     #[error("stored data cannot be read back: {0}")]

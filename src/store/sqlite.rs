@@ -27,6 +27,50 @@ const ROWS_PER_STATEMENT: usize = 4_000;
 pub struct Sqlite {
     pool: SqlitePool,
     instance: std::sync::Arc<str>,
+    readers: std::sync::Arc<Readers>,
+}
+
+/// Read-only connections for bulk reads, run on blocking threads: sqlx costs about 1.5 µs per
+/// row, which is most of a 24-month read; rusqlite on the same SQLite library costs a tenth.
+struct Readers {
+    path: std::path::PathBuf,
+    idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
+}
+
+impl Readers {
+    /// Runs `work` on an idle connection (opening one if none is idle) and keeps it for reuse.
+    fn with<T>(
+        &self,
+        work: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let connection = match idle {
+            Some(connection) => connection,
+            None => {
+                let connection = rusqlite::Connection::open_with_flags(
+                    &self.path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(read_error)?;
+                connection
+                    .busy_timeout(Duration::from_secs(10))
+                    .map_err(read_error)?;
+                connection
+            }
+        };
+        let out = work(&connection).map_err(read_error)?;
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < 8
+        {
+            idle.push(connection);
+        }
+        Ok(out)
+    }
+}
+
+fn read_error(error: rusqlite::Error) -> StoreError {
+    StoreError::Read(error.to_string())
 }
 
 macro_rules! run_columns {
@@ -104,6 +148,10 @@ impl Sqlite {
         Ok(Self {
             pool,
             instance: super::instance_name().into(),
+            readers: std::sync::Arc::new(Readers {
+                path: path.to_path_buf(),
+                idle: std::sync::Mutex::new(Vec::new()),
+            }),
         })
     }
 }
@@ -641,15 +689,30 @@ impl Store for Sqlite {
     }
 
     async fn read(&self, series: SeriesId, range: TimeRange) -> Result<Vec<Point>, StoreError> {
-        let rows: Vec<(i64, f64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT ts, value, flag, created_run, updated_run FROM observations
-             WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts",
-        )
-        .bind(series)
-        .bind(range.start.epoch())
-        .bind(range.end.epoch())
-        .fetch_all(&self.pool)
-        .await?;
+        let readers = self.readers.clone();
+        let rows = tokio::task::spawn_blocking(move || {
+            readers.with(|connection| {
+                let mut statement = connection.prepare(
+                    "SELECT ts, value, flag, created_run, updated_run FROM observations
+                     WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts",
+                )?;
+                let rows = statement.query_map(
+                    (series, range.start.epoch(), range.end.epoch()),
+                    |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, f64>(1)?,
+                            row.get::<_, i64>(2)?,
+                            row.get::<_, i64>(3)?,
+                            row.get::<_, i64>(4)?,
+                        ))
+                    },
+                )?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+        })
+        .await
+        .map_err(|e| StoreError::Read(format!("the read did not finish: {e}")))??;
         rows.into_iter()
             .map(|(ts, value, flag, created_run, updated_run)| {
                 let flag = Flag::from_code(flag)

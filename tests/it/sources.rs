@@ -270,7 +270,7 @@ async fn the_hybrid_rule_takes_a_source_only_in_its_local_hours() {
             "open_meteo"
         };
         assert_eq!(
-            row.sources["temperature"], expected,
+            &*row.sources["temperature"], expected,
             "{} ({hour}h local)",
             row.ts
         );
@@ -397,7 +397,7 @@ async fn esios_with_a_token_agrees_with_apidatos_hour_by_hour() {
         .await
         .unwrap();
     assert!(
-        rows.iter().all(|r| r.sources["spot"] == "esios"),
+        rows.iter().all(|r| &*r.sources["spot"] == "esios"),
         "ESIOS first in the list"
     );
 }

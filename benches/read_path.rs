@@ -1,0 +1,64 @@
+//! Where an uncached read of 24 months of hourly Madrid weather spends its time: the store's
+//! per-series reads, the merge into rows (`read::rows`), and the seed endpoint's JSON. Loads the
+//! window from the simulated upstream first. Prints figures; asserts only that data are there.
+//! Run: `cargo bench --bench read_path`.
+
+use std::time::Instant;
+
+use almanac::core::Core;
+use almanac::domain::{Dataset, Step, TimeRange, Timestamp};
+use indicatif::ProgressBar;
+
+fn main() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [
+        ("ALMANAC__STORE__DATA_DIR", dir.path().to_str().expect("utf-8 path")),
+        ("ALMANAC__LOCATIONS__MADRID__SOURCES__TRAFFIC", "[]"),
+        ("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "false"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    let mut config = almanac::config::load(None, env).expect("config");
+    let upstream = almanac::demo::start_upstream(0.0).await.expect("upstream");
+    almanac::demo::use_upstream(&mut config, upstream);
+    let core = Core::open(config).await.expect("core");
+    let now = Timestamp::now().floor(Step::HOUR);
+    let loaded = almanac::ops::init::run(&core, 24, now, &ProgressBar::hidden())
+        .await
+        .expect("init");
+    assert!(!loaded.failed(), "{loaded}");
+    let madrid = core.registry.get("madrid").expect("madrid").clone();
+    let range = TimeRange {
+        start: now.months_before(24),
+        end: now,
+    };
+
+    let series = core.store.series("madrid", Dataset::Weather).await.expect("series");
+    let hourly: Vec<_> = series.iter().filter(|s| s.step == Step::HOUR).collect();
+    for round in 0..3 {
+        let started = Instant::now();
+        let mut points = 0;
+        for s in &hourly {
+            points += core.store.read(s.id, range).await.expect("read").len();
+        }
+        let store_ms = started.elapsed().as_secs_f64() * 1000.0;
+
+        let started = Instant::now();
+        let rows = almanac::read::rows(&core, &madrid, Dataset::Weather, Step::HOUR, range)
+            .await
+            .expect("rows");
+        let rows_ms = started.elapsed().as_secs_f64() * 1000.0;
+        assert!(rows.len() > 17_000);
+        println!(
+            "round {round}: store.read of {} hourly series: {points} points in {store_ms:.0} ms ({:.2} µs/point); \
+             read::rows (same reads + merge + runs): {} rows in {rows_ms:.0} ms",
+            hourly.len(),
+            store_ms * 1000.0 / points as f64,
+            rows.len()
+        );
+    }
+}
