@@ -17,7 +17,10 @@ fn main() {
 async fn run() {
     let dir = tempfile::tempdir().expect("tempdir");
     let env = [
-        ("ALMANAC__STORE__DATA_DIR", dir.path().to_str().expect("utf-8 path")),
+        (
+            "ALMANAC__STORE__DATA_DIR",
+            dir.path().to_str().expect("utf-8 path"),
+        ),
         ("ALMANAC__LOCATIONS__MADRID__SOURCES__TRAFFIC", "[]"),
         ("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "false"),
     ]
@@ -37,7 +40,11 @@ async fn run() {
         end: now,
     };
 
-    let series = core.store.series("madrid", Dataset::Weather).await.expect("series");
+    let series = core
+        .store
+        .series("madrid", Dataset::Weather)
+        .await
+        .expect("series");
     let hourly: Vec<_> = series.iter().filter(|s| s.step == Step::HOUR).collect();
     for round in 0..3 {
         let started = Instant::now();

@@ -46,6 +46,32 @@ pub async fn one(
     Path(id): Path<String>,
 ) -> Result<Json<Detail>, ApiError> {
     let location = find(&core, &id)?;
+    Ok(Json(Detail {
+        location: location.clone(),
+        datasets: stored(&core, location).await?,
+    }))
+}
+
+#[derive(Serialize)]
+pub struct Availability {
+    location: String,
+    datasets: BTreeMap<Dataset, Stored>,
+}
+
+/// `GET /api/v1/locations/{id}/availability`: per dataset, the series, first and last stored
+/// instants and how many instants hold a value.
+pub async fn availability(
+    State(core): State<Core>,
+    Path(id): Path<String>,
+) -> Result<Json<Availability>, ApiError> {
+    let location = find(&core, &id)?;
+    Ok(Json(Availability {
+        location: location.id.clone(),
+        datasets: stored(&core, location).await?,
+    }))
+}
+
+async fn stored(core: &Core, location: &Location) -> Result<BTreeMap<Dataset, Stored>, ApiError> {
     let mut datasets = BTreeMap::new();
     for &dataset in Dataset::ALL {
         let series = core.store.series(&location.id, dataset).await?;
@@ -64,10 +90,7 @@ pub async fn one(
             },
         );
     }
-    Ok(Json(Detail {
-        location: location.clone(),
-        datasets,
-    }))
+    Ok(datasets)
 }
 
 #[derive(Deserialize)]

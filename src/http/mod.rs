@@ -64,6 +64,10 @@ pub fn router(core: Core) -> Router {
         .route("/api/v1/locations", get(locations::list))
         .route("/api/v1/locations/nearest", get(locations::nearest))
         .route("/api/v1/locations/{id}", get(locations::one))
+        .route(
+            "/api/v1/locations/{id}/availability",
+            get(locations::availability),
+        )
         .route("/api/v1/locations/{id}/coverage", get(locations::coverage))
         .route("/api/v1/locations/{id}/gaps", get(native::gaps))
         .route("/api/v1/locations/{id}/{dataset}", get(native::series))

@@ -439,7 +439,9 @@ async fn answer(
                 time.push(row.ts.to_string());
                 for (name, column) in variables.iter_mut() {
                     column.values.push(row.values.get(name).copied());
-                    column.sources.push(row.sources.get(name).map(|s| s.to_string()));
+                    column
+                        .sources
+                        .push(row.sources.get(name).map(|s| s.to_string()));
                 }
             }
         }

@@ -21,6 +21,7 @@ const ROUTES: &[&str] = &[
     "/api/v1/locations",
     "/api/v1/locations/nearest",
     "/api/v1/locations/{}",
+    "/api/v1/locations/{}/availability",
     "/api/v1/locations/{}/coverage",
     "/api/v1/locations/{}/gaps",
     "/api/v1/locations/{}/{}",

@@ -273,6 +273,20 @@ async fn every_route_is_documented_and_answers_as_documented() {
         ),
         (
             "get",
+            "/api/v1/locations/{id}/availability",
+            "/api/v1/locations/madrid/availability".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/availability",
+            "/api/v1/locations/atlantis/availability".into(),
+            None,
+            404,
+        ),
+        (
+            "get",
             "/api/v1/locations/{id}/coverage",
             format!("/api/v1/locations/madrid/coverage?{range}"),
             None,
