@@ -52,6 +52,8 @@ pub struct HttpConfig {
     pub cache_mb: u32,
     /// The longest range a request may ask for, days.
     pub max_range_days: u32,
+    /// Origins allowed to call the API from a browser (`"*"`: any); none by default.
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

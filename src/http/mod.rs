@@ -14,7 +14,8 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{Method, header};
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -83,8 +84,61 @@ pub fn router(core: Core) -> Router {
         .route("/health/ready", get(health::ready))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
+        .layer(middleware::from_fn_with_state(core.clone(), cors))
         .layer(middleware::from_fn(trace))
         .with_state(core)
+}
+
+/// CORS for the origins in `http.cors_origins` (`"*"` for any): an allowed origin's requests get
+/// `Access-Control-Allow-Origin` (and may read `ETag`), its preflights a 204 naming the methods
+/// and headers the API takes. Other origins get no CORS headers, so browsers keep them out.
+async fn cors(State(core): State<Core>, request: Request, next: Next) -> Response {
+    let origins = &core.config.http.cors_origins;
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let allowed = origin.filter(|o| origins.iter().any(|a| a == "*" || a == o));
+    let Some(origin) = allowed else {
+        return next.run(request).await;
+    };
+    let preflight = request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut response = if preflight {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(request).await
+    };
+    let headers = response.headers_mut();
+    let value = if origins.iter().any(|a| a == "*") {
+        HeaderValue::from_static("*")
+    } else {
+        HeaderValue::from_str(&origin).unwrap_or(HeaderValue::from_static("null"))
+    };
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    headers.append(header::VARY, HeaderValue::from_static("origin"));
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("etag, location"),
+    );
+    if preflight {
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type, if-none-match"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+    }
+    response
 }
 
 /// The OpenAPI document of every route (`tests/it/openapi.rs` checks it against the answers).

@@ -937,3 +937,63 @@ async fn answers_are_cached_until_a_write_touches_their_data_with_etags_and_gzip
     let rows: Value = serde_json::from_slice(&fresh).unwrap();
     assert_eq!(rows[0]["temperature"].as_f64(), Some(stored[0].value + 1.0));
 }
+
+#[tokio::test]
+async fn cors_answers_configured_origins_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = serve(almanac::demo::upstream::router()).await;
+    let config = crate::support::config(
+        &dir,
+        upstream,
+        &[("ALMANAC__HTTP__CORS_ORIGINS", r#"["https://app.example"]"#)],
+    );
+    let core = almanac::core::Core::open(config).await.unwrap();
+    let base = format!("http://{}", serve(almanac::http::router(core)).await);
+    let cities = format!("{base}/api/v1/external/cities");
+    let allow = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    let ok = client()
+        .get(&cities)
+        .header("origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allow(&ok).as_deref(), Some("https://app.example"));
+    let other = client()
+        .get(&cities)
+        .header("origin", "https://elsewhere.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((other.status().as_u16(), allow(&other)), (200, None));
+
+    let preflight = client()
+        .request(reqwest::Method::OPTIONS, &cities)
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status().as_u16(), 204);
+    assert_eq!(allow(&preflight).as_deref(), Some("https://app.example"));
+    assert!(
+        preflight.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("GET")
+    );
+
+    let (base, _dir) = app(false).await;
+    let closed = client()
+        .get(format!("{base}/api/v1/external/cities"))
+        .header("origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allow(&closed), None, "no origin is allowed by default");
+}
