@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::core::Core;
-use crate::domain::{Dataset, Location, Step, TimeRange, Timestamp};
+use crate::domain::{Dataset, Flag, Location, Step, TimeRange, Timestamp};
 use crate::store::{Extent, RunId, StoreError};
 
 /// One instant of a dataset at a location: the values stored there, each from the first source
@@ -16,6 +16,8 @@ use crate::store::{Extent, RunId, StoreError};
 pub struct Row {
     pub ts: Timestamp,
     pub values: BTreeMap<&'static str, f64>,
+    /// How each value came to be (observed, trace, estimated, …).
+    pub flags: BTreeMap<&'static str, Flag>,
     /// Where each value came from (shared: one allocation per series, not per value).
     pub sources: BTreeMap<&'static str, Arc<str>>,
     /// The source of the first variable filled (sources rarely mix within a row).
@@ -67,6 +69,7 @@ pub async fn rows(
             let row = rows.entry(point.ts).or_insert_with(|| Row {
                 ts: point.ts,
                 values: BTreeMap::new(),
+                flags: BTreeMap::new(),
                 sources: BTreeMap::new(),
                 source: None,
                 created_at: None,
@@ -74,6 +77,7 @@ pub async fn rows(
             });
             if !row.values.contains_key(variable.name) {
                 row.values.insert(variable.name, point.value);
+                row.flags.insert(variable.name, point.flag);
                 row.sources.insert(variable.name, source.clone());
                 row.source.get_or_insert_with(|| source.clone());
                 runs.push((point.ts, point.created_run, point.updated_run));

@@ -54,6 +54,8 @@ pub struct HttpConfig {
     pub max_range_days: u32,
     /// Origins allowed to call the API from a browser (`"*"`: any); none by default.
     pub cors_origins: Vec<String>,
+    /// The largest request body, kB.
+    pub max_body_kb: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -6,7 +6,6 @@
 //! job of that name, so a request never runs a job that is already running (409).
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
 use super::ApiError;
+use super::params::ApiBody;
 use crate::core::Core;
 use crate::domain::Timestamp;
 use crate::ops::job::{self, Job};
@@ -44,7 +44,7 @@ pub async fn start(
     State(core): State<Core>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> Result<Response, ApiError> {
     authorize(&core, &headers)?;
     let request: JobRequest = if body.iter().all(u8::is_ascii_whitespace) {

@@ -84,6 +84,9 @@ pub fn router(core: Core) -> Router {
         .route("/health/ready", get(health::ready))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            core.config.http.max_body_kb as usize * 1024,
+        ))
         .layer(middleware::from_fn_with_state(core.clone(), cors))
         .layer(middleware::from_fn(trace))
         .with_state(core)

@@ -14,7 +14,7 @@ use super::cached::cached;
 use super::error::ApiError;
 use super::params::{ApiQuery, date_range};
 use crate::core::Core;
-use crate::domain::{Aggregation, Dataset, Grid, Step, Timestamp};
+use crate::domain::{Aggregation, Dataset, Flag, Grid, Step, Timestamp};
 use crate::read;
 
 #[derive(Deserialize)]
@@ -57,11 +57,15 @@ pub struct Columnar {
 pub struct Column {
     unit: &'static str,
     values: Vec<Option<f64>>,
+    /// How each value came to be (at `resolution=raw` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    flags: Vec<Option<Flag>>,
     sources: Vec<Option<String>>,
     /// Stored values behind each aggregated value (at `hour` and `day` only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     counts: Vec<u32>,
-    /// Whether each value was filled (`fill=locf|linear` only); a filled value has no source.
+    /// Whether each value was filled (`fill=locf|linear` only); a filled value has no source
+    /// and no flag.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     filled: Vec<bool>,
 }
@@ -421,6 +425,7 @@ async fn answer(
                 Column {
                     unit,
                     values: Vec::with_capacity(rows.len()),
+                    flags: Vec::new(),
                     sources: Vec::with_capacity(rows.len()),
                     counts: Vec::new(),
                     filled: Vec::new(),
@@ -439,6 +444,7 @@ async fn answer(
                 time.push(row.ts.to_string());
                 for (name, column) in variables.iter_mut() {
                     column.values.push(row.values.get(name).copied());
+                    column.flags.push(row.flags.get(name).copied());
                     column
                         .sources
                         .push(row.sources.get(name).map(|s| s.to_string()));
@@ -549,6 +555,14 @@ impl Column {
             .iter()
             .map(|s| s.and_then(|i| self.sources[i].clone()))
             .collect();
+        let mut flags: Vec<Option<Flag>> = if self.flags.is_empty() {
+            Vec::new()
+        } else {
+            slots
+                .iter()
+                .map(|s| s.and_then(|i| self.flags[i]))
+                .collect()
+        };
         let mut counts: Vec<u32> = if self.counts.is_empty() {
             Vec::new()
         } else {
@@ -587,6 +601,9 @@ impl Column {
                     out[slot] = value;
                     filled[slot] = true;
                     sources[slot] = None;
+                    if !flags.is_empty() {
+                        flags[slot] = None;
+                    }
                     if !counts.is_empty() {
                         counts[slot] = 0;
                     }
@@ -594,6 +611,7 @@ impl Column {
             }
         }
         self.values = out;
+        self.flags = flags;
         self.sources = sources;
         self.counts = std::mem::take(&mut counts);
         self.filled = filled;

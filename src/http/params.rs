@@ -1,14 +1,42 @@
 //! Request parameters as the seed's clients send them: query strings whose rejections become
 //! our error shape, coordinates, and dates as ISO dates or date-times with or without offset.
 
-use axum::extract::{FromRequestParts, Query};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::core::Core;
 use crate::domain::{Coordinates, TimeRange, Timestamp};
+
+/// A request body, at most `http.max_body_kb`; too large a body is a 413 in our error shape
+/// naming the limit.
+pub struct ApiBody(pub Bytes);
+
+impl FromRequest<Core> for ApiBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, core: &Core) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(request, core).await {
+            Ok(bytes) => Ok(Self(bytes)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    code: "body_too_large",
+                    detail: format!(
+                        "the body is larger than the limit of {} kB (http.max_body_kb)",
+                        core.config.http.max_body_kb
+                    ),
+                })
+            }
+            Err(rejection) => Err(ApiError::bad_request("invalid_body", rejection.body_text())),
+        }
+    }
+}
 
 /// `Query<T>` whose rejection is an [`ApiError`] naming the problem.
 pub struct ApiQuery<T>(pub T);

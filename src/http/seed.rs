@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cached::cached;
 use super::error::ApiError;
-use super::params::{ApiQuery, coordinates, date_range};
+use super::params::{ApiBody, ApiQuery, coordinates, date_range};
 use crate::core::Core;
 use crate::domain::{Dataset, Location, Step, TimeRange, weather};
 use crate::read;
@@ -227,7 +227,7 @@ pub async fn historical_weather_post(
     core: State<Core>,
     tenant: Path<String>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    ApiBody(body): ApiBody,
 ) -> Result<Response, ApiError> {
     let query = RangeAtPoint::from_json(&body)?;
     historical_weather(core, tenant, headers, ApiQuery(query)).await
@@ -239,7 +239,7 @@ pub async fn historical_traffic_post(
     core: State<Core>,
     tenant: Path<String>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    ApiBody(body): ApiBody,
 ) -> Result<Response, ApiError> {
     let query = RangeAtPoint::from_json(&body)?;
     historical_traffic(core, tenant, headers, ApiQuery(query)).await

@@ -586,6 +586,17 @@ async fn the_seed_diagram_forms_and_legacy_posts_answer_as_the_main_endpoints() 
             "{body}: {answer}"
         );
     }
+    let (status, answer) = post(" ".repeat(100 * 1024)).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (413, Some("body_too_large"))
+    );
+    assert!(
+        answer["detail"]
+            .as_str()
+            .unwrap()
+            .contains("http.max_body_kb")
+    );
     let traffic = client()
         .post(format!("{base}/api/v1/tenants/t1/external/operations/traffic/historical"))
         .body(format!(
@@ -624,6 +635,9 @@ async fn series_come_raw_hourly_daily_in_local_days_as_csv_and_by_point() {
             .collect()
     };
     let temperature = column(&raw, "temperature");
+    let flags = raw["variables"]["temperature"]["flags"].as_array().unwrap();
+    assert_eq!(flags.len(), 48);
+    assert!(flags.iter().all(|f| f == "observed"), "{flags:?}");
     let precipitation = column(&raw, "precipitation");
 
     // Local days in Madrid (UTC+1 in this season, UTC+2 in summer): the raw hours of `next`.
@@ -731,6 +745,7 @@ async fn series_come_raw_hourly_daily_in_local_days_as_csv_and_by_point() {
     let expected = temperature[4] + (temperature[7] - temperature[4]) / 3.0;
     assert!((t["values"][5].as_f64().unwrap() - expected).abs() < 0.001);
     assert!(t["sources"][5].is_null() && t["sources"][4] == "open_meteo");
+    assert!(t["flags"][5].is_null() && t["flags"][4] == "observed");
     assert!(
         (20..25).all(|i| t["values"][i].is_null()),
         "longer than max_gap: {t}"
