@@ -40,6 +40,38 @@ async fn run() {
         end: now,
     };
 
+    let mut uncached = (*core.config).clone();
+    uncached.http.cache_mb = 0;
+    let app = Core::open(uncached).await.expect("core");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, almanac::http::router(app)).await });
+    let url = format!(
+        "http://{address}/api/v1/tenants/bench/external/operations/historical-weather-optimized?latitude=40.42&longitude=-3.7&start_date={}&end_date={}",
+        range.start.utc_date(),
+        range.end.plus(-1).utc_date()
+    );
+    almanac::sources::upstream::install_crypto();
+    let http = reqwest::Client::new();
+    for round in 0..3 {
+        let started = Instant::now();
+        let body = http
+            .get(&url)
+            .send()
+            .await
+            .expect("request")
+            .bytes()
+            .await
+            .expect("body");
+        println!(
+            "round {round}: one uncached 2-year request, alone: {:.0} ms for {} bytes",
+            started.elapsed().as_secs_f64() * 1000.0,
+            body.len()
+        );
+    }
+
     let series = core
         .store
         .series("madrid", Dataset::Weather)

@@ -3,7 +3,7 @@
 //! a value at an instant provides it — skipping a source outside the local hours the location
 //! gives it (`source_hours`, the hybrid rule); an instant with no value anywhere produces no row.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::core::Core;
@@ -44,10 +44,8 @@ pub async fn rows(
     step: Step,
     range: TimeRange,
 ) -> Result<Vec<Row>, StoreError> {
-    // Sparse by instant: the cost follows what is stored, not how wide the request is.
-    let mut rows: BTreeMap<Timestamp, Row> = BTreeMap::new();
-    let mut runs: Vec<(Timestamp, RunId, RunId)> = Vec::new();
     let zone = jiff::tz::TimeZone::get(&location.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let mut reads = Vec::new();
     for series in prioritized(core, location, dataset).await? {
         let Some(variable) = dataset
             .variable(&series.variable)
@@ -55,39 +53,25 @@ pub async fn rows(
         else {
             continue;
         };
-        let source: Arc<str> = Arc::from(series.source.as_str());
+        let points = core.store.read(series.id, range).await?;
         let hours = location.source_hours.get(&series.source).copied();
-        let in_hours = |ts: Timestamp| {
-            hours.is_none_or(|window| {
-                window.contains(ts.to_jiff().to_zoned(zone.clone()).hour() as u8)
-            })
-        };
-        for point in core.store.read(series.id, range).await? {
-            if !in_hours(point.ts) {
-                continue; // outside the hours this source is used in: the next one fills
-            }
-            let row = rows.entry(point.ts).or_insert_with(|| Row {
-                ts: point.ts,
-                values: BTreeMap::new(),
-                flags: BTreeMap::new(),
-                sources: BTreeMap::new(),
-                source: None,
-                created_at: None,
-                updated_at: None,
-            });
-            if !row.values.contains_key(variable.name) {
-                row.values.insert(variable.name, point.value);
-                row.flags.insert(variable.name, point.flag);
-                row.sources.insert(variable.name, source.clone());
-                row.source.get_or_insert_with(|| source.clone());
-                runs.push((point.ts, point.created_run, point.updated_run));
+        let source: Arc<str> = Arc::from(series.source.as_str());
+        reads.push((variable.name, source, hours, points));
+    }
+
+    // The runs that wrote the values: few, though every value names two (and neighbours
+    // mostly the same two).
+    let mut ids: HashSet<RunId> = HashSet::new();
+    for (.., points) in &reads {
+        let mut last = None;
+        for p in points {
+            if last != Some((p.created_run, p.updated_run)) {
+                last = Some((p.created_run, p.updated_run));
+                ids.extend([p.created_run, p.updated_run]);
             }
         }
     }
-    // Few distinct runs wrote many values: a set, not a sort of every pair.
-    let distinct: std::collections::HashSet<RunId> =
-        runs.iter().flat_map(|(_, c, u)| [*c, *u]).collect();
-    let ids: Vec<RunId> = distinct.into_iter().collect();
+    let ids: Vec<RunId> = ids.into_iter().collect();
     let started: HashMap<RunId, Timestamp> = core
         .store
         .runs_by_id(&ids)
@@ -95,17 +79,44 @@ pub async fn rows(
         .into_iter()
         .map(|r| (r.id, Timestamp::from_epoch(r.started_at)))
         .collect();
-    for (ts, created, updated) in runs {
-        if let Some(row) = rows.get_mut(&ts) {
-            let (c, u) = (
-                started.get(&created).copied(),
-                started.get(&updated).copied(),
-            );
-            row.created_at = min_some(row.created_at, c);
-            row.updated_at = row.updated_at.max(u);
+
+    // Sparse by instant: the cost follows what is stored, not how wide the request is.
+    let mut at: HashMap<i64, usize> = HashMap::new();
+    let mut rows: Vec<Row> = Vec::new();
+    for (name, source, hours, points) in &reads {
+        for point in points {
+            let in_hours = hours.is_none_or(|window| {
+                window.contains(point.ts.to_jiff().to_zoned(zone.clone()).hour() as u8)
+            });
+            if !in_hours {
+                continue; // outside the hours this source is used in: the next one fills
+            }
+            let i = *at.entry(point.ts.epoch()).or_insert_with(|| {
+                rows.push(Row {
+                    ts: point.ts,
+                    values: BTreeMap::new(),
+                    flags: BTreeMap::new(),
+                    sources: BTreeMap::new(),
+                    source: None,
+                    created_at: None,
+                    updated_at: None,
+                });
+                rows.len() - 1
+            });
+            let row = &mut rows[i];
+            if row.values.contains_key(name) {
+                continue; // a preferred source already gave this variable
+            }
+            row.values.insert(name, point.value);
+            row.flags.insert(name, point.flag);
+            row.sources.insert(name, source.clone());
+            row.source.get_or_insert_with(|| source.clone());
+            row.created_at = min_some(row.created_at, started.get(&point.created_run).copied());
+            row.updated_at = row.updated_at.max(started.get(&point.updated_run).copied());
         }
     }
-    Ok(rows.into_values().collect())
+    rows.sort_unstable_by_key(|r| r.ts);
+    Ok(rows)
 }
 
 /// The first and last instants and the number of hours holding weather for `location`.

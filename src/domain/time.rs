@@ -117,10 +117,33 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     /// RFC 3339 in UTC with an explicit `+00:00`, the form Python's `isoformat()` gives the seed.
+    /// Computed directly from the epoch (answers print tens of thousands of these).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let civil = self.to_jiff().to_zoned(TimeZone::UTC).datetime();
-        write!(f, "{}+00:00", civil.strftime("%Y-%m-%dT%H:%M:%S"))
+        let (days, second) = (self.0.div_euclid(86_400), self.0.rem_euclid(86_400));
+        let (year, month, day) = civil_from_days(days);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+00:00",
+            second / 3600,
+            second / 60 % 60,
+            second % 60
+        )
     }
+}
+
+/// The proleptic Gregorian (year, month, day) of a count of days since 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// Serialized as its RFC 3339 text (the `Display` form).
@@ -224,6 +247,40 @@ impl Grid {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn display_matches_jiff_across_eras() {
+        for epoch in [
+            -62_135_596_800i64, // 0001-01-01
+            -86_401,
+            -1,
+            0,
+            951_782_400, // 2000-02-29
+            1_711_846_799,
+            1_735_689_600,
+            4_102_444_799,
+            253_402_128_000, // 9999-12-30, near the end of the range jiff takes
+        ] {
+            let ts = super::Timestamp::from_epoch(epoch);
+            let civil = ts
+                .to_jiff()
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .datetime()
+                .strftime("%Y-%m-%dT%H:%M:%S+00:00")
+                .to_string();
+            assert_eq!(ts.to_string(), civil, "{epoch}");
+        }
+        let mut epoch = -5_000_000_000i64;
+        while epoch < 5_000_000_000 {
+            let ts = super::Timestamp::from_epoch(epoch);
+            let civil = ts.to_jiff().to_zoned(jiff::tz::TimeZone::UTC).datetime();
+            assert_eq!(
+                ts.to_string(),
+                format!("{}+00:00", civil.strftime("%Y-%m-%dT%H:%M:%S"))
+            );
+            epoch += 7_777_777;
+        }
+    }
+
     use super::*;
 
     fn ts(s: &str) -> Timestamp {

@@ -296,10 +296,12 @@ fn traffic_response(row: read::Row) -> TrafficDataResponse {
 
 fn weather_response(location: &Location, row: read::Row) -> WeatherDataResponse {
     let value = |name: &str| row.values.get(name).copied();
+    let date = row.ts.to_string();
     WeatherDataResponse {
         id: format!("{}-weather-{}", location.id, row.ts.epoch()),
-        location_id: format!("{}_{}", location.id, row.ts.utc_date()),
-        date: row.ts.to_string(),
+        // `date` starts with the UTC day (YYYY-MM-DD).
+        location_id: format!("{}_{}", location.id, &date[..10]),
+        date,
         temperature: value("temperature"),
         precipitation: value("precipitation"),
         humidity: value("humidity"),
