@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::domain::{Location, Registry, Timestamp};
 use crate::metrics::Metrics;
 use crate::sources::{self, Sources, upstream::Upstream};
-use crate::store::{RunId, Sqlite, Store};
+use crate::store::{Postgres, RunId, Sqlite, Store};
 
 /// How often a process says its running runs are alive.
 const HEARTBEAT: Duration = Duration::from_secs(20);
@@ -42,12 +42,22 @@ impl Core {
     /// Opens the store (applying migrations), records the configured locations and builds the
     /// sources on one shared HTTP client.
     pub async fn open(config: Config) -> anyhow::Result<Self> {
-        let path = config.sqlite_path();
-        let store = Sqlite::open(&path)
-            .await
-            .with_context(|| format!("opening the store at {}", path.display()))?;
+        let store: Arc<dyn Store> = match &config.store.url {
+            Some(url) => Arc::new(
+                Postgres::connect(url.expose())
+                    .await
+                    .context("connecting to PostgreSQL (store.url)")?,
+            ),
+            None => {
+                let path = config.sqlite_path();
+                Arc::new(
+                    Sqlite::open(&path)
+                        .await
+                        .with_context(|| format!("opening the store at {}", path.display()))?,
+                )
+            }
+        };
         let registry = config.registry();
-        let store: Arc<dyn Store> = Arc::new(store);
         let abandoned = store
             .abandon_stale(Timestamp::now().plus(-(STALE_AFTER.as_secs() as i64)))
             .await

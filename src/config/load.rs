@@ -14,6 +14,7 @@ const ENV_PREFIX: &str = "ALMANAC__";
 /// `<key>_file`, never from the config file itself.
 const SECRETS: &[&str] = &[
     "http.admin_token",
+    "store.url",
     "sources.open_meteo.api_key",
     "sources.aemet.api_key",
     "sources.owm.api_key",

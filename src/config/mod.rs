@@ -40,6 +40,10 @@ pub struct Config {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct StoreConfig {
     pub data_dir: PathBuf,
+    /// A PostgreSQL URL (`postgres://…`, a secret); when set, the store is PostgreSQL and
+    /// `data_dir` is not used.
+    #[serde(default)]
+    pub url: Option<Secret>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -203,6 +207,11 @@ impl Config {
 
     fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        if let Some(url) = &self.store.url
+            && !(url.expose().starts_with("postgres://") || url.expose().starts_with("postgresql://"))
+        {
+            problems.push("store.url must be a postgres:// URL (unset: the embedded SQLite store)".into());
+        }
         for (id, location) in &self.locations {
             if let Err(found) = location.to_location(id) {
                 problems.extend(found.into_iter().map(|p| format!("locations.{id}: {p}")));

@@ -3,10 +3,12 @@
 //! (series, instant); a chunk of rows, its rejects and its run's counts commit in one
 //! transaction, so a killed load leaves whole chunks or nothing.
 
+mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
 
+pub use postgres::Postgres;
 pub use sqlite::Sqlite;
 
 use crate::domain::{

@@ -432,6 +432,57 @@ pub async fn jobs_and_leases(a: &dyn Store, b: &dyn Store) {
 }
 
 #[tokio::test]
+async fn postgres_tells_the_story() {
+    let Some(db) = crate::support::postgres("postgres_tells_the_story").await else {
+        return;
+    };
+    let store = almanac::store::Postgres::connect(&db.url).await.unwrap();
+    story(&store).await;
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let partitions: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::TEXT FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'observations'::regclass ORDER BY 1",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .unwrap();
+    assert_eq!(
+        partitions,
+        ["observations_2025_01"],
+        "values of January 2025 live in that month's partition"
+    );
+    connection.close().await.unwrap();
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_opened_by_many_at_once_migrates_once() {
+    let Some(db) = crate::support::postgres("postgres_opened_by_many_at_once").await else {
+        return;
+    };
+    let opens = (0..4).map(|_| {
+        let url = db.url.clone();
+        tokio::spawn(async move { almanac::store::Postgres::connect(&url).await.map(|_| ()) })
+    });
+    for open in opens.collect::<Vec<_>>() {
+        open.await.unwrap().unwrap();
+    }
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn postgres_keeps_jobs_and_leases() {
+    let Some(db) = crate::support::postgres("postgres_keeps_jobs_and_leases").await else {
+        return;
+    };
+    let a = almanac::store::Postgres::connect(&db.url).await.unwrap();
+    let b = almanac::store::Postgres::connect(&db.url).await.unwrap();
+    jobs_and_leases(&a, &b).await;
+    db.drop().await;
+}
+
+#[tokio::test]
 async fn sqlite_keeps_jobs_and_leases() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("almanac.db");

@@ -149,3 +149,52 @@ pub async fn away_from_a_quarter_boundary() {
         tokio::time::sleep(std::time::Duration::from_secs((901 - into) as u64)).await;
     }
 }
+
+/// A fresh PostgreSQL database on the server at `ALMANAC_TEST_POSTGRES_URL`; `None`, after saying
+/// `NOT RUN`, where that variable is unset (in CI, where it must be set, a failure instead).
+pub struct TestDb {
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+pub async fn postgres(test: &str) -> Option<TestDb> {
+    let Ok(admin) = std::env::var("ALMANAC_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "{test}: ALMANAC_TEST_POSTGRES_URL is not set in CI"
+        );
+        eprintln!("NOT RUN: {test} (ALMANAC_TEST_POSTGRES_URL is not set)");
+        return None;
+    };
+    use sqlx::Connection;
+    let name = format!("almanac_t_{:016x}", fastrand::u64(..));
+    let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(base, _)| base);
+    Some(TestDb {
+        url: format!("{base}/{name}"),
+        admin,
+        name,
+    })
+}
+
+impl TestDb {
+    /// Drops the database (its connections are closed by force).
+    pub async fn drop(self) {
+        use sqlx::Connection;
+        let mut connection = sqlx::PgConnection::connect(&self.admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    }
+}

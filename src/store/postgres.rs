@@ -1,0 +1,717 @@
+//! The production store: PostgreSQL, behind the same [`Store`] trait and conformance suite as
+//! SQLite. Observations are partitioned by UTC calendar month of `ts`; a write creates the
+//! partitions its rows need first (under an advisory lock, so concurrent writers do not race).
+//! Migrations run at connect; sqlx's PostgreSQL migrator holds an advisory lock meanwhile, so
+//! replicas starting together migrate once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres as Db, QueryBuilder};
+
+use super::{
+    Absence, AbsenceKey, DailyRollup, Extent, NewRun, Point, Row, Run, RunId, Series, SeriesId,
+    SeriesKey, Store, StoreError,
+};
+use crate::domain::{
+    Counts, Dataset, Flag, Location, Reject, RunStatus, Step, TimeRange, Timestamp,
+};
+
+/// Rows per multi-row INSERT: 4 parameters each, under PostgreSQL's 65 535-parameter limit.
+const ROWS_PER_STATEMENT: usize = 8_000;
+
+#[derive(Clone)]
+pub struct Postgres {
+    pool: PgPool,
+    instance: std::sync::Arc<str>,
+}
+
+macro_rules! run_columns {
+    () => {
+        "id, operation, location_id, dataset, source, range_start, range_end, inserted, updated, \
+         unchanged, rejected, status, error, started_at, finished_at, parent_id, instance"
+    };
+}
+
+/// A `runs` row as stored.
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: i64,
+    operation: String,
+    location_id: Option<String>,
+    dataset: Option<String>,
+    source: Option<String>,
+    range_start: Option<i64>,
+    range_end: Option<i64>,
+    inserted: i64,
+    updated: i64,
+    unchanged: i64,
+    rejected: i64,
+    status: String,
+    error: Option<String>,
+    started_at: i64,
+    finished_at: Option<i64>,
+    parent_id: Option<i64>,
+    instance: Option<String>,
+}
+
+impl Postgres {
+    /// Connects to `url` and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Self {
+            pool,
+            instance: super::instance_name().into(),
+        })
+    }
+
+    /// Creates the monthly partitions of `observations` that rows at `instants` fall in.
+    async fn ensure_partitions(
+        tx: &mut sqlx::Transaction<'_, Db>,
+        instants: impl Iterator<Item = Timestamp>,
+    ) -> Result<(), StoreError> {
+        let mut months = std::collections::BTreeSet::new();
+        for ts in instants {
+            let date = ts.utc_date();
+            months.insert((date.year(), date.month()));
+        }
+        if months.is_empty() {
+            return Ok(());
+        }
+        // One writer at a time creates partitions; IF NOT EXISTS alone races.
+        sqlx::query("SELECT pg_advisory_xact_lock(7283190451)")
+            .execute(&mut **tx)
+            .await?;
+        for (year, month) in months {
+            let start = jiff::civil::date(year, month, 1);
+            let end = start
+                .checked_add(jiff::Span::new().months(1))
+                .map_err(|e| StoreError::Conflict(e.to_string()))?;
+            // Only numbers go into this statement (DDL takes no parameters).
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE TABLE IF NOT EXISTS observations_{year:04}_{month:02} PARTITION OF observations \
+                 FOR VALUES FROM ({}) TO ({})",
+                Timestamp::utc_midnight(start).epoch(),
+                Timestamp::utc_midnight(end).epoch()
+            )))
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for Postgres {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn sync_locations(&self, locations: &[Location]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for l in locations {
+            sqlx::query(
+                "INSERT INTO locations (id, name, country, kind, latitude, longitude, timezone, radius_km, enabled)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, country = excluded.country, kind = excluded.kind,
+                   latitude = excluded.latitude, longitude = excluded.longitude, timezone = excluded.timezone,
+                   radius_km = excluded.radius_km, enabled = excluded.enabled",
+            )
+            .bind(&l.id)
+            .bind(&l.name)
+            .bind(&l.country)
+            .bind(serde_json::to_value(l.kind).ok().and_then(|v| v.as_str().map(String::from)))
+            .bind(l.coordinates.latitude)
+            .bind(l.coordinates.longitude)
+            .bind(&l.timezone)
+            .bind(l.radius_km)
+            .bind(l.enabled)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn ensure_series(&self, key: &SeriesKey<'_>) -> Result<SeriesId, StoreError> {
+        sqlx::query(
+            "INSERT INTO series (location_id, dataset, variable, source, step_seconds, unit) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (location_id, dataset, variable, source) DO NOTHING",
+        )
+        .bind(key.location)
+        .bind(key.dataset.as_str())
+        .bind(key.variable)
+        .bind(key.source)
+        .bind(key.step.seconds())
+        .bind(key.unit)
+        .execute(&self.pool)
+        .await?;
+        let (id, step, unit): (i64, i64, String) = sqlx::query_as(
+            "SELECT id, step_seconds, unit FROM series WHERE location_id = $1 AND dataset = $2 AND variable = $3 AND source = $4",
+        )
+        .bind(key.location)
+        .bind(key.dataset.as_str())
+        .bind(key.variable)
+        .bind(key.source)
+        .fetch_one(&self.pool)
+        .await?;
+        if step != key.step.seconds() || unit != key.unit {
+            return Err(StoreError::Conflict(format!(
+                "series {}/{}/{}/{} exists with step {step}s and unit {unit}, not {}s and {}",
+                key.location,
+                key.dataset,
+                key.variable,
+                key.source,
+                key.step.seconds(),
+                key.unit
+            )));
+        }
+        Ok(id)
+    }
+
+    async fn series(&self, location: &str, dataset: Dataset) -> Result<Vec<Series>, StoreError> {
+        let rows: Vec<(i64, String, String, String, i64, String)> = sqlx::query_as(
+            "SELECT id, location_id, variable, source, step_seconds, unit FROM series
+             WHERE location_id = $1 AND dataset = $2 ORDER BY id",
+        )
+        .bind(location)
+        .bind(dataset.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, location, variable, source, step, unit)| {
+                let step = Step::from_seconds(step)
+                    .ok_or_else(|| StoreError::Corrupt(format!("series {id} has step {step}")))?;
+                Ok(Series {
+                    id,
+                    location,
+                    dataset,
+                    variable,
+                    source,
+                    step,
+                    unit,
+                })
+            })
+            .collect()
+    }
+
+    fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    async fn start_run(&self, run: &NewRun<'_>) -> Result<RunId, StoreError> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO runs (operation, location_id, dataset, source, range_start, range_end, status, started_at,
+               parent_id, instance, heartbeat_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $7) RETURNING id",
+        )
+        .bind(run.operation)
+        .bind(run.location)
+        .bind(run.dataset.map(Dataset::as_str))
+        .bind(run.source)
+        .bind(run.range.map(|r| r.start.epoch()))
+        .bind(run.range.map(|r| r.end.epoch()))
+        .bind(run.started_at.epoch())
+        .bind(run.parent)
+        .bind(&*self.instance)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn write_chunk(
+        &self,
+        run: RunId,
+        rows: &[Row],
+        rejects: &[Reject],
+    ) -> Result<Counts, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "CREATE TEMP TABLE IF NOT EXISTS staging (series_id BIGINT NOT NULL, ts BIGINT NOT NULL,
+             value DOUBLE PRECISION NOT NULL, flag BIGINT NOT NULL, PRIMARY KEY (series_id, ts))",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("TRUNCATE staging").execute(&mut *tx).await?;
+        // The last of equal (series, instant) wins, as in SQLite's INSERT OR REPLACE.
+        let distinct: BTreeMap<(SeriesId, i64), &Row> =
+            rows.iter().map(|r| ((r.series, r.ts.epoch()), r)).collect();
+        let rows: Vec<&Row> = distinct.into_values().collect();
+        Self::ensure_partitions(&mut tx, rows.iter().map(|r| r.ts)).await?;
+        for batch in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut insert =
+                QueryBuilder::<Db>::new("INSERT INTO staging (series_id, ts, value, flag) ");
+            insert.push_values(batch, |mut b, row| {
+                b.push_bind(row.series)
+                    .push_bind(row.ts.epoch())
+                    .push_bind(row.value)
+                    .push_bind(row.flag.code());
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        let (total, existing, changed): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM staging), COUNT(o.ts),
+                    COUNT(*) FILTER (WHERE o.value IS DISTINCT FROM s.value OR o.flag IS DISTINCT FROM s.flag)
+             FROM staging s JOIN observations o ON o.series_id = s.series_id AND o.ts = s.ts",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO observations (series_id, ts, value, flag, created_run, updated_run)
+             SELECT series_id, ts, value, flag, $1, $1 FROM staging WHERE true
+             ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value, flag = excluded.flag,
+               updated_run = excluded.updated_run
+             WHERE observations.value IS DISTINCT FROM excluded.value
+                OR observations.flag IS DISTINCT FROM excluded.flag",
+        )
+        .bind(run)
+        .execute(&mut *tx)
+        .await?;
+        for batch in rejects.chunks(ROWS_PER_STATEMENT) {
+            let mut insert =
+                QueryBuilder::<Db>::new("INSERT INTO rejects (run_id, record, reason) ");
+            insert.push_values(batch, |mut b, r| {
+                b.push_bind(run).push_bind(&r.record).push_bind(&r.reason);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        let counts = Counts {
+            inserted: (total - existing) as u64,
+            updated: changed as u64,
+            unchanged: (existing - changed) as u64,
+            rejected: rejects.len() as u64,
+        };
+        if counts.inserted + counts.updated > 0 {
+            sqlx::query(concat!(
+                "INSERT INTO versions (location_id, dataset, version) ",
+                "SELECT DISTINCT location_id, dataset, 1 FROM series WHERE id IN (SELECT series_id FROM staging) ",
+                "ON CONFLICT (location_id, dataset) DO UPDATE SET version = versions.version + 1"
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE runs SET inserted = inserted + $1, updated = updated + $2, unchanged = unchanged + $3,
+             rejected = rejected + $4 WHERE id = $5",
+        )
+        .bind(counts.inserted as i64)
+        .bind(counts.updated as i64)
+        .bind(counts.unchanged as i64)
+        .bind(counts.rejected as i64)
+        .bind(run)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    async fn finish_run(
+        &self,
+        run: RunId,
+        status: RunStatus,
+        error: Option<&str>,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE runs SET status = $1, error = $2, finished_at = $3,
+               inserted = inserted + (SELECT COALESCE(SUM(inserted), 0) FROM runs c WHERE c.parent_id = runs.id),
+               updated = updated + (SELECT COALESCE(SUM(updated), 0) FROM runs c WHERE c.parent_id = runs.id),
+               unchanged = unchanged + (SELECT COALESCE(SUM(unchanged), 0) FROM runs c WHERE c.parent_id = runs.id),
+               rejected = rejected + (SELECT COALESCE(SUM(rejected), 0) FROM runs c WHERE c.parent_id = runs.id)
+             WHERE id = $4 AND (status = 'running' OR error LIKE 'abandoned:%')",
+        )
+        .bind(status.as_str())
+        .bind(error)
+        .bind(at.epoch())
+        .bind(run)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn heartbeat(&self, at: Timestamp) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE runs SET heartbeat_at = $1 WHERE instance = $2 AND status = 'running'",
+        )
+        .bind(at.epoch())
+        .bind(&*self.instance)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn abandon_stale(&self, before: Timestamp) -> Result<Vec<RunId>, StoreError> {
+        let ids = sqlx::query_scalar(
+            "UPDATE runs SET status = 'failed', finished_at = COALESCE(heartbeat_at, started_at),
+               error = 'abandoned: its process (' || COALESCE(instance, 'unknown') || ') stopped without finishing it'
+             WHERE status = 'running' AND COALESCE(heartbeat_at, started_at) < $1 RETURNING id",
+        )
+        .bind(before.epoch())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids)
+    }
+
+    async fn child_runs(&self, parent: RunId) -> Result<Vec<Run>, StoreError> {
+        let rows: Vec<RunRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE parent_id = $1 ORDER BY id"
+        ))
+        .bind(parent)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(to_run).collect()
+    }
+
+    async fn claim_lease(
+        &self,
+        job: &str,
+        tick: Timestamp,
+        holder: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO leases (job, tick, holder, expires_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (job) DO UPDATE SET tick = excluded.tick, holder = excluded.holder,
+               expires_at = excluded.expires_at
+             WHERE leases.tick < excluded.tick AND (leases.holder IS NULL OR leases.expires_at <= $5)",
+        )
+        .bind(job)
+        .bind(tick.epoch())
+        .bind(holder)
+        .bind(until.epoch())
+        .bind(now.epoch())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn renew_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE leases SET expires_at = $1 WHERE job = $2 AND holder = $3")
+            .bind(until.epoch())
+            .bind(job)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_lease(&self, job: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE leases SET holder = NULL WHERE job = $1 AND holder = $2")
+            .bind(job)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn runs(&self, limit: u32) -> Result<Vec<Run>, StoreError> {
+        let rows: Vec<RunRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs ORDER BY id DESC LIMIT $1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(to_run).collect()
+    }
+
+    async fn runs_by_id(&self, ids: &[RunId]) -> Result<Vec<Run>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = QueryBuilder::<Db>::new(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE id IN ("
+        ));
+        let mut list = query.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        query.push(") ORDER BY id");
+        let rows: Vec<RunRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(to_run).collect()
+    }
+
+    async fn rejects(&self, run: RunId) -> Result<Vec<Reject>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT record, reason FROM rejects WHERE run_id = $1 ORDER BY id")
+                .bind(run)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(record, reason)| Reject { record, reason })
+            .collect())
+    }
+
+    async fn record_absence(
+        &self,
+        absence: &AbsenceKey<'_>,
+        range: TimeRange,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO absences
+                 (location_id, dataset, source, range_start, range_end, attempts, first_seen, last_tried)
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $7)
+             ON CONFLICT (location_id, dataset, source, range_start, range_end)
+             DO UPDATE SET attempts = absences.attempts + 1, last_tried = excluded.last_tried",
+        )
+        .bind(absence.location)
+        .bind(absence.dataset.as_str())
+        .bind(absence.source)
+        .bind(range.start.epoch())
+        .bind(range.end.epoch())
+        .bind(at.epoch())
+        .bind(at.epoch())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn absences(&self, location: &str, dataset: Dataset) -> Result<Vec<Absence>, StoreError> {
+        let rows: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT source, range_start, range_end, attempts, first_seen, last_tried
+             FROM absences WHERE location_id = $1 AND dataset = $2 ORDER BY range_start",
+        )
+        .bind(location)
+        .bind(dataset.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(source, start, end, attempts, first, last)| Absence {
+                source,
+                range: TimeRange {
+                    start: Timestamp::from_epoch(start),
+                    end: Timestamp::from_epoch(end),
+                },
+                attempts: attempts as u32,
+                first_seen: Timestamp::from_epoch(first),
+                last_tried: Timestamp::from_epoch(last),
+            })
+            .collect())
+    }
+
+    async fn write_rollups(
+        &self,
+        series: SeriesId,
+        rows: &[DailyRollup],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for row in rows {
+            sqlx::query(
+                "INSERT INTO rollups (series_id, day, count, mean, min, max, sum, first, last)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (series_id, day) DO UPDATE SET count = excluded.count,
+                     mean = excluded.mean, min = excluded.min, max = excluded.max,
+                     sum = excluded.sum, first = excluded.first, last = excluded.last",
+            )
+            .bind(series)
+            .bind(row.day.to_string())
+            .bind(row.count as i64)
+            .bind(row.mean)
+            .bind(row.min)
+            .bind(row.max)
+            .bind(row.sum)
+            .bind(row.first)
+            .bind(row.last)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rollups(
+        &self,
+        series: SeriesId,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+    ) -> Result<Vec<DailyRollup>, StoreError> {
+        type RollupRow = (String, i64, f64, f64, f64, f64, f64, f64);
+        let rows: Vec<RollupRow> = sqlx::query_as(
+            "SELECT day, count, mean, min, max, sum, first, last FROM rollups
+             WHERE series_id = $1 AND day >= $2 AND day <= $3 ORDER BY day",
+        )
+        .bind(series)
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(day, count, mean, min, max, sum, first, last)| {
+                Ok(DailyRollup {
+                    day: day
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt(format!("rollup day {day}")))?,
+                    count: count as u64,
+                    mean,
+                    min,
+                    max,
+                    sum,
+                    first,
+                    last,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_rollups(
+        &self,
+        series: SeriesId,
+        before: jiff::civil::Date,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM rollups WHERE series_id = $1 AND day < $2")
+            .bind(series)
+            .bind(before.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done =
+            sqlx::query("DELETE FROM observations WHERE series_id = $1 AND ts >= $2 AND ts < $3")
+                .bind(series)
+                .bind(range.start.epoch())
+                .bind(range.end.epoch())
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() > 0 {
+            sqlx::query(concat!(
+                "INSERT INTO versions (location_id, dataset, version) ",
+                "SELECT location_id, dataset, 1 FROM series WHERE id = $1 ",
+                "ON CONFLICT (location_id, dataset) DO UPDATE SET version = versions.version + 1"
+            ))
+            .bind(series)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn version(&self, location: &str, dataset: Dataset) -> Result<i64, StoreError> {
+        let version: Option<i64> = sqlx::query_scalar(
+            "SELECT version FROM versions WHERE location_id = $1 AND dataset = $2",
+        )
+        .bind(location)
+        .bind(dataset.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(version.unwrap_or(0))
+    }
+
+    async fn count_present(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM observations WHERE series_id = $1 AND ts >= $2 AND ts < $3",
+        )
+        .bind(series)
+        .bind(range.start.epoch())
+        .bind(range.end.epoch())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n as u64)
+    }
+
+    async fn last_timestamp(&self, series: SeriesId) -> Result<Option<Timestamp>, StoreError> {
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(ts) FROM observations WHERE series_id = $1")
+                .bind(series)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(last.map(Timestamp::from_epoch))
+    }
+
+    async fn read(&self, series: SeriesId, range: TimeRange) -> Result<Vec<Point>, StoreError> {
+        let rows: Vec<(i64, f64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT ts, value, flag, created_run, updated_run FROM observations
+             WHERE series_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts",
+        )
+        .bind(series)
+        .bind(range.start.epoch())
+        .bind(range.end.epoch())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(ts, value, flag, created_run, updated_run)| {
+                let flag = Flag::from_code(flag)
+                    .ok_or_else(|| StoreError::Corrupt(format!("flag code {flag}")))?;
+                Ok(Point {
+                    ts: Timestamp::from_epoch(ts),
+                    value,
+                    flag,
+                    created_run,
+                    updated_run,
+                })
+            })
+            .collect()
+    }
+
+    async fn extent(&self, series: &[SeriesId]) -> Result<Extent, StoreError> {
+        if series.is_empty() {
+            return Ok(Extent::default());
+        }
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT MIN(ts), MAX(ts), COUNT(DISTINCT ts) FROM observations WHERE series_id IN (",
+        );
+        let mut ids = query.separated(", ");
+        for id in series {
+            ids.push_bind(*id);
+        }
+        query.push(")");
+        let (first, last, instants): (Option<i64>, Option<i64>, i64) =
+            query.build_query_as().fetch_one(&self.pool).await?;
+        Ok(Extent {
+            first: first.map(Timestamp::from_epoch),
+            last: last.map(Timestamp::from_epoch),
+            instants: instants as u64,
+        })
+    }
+}
+
+fn to_run(row: RunRow) -> Result<Run, StoreError> {
+    let status = RunStatus::parse(&row.status)
+        .ok_or_else(|| StoreError::Corrupt(format!("run {} has status {}", row.id, row.status)))?;
+    Ok(Run {
+        id: row.id,
+        operation: row.operation,
+        location: row.location_id,
+        dataset: row.dataset,
+        source: row.source,
+        range_start: row.range_start,
+        range_end: row.range_end,
+        counts: Counts {
+            inserted: row.inserted as u64,
+            updated: row.updated as u64,
+            unchanged: row.unchanged as u64,
+            rejected: row.rejected as u64,
+        },
+        status,
+        error: row.error,
+        started_at: row.started_at,
+        finished_at: row.finished_at,
+        parent: row.parent_id,
+        instance: row.instance,
+    })
+}
