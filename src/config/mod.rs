@@ -208,9 +208,12 @@ impl Config {
     fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if let Some(url) = &self.store.url
-            && !(url.expose().starts_with("postgres://") || url.expose().starts_with("postgresql://"))
+            && !(url.expose().starts_with("postgres://")
+                || url.expose().starts_with("postgresql://"))
         {
-            problems.push("store.url must be a postgres:// URL (unset: the embedded SQLite store)".into());
+            problems.push(
+                "store.url must be a postgres:// URL (unset: the embedded SQLite store)".into(),
+            );
         }
         for (id, location) in &self.locations {
             if let Err(found) = location.to_location(id) {
