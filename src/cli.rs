@@ -488,9 +488,13 @@ async fn show_schedule(config: Config) -> anyhow::Result<ExitCode> {
         "job", "cron", "next (local)", "next (UTC)"
     );
     for (job, cron) in jobs {
-        let next = crate::domain::cron::Cron::parse(&cron)
-            .map_err(anyhow::Error::msg)?
-            .next_after(now, &zone);
+        let next = if crate::config::ScheduleConfig::is_off(&cron) {
+            None
+        } else {
+            crate::domain::cron::Cron::parse(&cron)
+                .map_err(anyhow::Error::msg)?
+                .next_after(now, &zone)
+        };
         // A job's run has no location; the runs it started name it as their parent.
         let last = runs
             .iter()

@@ -46,6 +46,11 @@ const HELP: &[(&str, &str, &str)] = &[
          had the tick, or the job was still running).",
     ),
     (
+        "almanac_store_up",
+        "gauge",
+        "1 when the store answered at the last scrape, 0 when it did not.",
+    ),
+    (
         "almanac_response_cache_requests_total",
         "counter",
         "Data requests answered from the response cache (hit) or computed (miss).",

@@ -218,6 +218,10 @@ impl Scheduler {
         let zone = TimeZone::get(&schedule.timezone)?;
         let mut jobs = Vec::new();
         for (name, cron) in schedule.jobs() {
+            if crate::config::ScheduleConfig::is_off(cron) {
+                tracing::info!(job = name, "scheduled job is off");
+                continue;
+            }
             jobs.push((
                 name,
                 Cron::parse(cron).map_err(|e| anyhow::anyhow!("schedule.{name}: {e}"))?,

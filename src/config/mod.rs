@@ -86,6 +86,12 @@ pub struct ScheduleConfig {
 }
 
 impl ScheduleConfig {
+    /// Whether a job's cron says the job is off (`"off"`), e.g. `rotate` where a Kubernetes
+    /// CronJob rotates instead.
+    pub fn is_off(cron: &str) -> bool {
+        cron.trim() == "off"
+    }
+
     /// (job, cron expression) in a fixed order.
     pub fn jobs(&self) -> [(&'static str, &str); 4] {
         [
@@ -274,6 +280,9 @@ impl Config {
             ));
         }
         for (job, cron) in self.schedule.jobs() {
+            if ScheduleConfig::is_off(cron) {
+                continue;
+            }
             if let Err(e) = crate::domain::cron::Cron::parse(cron) {
                 problems.push(format!("schedule.{job}: {e}"));
             }

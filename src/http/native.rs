@@ -194,7 +194,13 @@ pub async fn run(
 /// time, so they are right whichever process wrote the data.
 pub async fn metrics(State(core): State<Core>) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    for location in core.registry.enabled() {
+    // The store's health is itself a metric: when it does not answer, the per-city gauges keep
+    // their last values and `almanac_store_up` says why.
+    let up = core.store.ping().await.is_ok();
+    core.metrics
+        .set("almanac_store_up", &[], if up { 1.0 } else { 0.0 });
+    let locations = core.registry.enabled().filter(|_| up);
+    for location in locations {
         for &dataset in location.sources.keys() {
             let extent = read::extent(&core, location, dataset, step_of(dataset)).await?;
             let labels = [

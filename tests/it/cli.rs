@@ -543,4 +543,16 @@ fn schedule_lists_the_jobs_and_refuses_a_bad_cron() {
         stderr.contains("schedule.rotate") && stderr.contains("hour"),
         "{stderr}"
     );
+    let off = run(&[("ALMANAC__SCHEDULE__ROTATE", "off")]);
+    assert!(
+        off.status.success(),
+        "{}",
+        String::from_utf8_lossy(&off.stderr)
+    );
+    let text = String::from_utf8(off.stdout).unwrap();
+    let rotate = text.lines().find(|l| l.starts_with("rotate")).unwrap();
+    assert!(
+        rotate.contains("off") && !rotate.contains("2026-"),
+        "an off job has no next run: {rotate}"
+    );
 }

@@ -363,6 +363,7 @@ async fn traffic_and_prices_are_served_from_their_providers() {
             availability["traffic_record_count"]
         ),
         "external_ingestion_failures_total{city=\"madrid\",data_type=\"traffic\",source=\"madrid_traffic\"} 0\n".into(),
+        "almanac_store_up 1\n".into(),
         "external_upstream_circuit_open{provider=\"ree\"} 0\n".into(),
     ] {
         assert!(metrics.contains(&line), "{line} not in:\n{metrics}");
