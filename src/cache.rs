@@ -111,6 +111,116 @@ impl ResponseCache {
     }
 }
 
+/// The Redis layer shared by replicas. Keys carry the data version, so a write elsewhere makes
+/// the old answers unreachable (they expire after a day). Every call is bounded by a short
+/// timeout; after a failure Redis is left alone for a few seconds, so a dead Redis costs at most
+/// one slow call per pause and never fails a request.
+pub struct Shared {
+    client: redis::Client,
+    connection: tokio::sync::Mutex<Option<redis::aio::ConnectionManager>>,
+    resting_until: Mutex<Option<std::time::Instant>>,
+    errors: std::sync::atomic::AtomicU64,
+}
+
+const SHARED_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(150);
+const SHARED_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+const SHARED_REST: std::time::Duration = std::time::Duration::from_secs(5);
+const SHARED_TTL_SECS: u64 = 86_400;
+
+impl Shared {
+    /// Checks the URL; connects on first use.
+    pub fn new(url: &str) -> Result<Self, redis::RedisError> {
+        Ok(Self {
+            client: redis::Client::open(url)?,
+            connection: tokio::sync::Mutex::new(None),
+            resting_until: Mutex::new(None),
+            errors: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Calls that failed (or timed out) so far.
+    pub fn errors(&self) -> u64 {
+        self.errors.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The body and content type kept under `key`, if Redis has them and answers in time.
+    pub async fn get(&self, key: &str) -> Option<(Bytes, String)> {
+        let value: Vec<u8> = self
+            .call(|mut c| {
+                let key = key.to_owned();
+                async move { redis::AsyncCommands::get::<_, Option<Vec<u8>>>(&mut c, key).await }
+            })
+            .await
+            .flatten()?;
+        let split = value.iter().position(|b| *b == b'\n')?;
+        let content_type = String::from_utf8(value[..split].to_vec()).ok()?;
+        Some((Bytes::copy_from_slice(&value[split + 1..]), content_type))
+    }
+
+    /// Keeps `entry` under `key` for a day (best effort).
+    pub async fn put(&self, key: &str, entry: &Entry) {
+        let mut value = Vec::with_capacity(entry.content_type.len() + 1 + entry.body.len());
+        value.extend_from_slice(entry.content_type.as_bytes());
+        value.push(b'\n');
+        value.extend_from_slice(&entry.body);
+        let _: Option<()> = self
+            .call(|mut c| {
+                let key = key.to_owned();
+                async move { redis::AsyncCommands::set_ex(&mut c, key, value, SHARED_TTL_SECS).await }
+            })
+            .await;
+    }
+
+    async fn call<T, F, Fut>(&self, command: F) -> Option<T>
+    where
+        F: FnOnce(redis::aio::ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        if self
+            .resting_until
+            .lock()
+            .ok()
+            .and_then(|r| *r)
+            .is_some_and(|until| std::time::Instant::now() < until)
+        {
+            return None;
+        }
+        let attempt = async {
+            let connection = {
+                let mut slot = self.connection.lock().await;
+                match &*slot {
+                    Some(connection) => connection.clone(),
+                    None => {
+                        let connect = self.client.get_connection_manager();
+                        let connection = tokio::time::timeout(SHARED_CONNECT_TIMEOUT, connect)
+                            .await
+                            .map_err(|_| "no connection within the time limit".to_string())?
+                            .map_err(|e| e.to_string())?;
+                        *slot = Some(connection.clone());
+                        connection
+                    }
+                }
+            };
+            tokio::time::timeout(SHARED_TIMEOUT, command(connection))
+                .await
+                .map_err(|_| format!("no answer within {SHARED_TIMEOUT:?}"))?
+                .map_err(|e| e.to_string())
+        };
+        match attempt.await {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.errors
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(%error, "redis did not answer; serving without it for {SHARED_REST:?}");
+                if let Ok(mut resting) = self.resting_until.lock() {
+                    *resting = Some(std::time::Instant::now() + SHARED_REST);
+                }
+                None
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

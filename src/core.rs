@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::cache::ResponseCache;
+use crate::cache::{ResponseCache, Shared};
 use crate::config::Config;
 use crate::domain::{Location, Registry, Timestamp};
 use crate::metrics::Metrics;
@@ -26,6 +26,8 @@ pub struct Core {
     pub sources: Sources,
     pub metrics: Arc<Metrics>,
     pub cache: Arc<ResponseCache>,
+    /// The Redis layer of the cache, when `redis.url` is set.
+    pub shared: Option<Arc<Shared>>,
     /// What the operations called with this handle are limited to.
     pub scope: Scope,
 }
@@ -77,6 +79,12 @@ impl Core {
         let cache = Arc::new(ResponseCache::new(
             config.http.cache_mb as usize * 1024 * 1024,
         ));
+        let shared = match &config.redis.url {
+            Some(url) => Some(Arc::new(
+                Shared::new(url.expose()).context("redis.url is not a Redis URL")?,
+            )),
+            None => None,
+        };
         Ok(Self {
             config: Arc::new(config),
             registry: Arc::new(registry),
@@ -84,6 +92,7 @@ impl Core {
             sources,
             metrics,
             cache,
+            shared,
             scope: Scope::default(),
         })
     }

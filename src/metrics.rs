@@ -53,7 +53,7 @@ const HELP: &[(&str, &str, &str)] = &[
     (
         "almanac_response_cache_requests_total",
         "counter",
-        "Data requests answered from the response cache (hit) or computed (miss).",
+        "Data requests answered from this process's cache (hit), from Redis (shared) or computed (miss).",
     ),
     (
         "external_upstream_requests_total",

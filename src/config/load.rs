@@ -15,6 +15,7 @@ const ENV_PREFIX: &str = "ALMANAC__";
 const SECRETS: &[&str] = &[
     "http.admin_token",
     "store.url",
+    "redis.url",
     "sources.open_meteo.api_key",
     "sources.aemet.api_key",
     "sources.owm.api_key",

@@ -24,6 +24,8 @@ use crate::sources::{aemet, csv_import, madrid, open_meteo, owm, ree, upstream};
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Config {
     pub store: StoreConfig,
+    #[serde(default)]
+    pub redis: RedisConfig,
     pub http: HttpConfig,
     pub init: InitConfig,
     pub ingest: IngestConfig,
@@ -35,6 +37,32 @@ pub struct Config {
     /// Locations read from `sites.files`, filled by [`load`].
     #[serde(skip)]
     pub site_locations: Vec<Location>,
+}
+
+/// The shared response cache: answers computed by one replica are found by the others. Redis
+/// is optional and never required: when it does not answer, requests are served from the local
+/// cache and the store.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RedisConfig {
+    /// `redis://…` (a secret); unset: no shared cache.
+    #[serde(default)]
+    pub url: Option<Secret>,
+    /// The start of every key almanac writes (several deployments can share one Redis).
+    #[serde(default = "default_redis_prefix")]
+    pub prefix: String,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            prefix: default_redis_prefix(),
+        }
+    }
+}
+
+fn default_redis_prefix() -> String {
+    "almanac".into()
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

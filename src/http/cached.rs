@@ -1,7 +1,8 @@
 //! Serving data answers through the response cache ([`crate::cache`]): the data version of the
 //! answer's (location, dataset) is read first; a cached answer at that version is sent as is,
 //! gzipped when the client accepts it, or as `304 Not Modified` when the client already holds it
-//! (`If-None-Match`). Only `200` answers are kept.
+//! (`If-None-Match`). Only `200` answers are kept. With Redis configured, a local miss asks Redis
+//! (`x-cache: shared`) before computing, and a computed answer is offered to Redis.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -33,6 +34,17 @@ where
         count(core, "hit");
         return Ok(respond(&entry, headers, "hit"));
     }
+    // Redis keys name the data version too: another replica's answer at this version is ours.
+    let prefix = &core.config.redis.prefix;
+    let shared_key = format!("{prefix}:answer:{location}:{dataset}:{version}:{key}");
+    if let Some(shared) = &core.shared
+        && let Some((body, content_type)) = shared.get(&shared_key).await
+    {
+        count(core, "shared");
+        let entry = Arc::new(Entry::new(version, body, content_type));
+        core.cache.put(key, entry.clone());
+        return Ok(respond(&entry, headers, "shared"));
+    }
     count(core, "miss");
     let response = compute.await?;
     if response.status() != StatusCode::OK {
@@ -48,6 +60,10 @@ where
     let body = axum::body::to_bytes(body, usize::MAX).await?;
     let entry = Arc::new(Entry::new(version, body, content_type));
     core.cache.put(key, entry.clone());
+    if let Some(shared) = core.shared.clone() {
+        let entry = entry.clone();
+        tokio::spawn(async move { shared.put(&shared_key, &entry).await });
+    }
     Ok(respond(&entry, headers, "miss"))
 }
 

@@ -14,6 +14,7 @@ mod init;
 mod killed;
 mod openapi;
 mod providers;
+mod redis;
 mod rotate;
 mod schedule;
 mod sources;

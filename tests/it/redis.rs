@@ -1,0 +1,215 @@
+//! The Redis layer of the response cache against real Redis servers: two replicas share answers
+//! and see each other's writes; a Redis killed in the middle of a load fails no request.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use almanac::core::Core;
+use almanac::domain::{Dataset, Flag, Step, TimeRange, Timestamp};
+use almanac::store::{NewRun, Row, Store};
+use serde_json::Value;
+
+use crate::support::{client, config, serve};
+
+const WEATHER: &str = "/api/v1/tenants/t/external/operations/historical-weather-optimized";
+
+/// `x-cache` and the body of one GET.
+async fn fetch(url: &str) -> (u16, String, bytes::Bytes) {
+    let response = client().get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    let cache = response
+        .headers()
+        .get("x-cache")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, cache, response.bytes().await.unwrap())
+}
+
+/// A store in `dir` with a month of Madrid weather, and an upstream for it.
+async fn loaded(dir: &tempfile::TempDir) -> std::net::SocketAddr {
+    let upstream = serve(almanac::demo::upstream::router()).await;
+    let core = Core::open(config(dir, upstream, &[])).await.unwrap();
+    let now = Timestamp::now().floor(Step::HOUR);
+    let summary = almanac::ops::init::run(&core, 1, now, &indicatif::ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(!summary.failed(), "{summary}");
+    upstream
+}
+
+#[tokio::test]
+async fn replicas_share_answers_and_see_each_others_writes() {
+    let Ok(url) = std::env::var("ALMANAC_TEST_REDIS_URL") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "ALMANAC_TEST_REDIS_URL is not set in CI"
+        );
+        eprintln!("NOT RUN: replicas_share_answers (ALMANAC_TEST_REDIS_URL is not set)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = loaded(&dir).await;
+    let prefix = format!("almanac-test-{:016x}", fastrand::u64(..));
+    let replica = || async {
+        let extra = [
+            ("ALMANAC__REDIS__URL", url.as_str()),
+            ("ALMANAC__REDIS__PREFIX", prefix.as_str()),
+        ];
+        let core = Core::open(config(&dir, upstream, &extra)).await.unwrap();
+        format!("http://{}", serve(almanac::http::router(core)).await)
+    };
+    let (a, b) = (replica().await, replica().await);
+    let day = Timestamp::now().plus(-3 * 86_400).utc_date();
+    let query = format!("{WEATHER}?latitude=40.45&longitude=-3.69&start_date={day}&end_date={day}");
+
+    let (_, cache, from_a) = fetch(&format!("{a}{query}")).await;
+    assert_eq!(cache, "miss");
+    // The answer reaches Redis in the background (and a busy machine may make a first Redis
+    // call miss its time limit, after which Redis is left alone for 5 s).
+    let mut shared = String::new();
+    for _ in 0..500 {
+        let (_, cache, from_b) = fetch(&format!("{b}{query}")).await;
+        if cache == "shared" {
+            assert_eq!(from_b, from_a, "the other replica's answer, byte for byte");
+            shared = cache;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(shared, "shared", "B found A's answer in Redis");
+    let (_, cache, _) = fetch(&format!("{b}{query}")).await;
+    assert_eq!(cache, "hit", "then in its own memory");
+
+    // A write through any handle moves the version: both replicas recompute.
+    let store = almanac::store::Sqlite::open(&dir.path().join("almanac.db"))
+        .await
+        .unwrap();
+    let temperature = store
+        .series("madrid", Dataset::Weather)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.variable == "temperature" && s.source == "open_meteo")
+        .unwrap();
+    let start = Timestamp::utc_midnight(day);
+    let point = store
+        .read(
+            temperature.id,
+            TimeRange::new(start, start.plus(3600)).unwrap(),
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    let run = store
+        .start_run(&NewRun {
+            operation: "test",
+            location: Some("madrid"),
+            dataset: Some(Dataset::Weather),
+            source: None,
+            range: None,
+            started_at: Timestamp::now(),
+            parent: None,
+        })
+        .await
+        .unwrap();
+    let changed = Row {
+        series: temperature.id,
+        ts: point.ts,
+        value: point.value + 2.0,
+        flag: Flag::Observed,
+    };
+    store.write_chunk(run, &[changed], &[]).await.unwrap();
+    for replica in [&a, &b] {
+        let (_, cache, body) = fetch(&format!("{replica}{query}")).await;
+        assert_ne!(cache, "hit", "{replica}");
+        let rows: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(rows[0]["temperature"].as_f64(), Some(point.value + 2.0));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_redis_in_the_middle_of_a_load_fails_no_request() {
+    let port = 20_000 + fastrand::u16(..20_000);
+    let server = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut server) = server else {
+        assert!(std::env::var("CI").is_err(), "redis-server is needed in CI");
+        eprintln!("NOT RUN: killing_redis_in_the_middle_of_a_load (no redis-server)");
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = loaded(&dir).await;
+    // No local cache: every request goes to Redis first.
+    let extra = [
+        ("ALMANAC__REDIS__URL", url.as_str()),
+        ("ALMANAC__HTTP__CACHE_MB", "0"),
+    ];
+    let core = Core::open(config(&dir, upstream, &extra)).await.unwrap();
+    let shared = core.shared.clone().unwrap();
+    let base = format!("http://{}", serve(almanac::http::router(core)).await);
+    let days: Vec<String> = (2..12)
+        .map(|d| Timestamp::now().plus(-d * 86_400).utc_date().to_string())
+        .collect();
+
+    let round = |base: String| {
+        let days = days.clone();
+        async move {
+            let requests = days.into_iter().map(|day| {
+                let url = format!(
+                    "{base}{WEATHER}?latitude=40.45&longitude=-3.69&start_date={day}&end_date={day}"
+                );
+                tokio::spawn(async move { fetch(&url).await })
+            });
+            let mut out = Vec::new();
+            for request in requests.collect::<Vec<_>>() {
+                let (status, cache, _) = request.await.unwrap();
+                out.push((status, cache));
+            }
+            out
+        }
+    };
+    // Until Redis answers (a busy machine may make a first call miss its time limit).
+    let started = std::time::Instant::now();
+    let mut before = Vec::new();
+    while !before.iter().any(|(_, c): &(u16, String)| c == "shared") {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "Redis never answered: {before:?}"
+        );
+        before.extend(round(base.clone()).await);
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let mut after = Vec::new();
+    for _ in 0..15 {
+        after.extend(round(base.clone()).await);
+    }
+    assert!(
+        before.iter().chain(&after).all(|(s, _)| *s == 200),
+        "{before:?} {after:?}"
+    );
+    assert!(
+        after.iter().all(|(_, c)| c == "miss"),
+        "with Redis gone, answers were computed: {after:?}"
+    );
+    assert!(shared.errors() > 0, "the failures were seen and counted");
+}
