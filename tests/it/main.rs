@@ -13,6 +13,7 @@ mod import;
 mod init;
 mod killed;
 mod openapi;
+mod outage;
 mod providers;
 mod redis;
 mod rotate;
