@@ -26,6 +26,9 @@ const ROWS_PER_STATEMENT: usize = 8_000;
 pub struct Postgres {
     pool: PgPool,
     instance: std::sync::Arc<str>,
+    /// Months whose partition this handle knows to exist (a partition is never dropped while
+    /// a handle writes to it).
+    partitions: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<(i16, i8)>>>,
 }
 
 macro_rules! run_columns {
@@ -69,26 +72,33 @@ impl Postgres {
         Ok(Self {
             pool,
             instance: super::instance_name().into(),
+            partitions: Default::default(),
         })
     }
 
-    /// Creates the monthly partitions of `observations` that rows at `instants` fall in.
+    /// Creates the monthly partitions of `observations` that rows at `instants` fall in and this
+    /// handle does not know of; returns them (to be remembered once the transaction commits).
     async fn ensure_partitions(
+        &self,
         tx: &mut sqlx::Transaction<'_, Db>,
         instants: impl Iterator<Item = Timestamp>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<(i16, i8)>, StoreError> {
         let mut months = std::collections::BTreeSet::new();
         for ts in instants {
             let date = ts.utc_date();
             months.insert((date.year(), date.month()));
         }
+        if let Ok(known) = self.partitions.lock() {
+            months.retain(|m| !known.contains(m));
+        }
         if months.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         // One writer at a time creates partitions; IF NOT EXISTS alone races.
         sqlx::query("SELECT pg_advisory_xact_lock(7283190451)")
             .execute(&mut **tx)
             .await?;
+        let created: Vec<(i16, i8)> = months.iter().copied().collect();
         for (year, month) in months {
             let start = jiff::civil::date(year, month, 1);
             let end = start
@@ -104,7 +114,7 @@ impl Postgres {
             .execute(&mut **tx)
             .await?;
         }
-        Ok(())
+        Ok(created)
     }
 }
 
@@ -234,46 +244,47 @@ impl Store for Postgres {
         rejects: &[Reject],
     ) -> Result<Counts, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "CREATE TEMP TABLE IF NOT EXISTS staging (series_id BIGINT NOT NULL, ts BIGINT NOT NULL,
-             value DOUBLE PRECISION NOT NULL, flag BIGINT NOT NULL, PRIMARY KEY (series_id, ts))",
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("TRUNCATE staging").execute(&mut *tx).await?;
-        // The last of equal (series, instant) wins, as in SQLite's INSERT OR REPLACE.
+        // The last of equal (series, instant) wins, as in SQLite's INSERT OR REPLACE (and one
+        // statement may not touch a row twice).
         let distinct: BTreeMap<(SeriesId, i64), &Row> =
             rows.iter().map(|r| ((r.series, r.ts.epoch()), r)).collect();
         let rows: Vec<&Row> = distinct.into_values().collect();
-        Self::ensure_partitions(&mut tx, rows.iter().map(|r| r.ts)).await?;
-        for batch in rows.chunks(ROWS_PER_STATEMENT) {
-            let mut insert =
-                QueryBuilder::<Db>::new("INSERT INTO staging (series_id, ts, value, flag) ");
-            insert.push_values(batch, |mut b, row| {
-                b.push_bind(row.series)
-                    .push_bind(row.ts.epoch())
-                    .push_bind(row.value)
-                    .push_bind(row.flag.code());
-            });
-            insert.build().execute(&mut *tx).await?;
-        }
+        let created = self
+            .ensure_partitions(&mut tx, rows.iter().map(|r| r.ts))
+            .await?;
+        let series: Vec<i64> = rows.iter().map(|r| r.series).collect();
+        let instants: Vec<i64> = rows.iter().map(|r| r.ts.epoch()).collect();
+        let values: Vec<f64> = rows.iter().map(|r| r.value).collect();
+        let flags: Vec<i64> = rows.iter().map(|r| r.flag.code()).collect();
+        // The rows go as four arrays; every CTE sees the table as it was before the upsert, so
+        // `existing` tells new, changed and unchanged rows apart in the same statement.
         let (total, existing, changed): (i64, i64, i64) = sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM staging), COUNT(o.ts),
-                    COUNT(*) FILTER (WHERE o.value IS DISTINCT FROM s.value OR o.flag IS DISTINCT FROM s.flag)
-             FROM staging s JOIN observations o ON o.series_id = s.series_id AND o.ts = s.ts",
+            "WITH input AS (
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::DOUBLE PRECISION[], $4::BIGINT[])
+                     AS t (series_id, ts, value, flag)
+             ), existing AS (
+                 SELECT i.value, i.flag, o.value AS old_value, o.flag AS old_flag
+                 FROM input i JOIN observations o ON o.series_id = i.series_id AND o.ts = i.ts
+             ), upsert AS (
+                 INSERT INTO observations (series_id, ts, value, flag, created_run, updated_run)
+                 SELECT series_id, ts, value, flag, $5, $5 FROM input
+                 ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value, flag = excluded.flag,
+                   updated_run = excluded.updated_run
+                 WHERE observations.value IS DISTINCT FROM excluded.value
+                    OR observations.flag IS DISTINCT FROM excluded.flag
+                 RETURNING 1
+             )
+             SELECT (SELECT COUNT(*) FROM input), (SELECT COUNT(*) FROM existing),
+                    (SELECT COUNT(*) FROM existing
+                     WHERE old_value IS DISTINCT FROM value OR old_flag IS DISTINCT FROM flag)
+                    + 0 * (SELECT COUNT(*) FROM upsert)",
         )
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO observations (series_id, ts, value, flag, created_run, updated_run)
-             SELECT series_id, ts, value, flag, $1, $1 FROM staging WHERE true
-             ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value, flag = excluded.flag,
-               updated_run = excluded.updated_run
-             WHERE observations.value IS DISTINCT FROM excluded.value
-                OR observations.flag IS DISTINCT FROM excluded.flag",
-        )
+        .bind(&series)
+        .bind(&instants)
+        .bind(&values)
+        .bind(&flags)
         .bind(run)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
         for batch in rejects.chunks(ROWS_PER_STATEMENT) {
             let mut insert =
@@ -292,9 +303,10 @@ impl Store for Postgres {
         if counts.inserted + counts.updated > 0 {
             sqlx::query(concat!(
                 "INSERT INTO versions (location_id, dataset, version) ",
-                "SELECT DISTINCT location_id, dataset, 1 FROM series WHERE id IN (SELECT series_id FROM staging) ",
+                "SELECT DISTINCT location_id, dataset, 1 FROM series WHERE id = ANY($1) ",
                 "ON CONFLICT (location_id, dataset) DO UPDATE SET version = versions.version + 1"
             ))
+            .bind(&series)
             .execute(&mut *tx)
             .await?;
         }
@@ -310,6 +322,9 @@ impl Store for Postgres {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        if let Ok(mut known) = self.partitions.lock() {
+            known.extend(created);
+        }
         Ok(counts)
     }
 

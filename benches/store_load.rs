@@ -1,0 +1,206 @@
+//! Load rate into the stores: 10 locations × 6 variables × 24 months of hourly values (1,051,200
+//! values) written in month chunks through `Store::write_chunk`, as `init` does, then the same
+//! rows again (the all-unchanged path). On SQLite always; on PostgreSQL when
+//! `ALMANAC_BENCH_POSTGRES_URL` (or `ALMANAC_TEST_POSTGRES_URL`) names a server, where the same
+//! rows are then also loaded with `psql \copy` into a table partitioned the same way, in the same
+//! run, for comparison. Prints figures; asserts only the counts.
+//! Run: `cargo bench --bench store_load`.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use almanac::domain::{
+    Coordinates, Dataset, Flag, Location, LocationKind, Step, TimeRange, Timestamp,
+};
+use almanac::store::{NewRun, Postgres, Row, SeriesKey, Sqlite, Store};
+
+const VARIABLES: [&str; 6] = [
+    "temperature",
+    "precipitation",
+    "humidity",
+    "wind_speed",
+    "pressure",
+    "weather_code",
+];
+
+fn main() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqlite = Sqlite::open(&dir.path().join("bench.db"))
+        .await
+        .expect("store");
+    println!("SQLite:");
+    load(&sqlite).await;
+    let Ok(admin) = std::env::var("ALMANAC_BENCH_POSTGRES_URL")
+        .or_else(|_| std::env::var("ALMANAC_TEST_POSTGRES_URL"))
+    else {
+        println!("PostgreSQL: not run (set ALMANAC_BENCH_POSTGRES_URL)");
+        return;
+    };
+    let name = format!("almanac_bench_{:08x}", fastrand::u32(..));
+    let url = format!(
+        "{}/{name}",
+        admin.rsplit_once('/').expect("a database URL").0
+    );
+    psql(&admin, &format!("CREATE DATABASE {name}"));
+    let postgres = Postgres::connect(&url).await.expect("postgres");
+    println!("PostgreSQL:");
+    let chunks = load(&postgres).await;
+    copy(&url, &chunks);
+    drop(postgres);
+    psql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
+}
+
+/// Runs `command` through psql against `url`.
+fn psql(url: &str, command: &str) {
+    let status = std::process::Command::new("psql")
+        .args([url, "-q", "-v", "ON_ERROR_STOP=1", "-c", command])
+        .status()
+        .expect("psql");
+    assert!(status.success(), "psql -c {command}");
+}
+
+/// The same rows through `psql \copy` into a table partitioned like `observations`.
+fn copy(url: &str, chunks: &[Vec<Row>]) {
+    use std::io::Write;
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    let mut out = std::io::BufWriter::new(file.as_file());
+    let mut months = std::collections::BTreeSet::new();
+    let mut values = 0;
+    for row in chunks.iter().flatten() {
+        writeln!(
+            out,
+            "{},{},{},{},1,1",
+            row.series,
+            row.ts.epoch(),
+            row.value,
+            row.flag.code()
+        )
+        .expect("write");
+        months.insert(Timestamp::utc_midnight(row.ts.utc_date().first_of_month()).epoch());
+        values += 1;
+    }
+    out.flush().expect("flush");
+    drop(out);
+    let mut ddl = String::from(
+        "CREATE TABLE copy_target (LIKE observations) PARTITION BY RANGE (ts); \
+         ALTER TABLE copy_target ADD PRIMARY KEY (series_id, ts);",
+    );
+    for start in &months {
+        let end = Timestamp::from_epoch(*start).next_month_start().epoch();
+        ddl.push_str(&format!(
+            " CREATE TABLE copy_target_{start} PARTITION OF copy_target FOR VALUES FROM ({start}) TO ({end});"
+        ));
+    }
+    psql(url, &ddl);
+    let started = Instant::now();
+    psql(
+        url,
+        &format!(
+            "\\copy copy_target FROM '{}' WITH (FORMAT csv)",
+            file.path().display()
+        ),
+    );
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "psql \\copy of the same rows into the same partitioning: {values} values, {seconds:.2} s, {:.0} values/s",
+        values as f64 / seconds
+    );
+}
+
+/// Writes the bench rows twice through `store`; returns them.
+async fn load(store: &dyn Store) -> Vec<Vec<Row>> {
+    let end = Timestamp::from_epoch(1_793_491_200); // 2026-11-01T00:00Z
+    let window = TimeRange {
+        start: end.months_before(24),
+        end,
+    };
+    let locations: Vec<Location> = (0..10).map(location).collect();
+    store.sync_locations(&locations).await.expect("locations");
+    let run = store
+        .start_run(&NewRun {
+            operation: "bench",
+            location: None,
+            dataset: None,
+            source: None,
+            range: Some(window),
+            started_at: end,
+            parent: None,
+        })
+        .await
+        .expect("run");
+    let mut chunks = Vec::new();
+    for location in &locations {
+        let mut ids = Vec::new();
+        for variable in VARIABLES {
+            let key = SeriesKey {
+                location: &location.id,
+                dataset: Dataset::Weather,
+                variable,
+                source: "bench",
+                step: Step::HOUR,
+                unit: "x",
+            };
+            ids.push(store.ensure_series(&key).await.expect("series"));
+        }
+        for month in window.split_by_month() {
+            let rows: Vec<Row> = almanac::domain::Grid::new(month, Step::HOUR)
+                .iter()
+                .flat_map(|ts| {
+                    ids.iter().map(move |&series| Row {
+                        series,
+                        ts,
+                        value: (ts.epoch() % 997) as f64 / 10.0,
+                        flag: Flag::Observed,
+                    })
+                })
+                .collect();
+            chunks.push(rows);
+        }
+    }
+    let values: usize = chunks.iter().map(Vec::len).sum();
+    for (label, expect_inserted) in [
+        ("first load (all inserted)", true),
+        ("same rows again (all unchanged)", false),
+    ] {
+        let started = Instant::now();
+        let mut inserted = 0;
+        for rows in &chunks {
+            inserted += store
+                .write_chunk(run, rows, &[])
+                .await
+                .expect("write")
+                .inserted;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        assert_eq!(inserted as usize, if expect_inserted { values } else { 0 });
+        println!(
+            "{label}: {values} values in {} chunks, {seconds:.2} s, {:.0} values/s",
+            chunks.len(),
+            values as f64 / seconds
+        );
+    }
+    chunks
+}
+
+fn location(i: usize) -> Location {
+    Location {
+        id: format!("city{i}"),
+        name: format!("City {i}"),
+        country: "ES".into(),
+        coordinates: Coordinates::new(40.0, -3.0 + i as f64 / 10.0).expect("coordinates"),
+        timezone: "Europe/Madrid".into(),
+        radius_km: 20.0,
+        kind: LocationKind::City,
+        enabled: true,
+        aliases: vec![],
+        aemet_stations: vec![],
+        price_zone: None,
+        source_hours: Default::default(),
+        sources: BTreeMap::new(),
+    }
+}
