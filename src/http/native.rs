@@ -277,6 +277,18 @@ pub async fn series_at_point(
     answer_cached(&core, &headers, location, &dataset, query).await
 }
 
+/// Where `dataset` of `location` is stored: a city's prices at its price zone, the rest at it.
+fn stored_at<'a>(
+    core: &'a Core,
+    location: &'a crate::domain::Location,
+    dataset: Dataset,
+) -> &'a crate::domain::Location {
+    match (dataset, &location.price_zone) {
+        (Dataset::EnergyPrice, Some(zone)) => core.registry.get(zone).unwrap_or(location),
+        _ => location,
+    }
+}
+
 /// [`answer`] through the response cache, keyed by the location and the query as given.
 async fn answer_cached(
     core: &Core,
@@ -288,10 +300,7 @@ async fn answer_cached(
     let Some(parsed) = Dataset::parse(dataset) else {
         return answer(core, location, dataset, query).await;
     };
-    let stored_at = match (parsed, &location.price_zone) {
-        (Dataset::EnergyPrice, Some(zone)) => core.registry.get(zone).unwrap_or(location),
-        _ => location,
-    };
+    let stored_at = stored_at(core, location, parsed);
     let SeriesQuery {
         start,
         end,
@@ -365,10 +374,7 @@ async fn answer(
             })
             .collect::<Result<_, _>>()?,
     };
-    let stored_at = match (dataset, &location.price_zone) {
-        (Dataset::EnergyPrice, Some(zone)) => core.registry.get(zone).unwrap_or(location),
-        _ => location,
-    };
+    let stored_at = stored_at(core, location, dataset);
     let resolution = match query.resolution.as_deref().unwrap_or("raw") {
         "raw" => Resolution::Raw,
         "hour" => Resolution::Hour,

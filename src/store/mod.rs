@@ -4,6 +4,7 @@
 //! transaction, so a killed load leaves whole chunks or nothing.
 
 mod postgres;
+mod rows;
 mod sqlite;
 
 use async_trait::async_trait;

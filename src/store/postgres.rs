@@ -11,13 +11,12 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres as Db, QueryBuilder};
 
+use super::rows;
 use super::{
     Absence, AbsenceKey, DailyRollup, Extent, NewRun, Point, Row, Run, RunId, Series, SeriesId,
     SeriesKey, Store, StoreError,
 };
-use crate::domain::{
-    Counts, Dataset, Flag, Location, Reject, RunStatus, Step, TimeRange, Timestamp,
-};
+use crate::domain::{Counts, Dataset, Location, Reject, RunStatus, TimeRange, Timestamp};
 
 /// Rows per multi-row INSERT: 4 parameters each, under PostgreSQL's 65 535-parameter limit.
 const ROWS_PER_STATEMENT: usize = 8_000;
@@ -29,35 +28,6 @@ pub struct Postgres {
     /// Months whose partition this handle knows to exist (a partition is never dropped while
     /// a handle writes to it).
     partitions: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<(i16, i8)>>>,
-}
-
-macro_rules! run_columns {
-    () => {
-        "id, operation, location_id, dataset, source, range_start, range_end, inserted, updated, \
-         unchanged, rejected, status, error, started_at, finished_at, parent_id, instance"
-    };
-}
-
-/// A `runs` row as stored.
-#[derive(sqlx::FromRow)]
-struct RunRow {
-    id: i64,
-    operation: String,
-    location_id: Option<String>,
-    dataset: Option<String>,
-    source: Option<String>,
-    range_start: Option<i64>,
-    range_end: Option<i64>,
-    inserted: i64,
-    updated: i64,
-    unchanged: i64,
-    rejected: i64,
-    status: String,
-    error: Option<String>,
-    started_at: i64,
-    finished_at: Option<i64>,
-    parent_id: Option<i64>,
-    instance: Option<String>,
 }
 
 impl Postgres {
@@ -188,7 +158,7 @@ impl Store for Postgres {
     }
 
     async fn series(&self, location: &str, dataset: Dataset) -> Result<Vec<Series>, StoreError> {
-        let rows: Vec<(i64, String, String, String, i64, String)> = sqlx::query_as(
+        let rows: Vec<rows::SeriesRow> = sqlx::query_as(
             "SELECT id, location_id, variable, source, step_seconds, unit FROM series
              WHERE location_id = $1 AND dataset = $2 ORDER BY id",
         )
@@ -197,19 +167,7 @@ impl Store for Postgres {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(id, location, variable, source, step, unit)| {
-                let step = Step::from_seconds(step)
-                    .ok_or_else(|| StoreError::Corrupt(format!("series {id} has step {step}")))?;
-                Ok(Series {
-                    id,
-                    location,
-                    dataset,
-                    variable,
-                    source,
-                    step,
-                    unit,
-                })
-            })
+            .map(|row| rows::series(row, dataset))
             .collect()
     }
 
@@ -376,15 +334,15 @@ impl Store for Postgres {
     }
 
     async fn child_runs(&self, parent: RunId) -> Result<Vec<Run>, StoreError> {
-        let rows: Vec<RunRow> = sqlx::query_as(concat!(
+        let rows: Vec<rows::RunRow> = sqlx::query_as(concat!(
             "SELECT ",
-            run_columns!(),
+            rows::run_columns!(),
             " FROM runs WHERE parent_id = $1 ORDER BY id"
         ))
         .bind(parent)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(to_run).collect()
+        rows.into_iter().map(rows::run).collect()
     }
 
     async fn claim_lease(
@@ -436,15 +394,15 @@ impl Store for Postgres {
     }
 
     async fn runs(&self, limit: u32) -> Result<Vec<Run>, StoreError> {
-        let rows: Vec<RunRow> = sqlx::query_as(concat!(
+        let rows: Vec<rows::RunRow> = sqlx::query_as(concat!(
             "SELECT ",
-            run_columns!(),
+            rows::run_columns!(),
             " FROM runs ORDER BY id DESC LIMIT $1"
         ))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(to_run).collect()
+        rows.into_iter().map(rows::run).collect()
     }
 
     async fn runs_by_id(&self, ids: &[RunId]) -> Result<Vec<Run>, StoreError> {
@@ -453,7 +411,7 @@ impl Store for Postgres {
         }
         let mut query = QueryBuilder::<Db>::new(concat!(
             "SELECT ",
-            run_columns!(),
+            rows::run_columns!(),
             " FROM runs WHERE id IN ("
         ));
         let mut list = query.separated(", ");
@@ -461,8 +419,8 @@ impl Store for Postgres {
             list.push_bind(*id);
         }
         query.push(") ORDER BY id");
-        let rows: Vec<RunRow> = query.build_query_as().fetch_all(&self.pool).await?;
-        rows.into_iter().map(to_run).collect()
+        let rows: Vec<rows::RunRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(rows::run).collect()
     }
 
     async fn rejects(&self, run: RunId) -> Result<Vec<Reject>, StoreError> {
@@ -503,7 +461,7 @@ impl Store for Postgres {
     }
 
     async fn absences(&self, location: &str, dataset: Dataset) -> Result<Vec<Absence>, StoreError> {
-        let rows: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        let rows: Vec<rows::AbsenceRow> = sqlx::query_as(
             "SELECT source, range_start, range_end, attempts, first_seen, last_tried
              FROM absences WHERE location_id = $1 AND dataset = $2 ORDER BY range_start",
         )
@@ -511,19 +469,7 @@ impl Store for Postgres {
         .bind(dataset.as_str())
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(source, start, end, attempts, first, last)| Absence {
-                source,
-                range: TimeRange {
-                    start: Timestamp::from_epoch(start),
-                    end: Timestamp::from_epoch(end),
-                },
-                attempts: attempts as u32,
-                first_seen: Timestamp::from_epoch(first),
-                last_tried: Timestamp::from_epoch(last),
-            })
-            .collect())
+        Ok(rows.into_iter().map(rows::absence).collect())
     }
 
     async fn write_rollups(
@@ -562,8 +508,7 @@ impl Store for Postgres {
         from: jiff::civil::Date,
         to: jiff::civil::Date,
     ) -> Result<Vec<DailyRollup>, StoreError> {
-        type RollupRow = (String, i64, f64, f64, f64, f64, f64, f64);
-        let rows: Vec<RollupRow> = sqlx::query_as(
+        let rows: Vec<rows::RollupRow> = sqlx::query_as(
             "SELECT day, count, mean, min, max, sum, first, last FROM rollups
              WHERE series_id = $1 AND day >= $2 AND day <= $3 ORDER BY day",
         )
@@ -572,22 +517,7 @@ impl Store for Postgres {
         .bind(to.to_string())
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(day, count, mean, min, max, sum, first, last)| {
-                Ok(DailyRollup {
-                    day: day
-                        .parse()
-                        .map_err(|_| StoreError::Corrupt(format!("rollup day {day}")))?,
-                    count: count as u64,
-                    mean,
-                    min,
-                    max,
-                    sum,
-                    first,
-                    last,
-                })
-            })
-            .collect()
+        rows.into_iter().map(rows::rollup).collect()
     }
 
     async fn delete_rollups(
@@ -659,7 +589,7 @@ impl Store for Postgres {
     }
 
     async fn read(&self, series: SeriesId, range: TimeRange) -> Result<Vec<Point>, StoreError> {
-        let rows: Vec<(i64, f64, i64, i64, i64)> = sqlx::query_as(
+        let rows: Vec<rows::PointRow> = sqlx::query_as(
             "SELECT ts, value, flag, created_run, updated_run FROM observations
              WHERE series_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts",
         )
@@ -668,19 +598,7 @@ impl Store for Postgres {
         .bind(range.end.epoch())
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(ts, value, flag, created_run, updated_run)| {
-                let flag = Flag::from_code(flag)
-                    .ok_or_else(|| StoreError::Corrupt(format!("flag code {flag}")))?;
-                Ok(Point {
-                    ts: Timestamp::from_epoch(ts),
-                    value,
-                    flag,
-                    created_run,
-                    updated_run,
-                })
-            })
-            .collect()
+        rows.into_iter().map(rows::point).collect()
     }
 
     async fn extent(&self, series: &[SeriesId]) -> Result<Extent, StoreError> {
@@ -703,30 +621,4 @@ impl Store for Postgres {
             instants: instants as u64,
         })
     }
-}
-
-fn to_run(row: RunRow) -> Result<Run, StoreError> {
-    let status = RunStatus::parse(&row.status)
-        .ok_or_else(|| StoreError::Corrupt(format!("run {} has status {}", row.id, row.status)))?;
-    Ok(Run {
-        id: row.id,
-        operation: row.operation,
-        location: row.location_id,
-        dataset: row.dataset,
-        source: row.source,
-        range_start: row.range_start,
-        range_end: row.range_end,
-        counts: Counts {
-            inserted: row.inserted as u64,
-            updated: row.updated as u64,
-            unchanged: row.unchanged as u64,
-            rejected: row.rejected as u64,
-        },
-        status,
-        error: row.error,
-        started_at: row.started_at,
-        finished_at: row.finished_at,
-        parent: row.parent_id,
-        instance: row.instance,
-    })
 }

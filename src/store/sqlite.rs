@@ -12,13 +12,12 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Sqlite as Db};
 
+use super::rows;
 use super::{
     Absence, AbsenceKey, DailyRollup, Extent, NewRun, Point, Row, Run, RunId, Series, SeriesId,
     SeriesKey, Store, StoreError,
 };
-use crate::domain::{
-    Counts, Dataset, Flag, Location, Reject, RunStatus, Step, TimeRange, Timestamp,
-};
+use crate::domain::{Counts, Dataset, Location, Reject, RunStatus, TimeRange, Timestamp};
 
 /// Rows per multi-row INSERT: 4 parameters each, well under SQLite's 32 766-parameter limit.
 const ROWS_PER_STATEMENT: usize = 4_000;
@@ -71,35 +70,6 @@ impl Readers {
 
 fn read_error(error: rusqlite::Error) -> StoreError {
     StoreError::Read(error.to_string())
-}
-
-macro_rules! run_columns {
-    () => {
-        "id, operation, location_id, dataset, source, range_start, range_end, inserted, updated, \
-         unchanged, rejected, status, error, started_at, finished_at, parent_id, instance"
-    };
-}
-
-/// A `runs` row as stored.
-#[derive(sqlx::FromRow)]
-struct RunRow {
-    id: i64,
-    operation: String,
-    location_id: Option<String>,
-    dataset: Option<String>,
-    source: Option<String>,
-    range_start: Option<i64>,
-    range_end: Option<i64>,
-    inserted: i64,
-    updated: i64,
-    unchanged: i64,
-    rejected: i64,
-    status: String,
-    error: Option<String>,
-    started_at: i64,
-    finished_at: Option<i64>,
-    parent_id: Option<i64>,
-    instance: Option<String>,
 }
 
 impl Sqlite {
@@ -226,7 +196,7 @@ impl Store for Sqlite {
     }
 
     async fn series(&self, location: &str, dataset: Dataset) -> Result<Vec<Series>, StoreError> {
-        let rows: Vec<(i64, String, String, String, i64, String)> = sqlx::query_as(
+        let rows: Vec<rows::SeriesRow> = sqlx::query_as(
             "SELECT id, location_id, variable, source, step_seconds, unit FROM series
              WHERE location_id = ? AND dataset = ? ORDER BY id",
         )
@@ -235,19 +205,7 @@ impl Store for Sqlite {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(id, location, variable, source, step, unit)| {
-                let step = Step::from_seconds(step)
-                    .ok_or_else(|| StoreError::Corrupt(format!("series {id} has step {step}")))?;
-                Ok(Series {
-                    id,
-                    location,
-                    dataset,
-                    variable,
-                    source,
-                    step,
-                    unit,
-                })
-            })
+            .map(|row| rows::series(row, dataset))
             .collect()
     }
 
@@ -406,15 +364,15 @@ impl Store for Sqlite {
     }
 
     async fn child_runs(&self, parent: RunId) -> Result<Vec<Run>, StoreError> {
-        let rows: Vec<RunRow> = sqlx::query_as(concat!(
+        let rows: Vec<rows::RunRow> = sqlx::query_as(concat!(
             "SELECT ",
-            run_columns!(),
+            rows::run_columns!(),
             " FROM runs WHERE parent_id = ? ORDER BY id"
         ))
         .bind(parent)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(to_run).collect()
+        rows.into_iter().map(rows::run).collect()
     }
 
     async fn claim_lease(
@@ -466,15 +424,15 @@ impl Store for Sqlite {
     }
 
     async fn runs(&self, limit: u32) -> Result<Vec<Run>, StoreError> {
-        let rows: Vec<RunRow> = sqlx::query_as(concat!(
+        let rows: Vec<rows::RunRow> = sqlx::query_as(concat!(
             "SELECT ",
-            run_columns!(),
+            rows::run_columns!(),
             " FROM runs ORDER BY id DESC LIMIT ?"
         ))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(to_run).collect()
+        rows.into_iter().map(rows::run).collect()
     }
 
     async fn runs_by_id(&self, ids: &[RunId]) -> Result<Vec<Run>, StoreError> {
@@ -483,7 +441,7 @@ impl Store for Sqlite {
         }
         let mut query = QueryBuilder::<Db>::new(concat!(
             "SELECT ",
-            run_columns!(),
+            rows::run_columns!(),
             " FROM runs WHERE id IN ("
         ));
         let mut list = query.separated(", ");
@@ -491,8 +449,8 @@ impl Store for Sqlite {
             list.push_bind(*id);
         }
         query.push(") ORDER BY id");
-        let rows: Vec<RunRow> = query.build_query_as().fetch_all(&self.pool).await?;
-        rows.into_iter().map(to_run).collect()
+        let rows: Vec<rows::RunRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(rows::run).collect()
     }
 
     async fn rejects(&self, run: RunId) -> Result<Vec<Reject>, StoreError> {
@@ -533,7 +491,7 @@ impl Store for Sqlite {
     }
 
     async fn absences(&self, location: &str, dataset: Dataset) -> Result<Vec<Absence>, StoreError> {
-        let rows: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        let rows: Vec<rows::AbsenceRow> = sqlx::query_as(
             "SELECT source, range_start, range_end, attempts, first_seen, last_tried
              FROM absences WHERE location_id = ? AND dataset = ? ORDER BY range_start",
         )
@@ -541,19 +499,7 @@ impl Store for Sqlite {
         .bind(dataset.as_str())
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(source, start, end, attempts, first, last)| Absence {
-                source,
-                range: TimeRange {
-                    start: Timestamp::from_epoch(start),
-                    end: Timestamp::from_epoch(end),
-                },
-                attempts: attempts as u32,
-                first_seen: Timestamp::from_epoch(first),
-                last_tried: Timestamp::from_epoch(last),
-            })
-            .collect())
+        Ok(rows.into_iter().map(rows::absence).collect())
     }
 
     async fn write_rollups(
@@ -592,8 +538,7 @@ impl Store for Sqlite {
         from: jiff::civil::Date,
         to: jiff::civil::Date,
     ) -> Result<Vec<DailyRollup>, StoreError> {
-        type RollupRow = (String, i64, f64, f64, f64, f64, f64, f64);
-        let rows: Vec<RollupRow> = sqlx::query_as(
+        let rows: Vec<rows::RollupRow> = sqlx::query_as(
             "SELECT day, count, mean, min, max, sum, first, last FROM rollups
              WHERE series_id = ? AND day >= ? AND day <= ? ORDER BY day",
         )
@@ -602,22 +547,7 @@ impl Store for Sqlite {
         .bind(to.to_string())
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(day, count, mean, min, max, sum, first, last)| {
-                Ok(DailyRollup {
-                    day: day
-                        .parse()
-                        .map_err(|_| StoreError::Corrupt(format!("rollup day {day}")))?,
-                    count: count as u64,
-                    mean,
-                    min,
-                    max,
-                    sum,
-                    first,
-                    last,
-                })
-            })
-            .collect()
+        rows.into_iter().map(rows::rollup).collect()
     }
 
     async fn delete_rollups(
@@ -713,19 +643,7 @@ impl Store for Sqlite {
         })
         .await
         .map_err(|e| StoreError::Read(format!("the read did not finish: {e}")))??;
-        rows.into_iter()
-            .map(|(ts, value, flag, created_run, updated_run)| {
-                let flag = Flag::from_code(flag)
-                    .ok_or_else(|| StoreError::Corrupt(format!("flag code {flag}")))?;
-                Ok(Point {
-                    ts: Timestamp::from_epoch(ts),
-                    value,
-                    flag,
-                    created_run,
-                    updated_run,
-                })
-            })
-            .collect()
+        rows.into_iter().map(rows::point).collect()
     }
 
     async fn extent(&self, series: &[SeriesId]) -> Result<Extent, StoreError> {
@@ -748,30 +666,4 @@ impl Store for Sqlite {
             instants: instants as u64,
         })
     }
-}
-
-fn to_run(row: RunRow) -> Result<Run, StoreError> {
-    let status = RunStatus::parse(&row.status)
-        .ok_or_else(|| StoreError::Corrupt(format!("run {} has status {}", row.id, row.status)))?;
-    Ok(Run {
-        id: row.id,
-        operation: row.operation,
-        location: row.location_id,
-        dataset: row.dataset,
-        source: row.source,
-        range_start: row.range_start,
-        range_end: row.range_end,
-        counts: Counts {
-            inserted: row.inserted as u64,
-            updated: row.updated as u64,
-            unchanged: row.unchanged as u64,
-            rejected: row.rejected as u64,
-        },
-        status,
-        error: row.error,
-        started_at: row.started_at,
-        finished_at: row.finished_at,
-        parent: row.parent_id,
-        instance: row.instance,
-    })
 }

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use crate::support::{client, config, serve};
+use crate::support::{client, loaded, serve};
 
 /// Every route, with `{}` for its path parameters.
 const ROUTES: &[&str] = &[
@@ -135,14 +135,7 @@ fn random_requests_never_get_a_server_error() {
     let dir = tempfile::tempdir().unwrap();
     let base = runtime.block_on(async {
         let upstream = serve(almanac::demo::upstream::router()).await;
-        let core = almanac::core::Core::open(config(&dir, upstream, &[]))
-            .await
-            .unwrap();
-        let now = almanac::domain::Timestamp::now().floor(almanac::domain::Step::HOUR);
-        let loaded = almanac::ops::init::run(&core, 1, now, &indicatif::ProgressBar::hidden())
-            .await
-            .unwrap();
-        assert!(!loaded.failed(), "{loaded}");
+        let core = loaded(&dir, upstream, &[]).await;
         format!("http://{}", serve(almanac::http::router(core)).await)
     });
     let http = client();

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::support::{client, config, serve};
+use crate::support::{client, loaded, serve};
 
 const TOKEN: &str = "openapi-test-token";
 
@@ -103,18 +103,8 @@ fn routed_paths() -> BTreeSet<String> {
 async fn every_route_is_documented_and_answers_as_documented() {
     let dir = tempfile::tempdir().unwrap();
     let upstream = serve(almanac::demo::upstream::router()).await;
-    let core = almanac::core::Core::open(config(
-        &dir,
-        upstream,
-        &[("ALMANAC__HTTP__ADMIN_TOKEN", TOKEN)],
-    ))
-    .await
-    .unwrap();
+    let core = loaded(&dir, upstream, &[("ALMANAC__HTTP__ADMIN_TOKEN", TOKEN)]).await;
     let now = almanac::domain::Timestamp::now().floor(almanac::domain::Step::HOUR);
-    let loaded = almanac::ops::init::run(&core, 1, now, &indicatif::ProgressBar::hidden())
-        .await
-        .unwrap();
-    assert!(!loaded.failed(), "{loaded}");
     let base = format!("http://{}", serve(almanac::http::router(core)).await);
 
     let response = client()

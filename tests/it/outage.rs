@@ -10,7 +10,7 @@ use almanac::domain::{Dataset, Step, TimeRange, Timestamp};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-use crate::support::{client, config, serve};
+use crate::support::{client, loaded, serve};
 
 /// Forwards `port` (0: any) to `target` until the returned task is aborted, which also closes
 /// every forwarded connection.
@@ -67,14 +67,8 @@ async fn readiness_follows_the_database_and_nothing_is_lost() {
 
     let dir = tempfile::tempdir().unwrap();
     let upstream = serve(almanac::demo::upstream::router()).await;
-    let core = Core::open(config(&dir, upstream, &[("ALMANAC__STORE__URL", &url)]))
-        .await
-        .unwrap();
+    let core = loaded(&dir, upstream, &[("ALMANAC__STORE__URL", &url)]).await;
     let now = Timestamp::now().floor(Step::HOUR);
-    let loaded = almanac::ops::init::run(&core, 1, now, &indicatif::ProgressBar::hidden())
-        .await
-        .unwrap();
-    assert!(!loaded.failed(), "{loaded}");
     let window = TimeRange::new(now.months_before(2), now).unwrap();
     let count = |core: Core| async move {
         let mut values = 0;

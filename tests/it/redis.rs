@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use almanac::core::Core;
-use almanac::domain::{Dataset, Flag, Step, TimeRange, Timestamp};
+use almanac::domain::{Dataset, Flag, TimeRange, Timestamp};
 use almanac::store::{NewRun, Row, Store};
 use serde_json::Value;
 
@@ -28,12 +28,7 @@ async fn fetch(url: &str) -> (u16, String, bytes::Bytes) {
 /// A store in `dir` with a month of Madrid weather, and an upstream for it.
 async fn loaded(dir: &tempfile::TempDir) -> std::net::SocketAddr {
     let upstream = serve(almanac::demo::upstream::router()).await;
-    let core = Core::open(config(dir, upstream, &[])).await.unwrap();
-    let now = Timestamp::now().floor(Step::HOUR);
-    let summary = almanac::ops::init::run(&core, 1, now, &indicatif::ProgressBar::hidden())
-        .await
-        .unwrap();
-    assert!(!summary.failed(), "{summary}");
+    crate::support::loaded(dir, upstream, &[]).await;
     upstream
 }
 

@@ -198,3 +198,15 @@ impl TestDb {
         .unwrap();
     }
 }
+
+/// A core on a fresh store in `dir` (settings of [`config`] plus `extra`) holding the last month
+/// of the simulated upstream's weather, loaded by the real `init`.
+pub async fn loaded(dir: &tempfile::TempDir, upstream: SocketAddr, extra: &[(&str, &str)]) -> Core {
+    let core = Core::open(config(dir, upstream, extra)).await.unwrap();
+    let now = almanac::domain::Timestamp::now().floor(almanac::domain::Step::HOUR);
+    let summary = almanac::ops::init::run(&core, 1, now, &indicatif::ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(!summary.failed(), "{summary}");
+    core
+}
