@@ -67,6 +67,12 @@ pub enum Command {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1200))]
         months: Option<u32>,
     },
+    /// Windowed metrics and anomalies of every series, from what changed since the last time.
+    Process {
+        /// Only this location.
+        #[arg(long)]
+        location: Option<String>,
+    },
     /// Load a saved file or export into the store, parsed as the live path parses it.
     Import {
         /// One of `almanac sources kinds` (`siar`, `csv:abbanoa`, `aemet_daily`, …).
@@ -215,6 +221,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { listen, faults } => run_demo(config, listen, faults).await,
         Command::Init { months } => init(config, months).await,
         Command::Ingest => ingest(config).await,
+        Command::Process { location } => {
+            let core = Core::open(config).await?;
+            if let Some(id) = &location
+                && core.registry.get(id).is_none()
+            {
+                anyhow::bail!("no location `{id}` (almanac locations list)");
+            }
+            let core = core.scoped(crate::core::Scope {
+                job: None,
+                location,
+            });
+            let summary = ops::process::run(&core, Timestamp::now()).await?;
+            for o in &summary.outcomes {
+                println!(
+                    "{}/{} (run {}): {} series processed, {} unchanged; {} windows and new anomalies written{}",
+                    o.location,
+                    o.dataset,
+                    o.run,
+                    o.chunks,
+                    o.skipped,
+                    o.counts.inserted,
+                    o.error
+                        .as_deref()
+                        .map(|e| format!("; error: {e}"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(exit_code(summary.failed()))
+        }
         Command::Rotate { months } => {
             let months = months.unwrap_or(config.rotate.months);
             let rollup_months = config.rotate.rollup_months.max(months);
@@ -690,6 +725,7 @@ async fn run_demo(
     config.http.listen = listen.unwrap_or(config.http.listen);
     let upstream = demo::start_upstream(faults).await?;
     demo::use_upstream(&mut config, upstream);
+    demo::water::configure(&mut config);
     eprintln!(
         "demo: simulated Open-Meteo, AEMET, REE and Madrid traffic on http://{upstream}; loading {} months into {}",
         config.init.months,
@@ -699,6 +735,7 @@ async fn run_demo(
     let core = Core::open(config).await?;
     let summary = ops::init::run(&core, months, Timestamp::now(), &progress()).await?;
     eprint!("{summary}");
+    demo::load_water(&core, &core.config.store.data_dir, 21).await?;
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("binding {address}"))?;

@@ -31,6 +31,10 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub rotate: RotateConfig,
     pub schedule: ScheduleConfig,
+    pub processing: ProcessingConfig,
+    /// Networks of metered nodes (water districts), by id.
+    #[serde(default)]
+    pub networks: BTreeMap<String, NetworkConfig>,
     pub sites: SitesConfig,
     pub sources: SourcesConfig,
     pub locations: BTreeMap<String, LocationConfig>,
@@ -111,6 +115,52 @@ pub struct ScheduleConfig {
     pub backfill: String,
     /// Rotation of the window.
     pub rotate: String,
+    /// Windowed metrics and anomalies (`process`).
+    pub process: String,
+}
+
+/// What `process` computes and keeps.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ProcessingConfig {
+    /// Windowed metrics are kept (and computed) this many days back.
+    pub metrics_days: u32,
+    /// A resolved anomaly is kept this many days after its resolution; unresolved ones stay.
+    pub anomalies_resolved_days: u32,
+    /// A rolling reference needs this many values before a value is scored against it.
+    pub min_points: u32,
+    /// Equal consecutive readings lasting this long are a flatline (a stuck sensor).
+    pub flatline_minutes: u32,
+    /// The least spread a reference is taken to have, as a share of the series' typical level.
+    pub materiality: f64,
+    /// Static bounds per dataset and variable: a value outside them is an anomaly.
+    #[serde(default)]
+    pub bounds: BTreeMap<Dataset, BTreeMap<String, BoundsConfig>>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+pub struct BoundsConfig {
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    #[serde(default = "default_bounds_severity")]
+    pub severity: crate::domain::anomaly::Severity,
+}
+
+fn default_bounds_severity() -> crate::domain::anomaly::Severity {
+    crate::domain::anomaly::Severity::High
+}
+
+/// A network: its nodes (locations) with their role, and how complete every inflow and
+/// outflow must be for an efficiency figure to be given.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct NetworkConfig {
+    pub name: String,
+    #[serde(default = "default_min_completeness")]
+    pub min_completeness: f64,
+    pub nodes: BTreeMap<String, crate::domain::network::Role>,
+}
+
+fn default_min_completeness() -> f64 {
+    0.9
 }
 
 impl ScheduleConfig {
@@ -121,12 +171,13 @@ impl ScheduleConfig {
     }
 
     /// (job, cron expression) in a fixed order.
-    pub fn jobs(&self) -> [(&'static str, &str); 4] {
+    pub fn jobs(&self) -> [(&'static str, &str); 5] {
         [
             ("ingest", &self.ingest),
             ("gaps", &self.gaps),
             ("backfill", &self.backfill),
             ("rotate", &self.rotate),
+            ("process", &self.process),
         ]
     }
 }
@@ -239,6 +290,57 @@ impl Config {
         self.store.data_dir.join("almanac.db")
     }
 
+    fn processing_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let p = &self.processing;
+        if !(1..=3660).contains(&p.metrics_days) {
+            problems.push(format!(
+                "processing.metrics_days must be 1..=3660, got {}",
+                p.metrics_days
+            ));
+        }
+        if !(0.0..=1.0).contains(&p.materiality) {
+            problems.push(format!(
+                "processing.materiality must be between 0 and 1, got {}",
+                p.materiality
+            ));
+        }
+        if p.min_points < 3 || p.flatline_minutes == 0 {
+            problems.push(
+                "processing.min_points must be at least 3 and processing.flatline_minutes positive"
+                    .into(),
+            );
+        }
+        for (dataset, variables) in &p.bounds {
+            for (variable, b) in variables {
+                if dataset.variable(variable).is_none() {
+                    problems.push(format!(
+                        "processing.bounds.{dataset}.{variable}: no such variable"
+                    ));
+                }
+                if b.min.is_none() && b.max.is_none()
+                    || matches!((b.min, b.max), (Some(lo), Some(hi)) if lo >= hi)
+                {
+                    problems.push(format!("processing.bounds.{dataset}.{variable}: give min, max or both, min below max"));
+                }
+            }
+        }
+        let known = |id: &str| {
+            self.locations.contains_key(id) || self.site_locations.iter().any(|l| l.id == id)
+        };
+        for (id, network) in &self.networks {
+            if !(0.0..=1.0).contains(&network.min_completeness) {
+                problems.push(format!(
+                    "networks.{id}.min_completeness must be between 0 and 1"
+                ));
+            }
+            for node in network.nodes.keys().filter(|n| !known(n)) {
+                problems.push(format!("networks.{id}.nodes: `{node}` is not a location"));
+            }
+        }
+        problems
+    }
+
     fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if let Some(url) = &self.store.url
@@ -323,6 +425,7 @@ impl Config {
                 self.rotate.months, self.rotate.rollup_months
             ));
         }
+        problems.extend(self.processing_problems());
         if !(1..=1200).contains(&self.init.months) {
             problems.push(format!(
                 "init.months must be between 1 and 1200, got {}",

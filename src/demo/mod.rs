@@ -10,6 +10,7 @@ pub mod madrid;
 pub mod owm;
 pub mod ree;
 pub mod upstream;
+pub mod water;
 
 use std::net::SocketAddr;
 
@@ -72,4 +73,39 @@ pub fn use_upstream(config: &mut Config, address: SocketAddr) {
     traffic.points_url = format!("http://{address}{}", madrid::POINTS_PATH);
     traffic.pm_url = format!("http://{address}{}", madrid::PM_PATH);
     traffic.history_url = format!("http://{address}{}", madrid::HISTORY_TEMPLATE);
+}
+
+/// Writes `days` days of the simulated water network (up to today's UTC midnight) as a CSV
+/// export under `dir`, loads it through the generic import and processes it.
+pub async fn load_water(
+    core: &crate::core::Core,
+    dir: &std::path::Path,
+    days: u32,
+) -> anyhow::Result<()> {
+    use crate::domain::{Step, Timestamp};
+    let start = Timestamp::now()
+        .floor(Step::DAY)
+        .plus(-i64::from(days) * 86_400);
+    let (csv, _) = water::readings(start, days);
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("demo_water_network.csv");
+    std::fs::write(&path, csv)?;
+    let formats = core.config.sources.csv_import.formats.clone();
+    let options = crate::sources::kinds::Options {
+        at: None,
+        units: Default::default(),
+        formats: Some(&formats),
+    };
+    let kind = format!("csv:{}", water::FORMAT);
+    let summary = crate::ops::import::run(
+        core,
+        &kind,
+        &path,
+        crate::ops::import::Target::ByOrigin,
+        &options,
+    )
+    .await?;
+    eprint!("{summary}");
+    crate::ops::process::run(core, Timestamp::now()).await?;
+    Ok(())
 }

@@ -1,14 +1,19 @@
 //! The vocabulary of almanac as plain values and pure functions: time, gaps, locations, series.
 //! Nothing here does I/O, reads the clock or knows about storage, HTTP or providers.
 
+pub mod anomaly;
 pub mod cron;
+pub mod energy;
 pub mod gaps;
 pub mod location;
+pub mod network;
+pub mod quality;
 pub mod rollup;
 pub mod series;
 pub mod time;
 pub mod units;
 pub mod weather;
+pub mod windows;
 
 pub use location::{
     Coordinates, HourWindow, Location, LocationKind, Mapping, NotCovered, Registry,

@@ -23,6 +23,8 @@ pub enum Job {
     Backfill,
     /// Keep `months` of raw values and `rollup_months` of daily rollups.
     Rotate { months: u32, rollup_months: u32 },
+    /// Windowed metrics and anomalies of what changed since the last time.
+    Process,
 }
 
 impl Job {
@@ -33,6 +35,7 @@ impl Job {
             Job::Gaps { .. } => "gaps",
             Job::Backfill => "backfill",
             Job::Rotate { .. } => "rotate",
+            Job::Process => "process",
         }
     }
 
@@ -52,6 +55,7 @@ impl Job {
                 months: config.rotate.months,
                 rollup_months: config.rotate.rollup_months.max(config.rotate.months),
             },
+            "process" => Job::Process,
             _ => return None,
         })
     }
@@ -116,6 +120,7 @@ async fn operate(core: &Core, job: Job) -> anyhow::Result<Summary> {
             let plan = super::backfill::plan(core, None, None, now).await?;
             super::backfill::run(core, &plan, now, &progress).await
         }
+        Job::Process => super::process::run(core, now).await,
         Job::Rotate {
             months,
             rollup_months,

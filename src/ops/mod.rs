@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod init;
 pub mod job;
 mod load;
+pub mod process;
 pub mod rotate;
 pub mod sources;
 

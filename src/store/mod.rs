@@ -4,12 +4,14 @@
 //! transaction, so a killed load leaves whole chunks or nothing.
 
 mod postgres;
+mod processing;
 mod rows;
 mod sqlite;
 
 use async_trait::async_trait;
 
 pub use postgres::Postgres;
+pub use processing::{AnomalyFilter, Processing, StoredAnomaly};
 pub use sqlite::Sqlite;
 
 use crate::domain::{
@@ -163,7 +165,7 @@ pub struct Extent {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: Processing + Send + Sync {
     /// Succeeds when the store answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Records the configured locations (inserted or updated by id).

@@ -88,6 +88,8 @@ impl Postgres {
     }
 }
 
+super::processing::processing_impl!(Postgres);
+
 #[async_trait]
 impl Store for Postgres {
     async fn ping(&self) -> Result<(), StoreError> {

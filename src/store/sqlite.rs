@@ -126,6 +126,8 @@ impl Sqlite {
     }
 }
 
+super::processing::processing_impl!(Sqlite);
+
 #[async_trait]
 impl Store for Sqlite {
     async fn ping(&self) -> Result<(), StoreError> {

@@ -14,6 +14,7 @@ mod init;
 mod killed;
 mod openapi;
 mod outage;
+mod processing;
 mod providers;
 mod redis;
 mod rotate;
