@@ -5,13 +5,13 @@
 //! - **validity** = present / (present + rejected), where rejected are the readings of that
 //!   series and day refused at ingestion as physically impossible (pressure above 16 bar,
 //!   humidity above 100 %, …) — stored values are valid by construction, so validity counts
-//!   what was turned away;
+//!   what was turned away; unknown (`None`) when the caller cannot say what was refused;
 //! - **flatlines**: runs of consecutive readings (one step apart) with the same value lasting
 //!   at least the configured time and at least three readings — a stuck sensor;
 //! - **late arrivals**: values written after a value of a later instant of the same series was
 //!   already stored (a gap filled afterwards, a logger that uploads out of order);
-//! - **score** = completeness × validity × (1 − flatlined / present): 1 is a full day of live,
-//!   valid readings; a day with nothing is 0.
+//! - **score** = completeness × validity × (1 − flatlined / present), validity left out where
+//!   unknown: 1 is a full day of live, valid readings; a day with nothing is 0.
 //!
 //! Staleness (age of the newest value against the step) is a property of the series now, not of
 //! a day: [`staleness`].
@@ -57,8 +57,9 @@ pub struct DayQuality {
     pub expected: u32,
     pub present: u32,
     pub completeness: f64,
-    pub rejected: u32,
-    /// None when nothing arrived that day.
+    /// None when not known.
+    pub rejected: Option<u32>,
+    /// None when nothing arrived that day or what was refused is not known.
     pub validity: Option<f64>,
     pub flatlined: u32,
     pub late: u32,
@@ -73,10 +74,10 @@ pub struct Rules {
 
 /// The quality of each local day of `days` (first..=last) for a series with `step`. `values`
 /// are sorted by instant and may reach beyond the days (a flatline is measured whole); `rejected`
-/// are the instants of readings refused at ingestion.
+/// are the instants of readings refused at ingestion, when known.
 pub fn daily(
     values: &[Arrived],
-    rejected: &[Timestamp],
+    rejected: Option<&[Timestamp]>,
     step: Step,
     zone: &TimeZone,
     (first, last): (Date, Date),
@@ -98,15 +99,15 @@ pub fn daily(
         let expected = u32::try_from(grid.len()).unwrap_or(u32::MAX);
         let present =
             u32::try_from(today.iter().filter(|v| grid.contains(v.ts)).count()).unwrap_or(u32::MAX);
-        let rejected_today =
-            u32::try_from(rejected.iter().filter(|&&t| range.contains(t)).count()).unwrap_or(0);
+        let rejected_today = rejected
+            .map(|r| u32::try_from(r.iter().filter(|&&t| range.contains(t)).count()).unwrap_or(0));
         let late_today = late[lo..hi].iter().filter(|&&l| l).count() as u32;
         let mut issues = Vec::new();
         let stamps: Vec<Timestamp> = today.iter().map(|v| v.ts).collect();
         for gap in gaps::find(grid, &stamps) {
             issues.push(missing(gap, step));
         }
-        if rejected_today > 0 {
+        if let Some(rejected_today) = rejected_today.filter(|&r| r > 0) {
             issues.push(Issue {
                 kind: "out_of_range",
                 detail: format!(
@@ -151,8 +152,10 @@ pub fn daily(
         } else {
             (f64::from(present) / f64::from(expected)).min(1.0)
         };
-        let arrived = present + rejected_today;
-        let validity = (arrived > 0).then(|| f64::from(present) / f64::from(arrived));
+        let validity = rejected_today
+            .map(|r| present + r)
+            .filter(|&arrived| arrived > 0)
+            .map(|arrived| f64::from(present) / f64::from(arrived));
         let live = if present == 0 {
             0.0
         } else {
@@ -167,7 +170,9 @@ pub fn daily(
             validity,
             flatlined,
             late: late_today,
-            score: completeness * validity.unwrap_or(0.0) * live,
+            score: completeness
+                * validity.unwrap_or(if rejected_today.is_some() { 0.0 } else { 1.0 })
+                * live,
             issues,
         });
         day = match day.tomorrow() {
@@ -272,11 +277,11 @@ mod tests {
         let day: Date = "2025-07-17".parse().unwrap();
         let values: Vec<f64> = (0..24).map(|h| h as f64).collect();
         let mut stored = readings("2025-07-17T00:00:00Z", &values, 3_600);
-        let q = daily(&stored, &[], Step::HOUR, &zone, (day, day), &rules());
+        let q = daily(&stored, Some(&[]), Step::HOUR, &zone, (day, day), &rules());
         assert_eq!((q[0].expected, q[0].present, q[0].score), (24, 24, 1.0));
         assert!(q[0].issues.is_empty());
         stored.drain(5..11);
-        let q = daily(&stored, &[], Step::HOUR, &zone, (day, day), &rules());
+        let q = daily(&stored, Some(&[]), Step::HOUR, &zone, (day, day), &rules());
         assert_eq!(q[0].completeness, 18.0 / 24.0);
         assert_eq!(q[0].issues.len(), 1);
         assert_eq!((q[0].issues[0].kind, q[0].issues[0].count), ("missing", 6));
@@ -293,10 +298,17 @@ mod tests {
         let mut stored = readings("2025-10-25T22:00:00Z", &values, 3_600);
         stored[20].arrival = 2;
         let rejected = [stored[21].ts];
-        let q = &daily(&stored, &rejected, Step::HOUR, &zone, (day, day), &rules())[0];
+        let q = &daily(
+            &stored,
+            Some(&rejected),
+            Step::HOUR,
+            &zone,
+            (day, day),
+            &rules(),
+        )[0];
         assert_eq!(
             (q.expected, q.present, q.rejected, q.flatlined, q.late),
-            (25, 25, 1, 6, 1)
+            (25, 25, Some(1), 6, 1)
         );
         assert_eq!(q.validity, Some(25.0 / 26.0));
         let expected_score = 1.0 * (25.0 / 26.0) * (1.0 - 6.0 / 25.0);

@@ -8,6 +8,7 @@ mod health;
 mod locations;
 mod native;
 mod params;
+mod processing;
 mod seed;
 
 use std::time::Instant;
@@ -77,6 +78,12 @@ pub fn router(core: Core) -> Router {
         .route("/api/v1/runs", get(native::runs))
         .route("/api/v1/runs/{id}", get(native::run))
         .route("/api/v1/admin/{job}", post(admin::start))
+        // The Abbanoa processing API.
+        .route("/api/v1/nodes", get(processing::nodes))
+        .route("/api/v1/nodes/{id}/history", get(processing::history))
+        .route("/api/v1/quality/{id}", get(processing::quality))
+        .route("/api/v1/anomalies", get(processing::anomalies))
+        .route("/api/v1/network/efficiency", get(processing::efficiency))
         .route("/metrics", get(native::metrics))
         .route("/openapi.json", get(openapi))
         .route("/docs", get(docs))

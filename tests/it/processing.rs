@@ -162,3 +162,103 @@ async fn windows_count_what_arrived_and_processing_again_changes_nothing() {
     assert!(again.outcomes.iter().all(|o| o.chunks == 0));
     let _ = Step::HOUR;
 }
+
+#[tokio::test]
+async fn efficiency_quality_and_anomalies_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let (core, faults) = network(&dir).await;
+    let base = format!("http://{}", serve(almanac::http::router(core)).await);
+    let get = |path: String| {
+        let url = format!("{base}{path}");
+        async move {
+            let response = crate::support::client().get(url).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            serde_json::from_slice::<serde_json::Value>(&response.bytes().await.unwrap()).unwrap()
+        }
+    };
+    let body =
+        get("/api/v1/network/efficiency?start_time=2025-07-02&end_time=2025-07-21".into()).await;
+    let rome = jiff::tz::TimeZone::get("Europe/Rome").unwrap();
+    let gap_day = Window::Day.bounds(faults.gap.0, &rome).0;
+    let mut withheld = 0;
+    for w in body["windows"].as_array().unwrap() {
+        let start = Timestamp::from_jiff(w["window_start"].as_str().unwrap().parse().unwrap());
+        let end = Timestamp::from_jiff(w["window_end"].as_str().unwrap().parse().unwrap());
+        let efficiency = w["efficiency_percentage"].as_f64();
+        if end > self::start().plus(i64::from(DAYS) * 86_400) {
+            // The last local day has two hours of data: no figure, and it says why.
+            assert!(
+                w["withheld"]
+                    .as_str()
+                    .unwrap()
+                    .contains("below 90 % complete"),
+                "{w}"
+            );
+        } else if start == gap_day {
+            assert_eq!(efficiency, None, "{w}");
+            assert!(
+                w["withheld"].as_str().unwrap().contains("sel_south (75 %)"),
+                "{w}"
+            );
+            withheld += 1;
+        } else if end <= faults.leak_from {
+            let e = efficiency.unwrap_or_else(|| panic!("{w}"));
+            assert!((96.0..98.0).contains(&e), "before the leak {e} {w}");
+        } else if start >= faults.leak_from {
+            let e = efficiency.unwrap_or_else(|| panic!("{w}"));
+            assert!((84.0..89.0).contains(&e), "with the leak {e} {w}");
+        }
+    }
+    assert_eq!(withheld, 1);
+
+    let quality =
+        get("/api/v1/quality/sel_north?start_time=2025-07-11&end_time=2025-07-13".into()).await;
+    let pressure = quality["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["variable"] == "pressure")
+        .unwrap();
+    let issues: Vec<(String, String)> = pressure["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| {
+            d["issues"].as_array().unwrap().iter().map(|i| {
+                (
+                    d["day"].as_str().unwrap().to_owned(),
+                    i["kind"].as_str().unwrap().to_owned(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(issues, [("2025-07-12".to_owned(), "flatline".to_owned())]);
+    let south =
+        get("/api/v1/quality/sel_south?start_time=2025-07-10&end_time=2025-07-10".into()).await;
+    let flow = south["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["variable"] == "flow_rate")
+        .unwrap();
+    let day = &flow["days"][0];
+    assert_eq!(
+        (day["present"].as_u64(), day["expected"].as_u64()),
+        (Some(72), Some(96))
+    );
+    assert_eq!(day["issues"][0]["kind"], "missing");
+    assert_eq!(day["issues"][0]["count"], 24);
+
+    // The processed data are in July 2025: nothing in the last 24 hours, all of it in a year.
+    let recent = get("/api/v1/anomalies".into()).await;
+    assert_eq!(recent.as_array().unwrap().len(), 0);
+    let all = get("/api/v1/anomalies?hours=87840&node_id=sel_tank&severity=high".into()).await;
+    assert_eq!(all.as_array().unwrap().len(), 1, "{all}");
+    assert_eq!(all[0]["method"], "threshold");
+    let history = get("/api/v1/nodes/sel_north/history?start_time=2025-07-16T15:00:00Z&end_time=2025-07-16T15:59:59Z".into()).await;
+    assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+    assert_eq!(history[0]["anomaly_count"], 1);
+    assert_eq!(history[0]["volume_basis"], "meter_increase");
+    let nodes = get("/api/v1/nodes".into()).await;
+    assert_eq!(nodes.as_array().unwrap().len(), 4);
+}

@@ -553,3 +553,153 @@ async fn sqlite_opened_by_many_at_once_migrates_once() {
         }
     }
 }
+
+/// What `process` keeps: windows, anomalies, how far a series is processed.
+pub async fn processing(store: &dyn Store) {
+    use almanac::domain::anomaly::{Anomaly, Method, Severity};
+    use almanac::domain::windows::{self, Window};
+    use almanac::store::AnomalyFilter;
+
+    store.sync_locations(&[madrid()]).await.unwrap();
+    let series = store.ensure_series(&temperature_key()).await.unwrap();
+    let day = TimeRange::new(hour(0), hour(24)).unwrap();
+    let run = store.start_run(&run_at(day)).await.unwrap();
+    assert_eq!(
+        store.process_horizon(run).await.unwrap(),
+        run,
+        "its own run is left out"
+    );
+    assert_eq!(
+        store.process_horizon(0).await.unwrap(),
+        run - 1,
+        "a running run holds the horizon back"
+    );
+    let rows: Vec<Row> = (0..24)
+        .map(|h| Row {
+            series,
+            ts: hour(h),
+            value: h as f64,
+            flag: Flag::Observed,
+        })
+        .collect();
+    store.write_chunk(run, &rows, &[]).await.unwrap();
+    assert_eq!(store.changed_since(series, 0).await.unwrap(), Some(hour(0)));
+    assert_eq!(store.changed_since(series, run).await.unwrap(), None);
+    store.set_processed(series, run).await.unwrap();
+    assert_eq!(store.processed(series).await.unwrap(), Some(run));
+
+    let values: Vec<_> = rows.iter().map(|r| (r.ts, r.value)).collect();
+    let zone = jiff::tz::TimeZone::UTC;
+    let computed = windows::compute(
+        &values,
+        None,
+        Step::HOUR,
+        Window::Day,
+        &zone,
+        almanac::domain::Aggregation::Mean,
+    );
+    assert_eq!(
+        store.write_windows(series, run, &computed).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.write_windows(series, run, &computed).await.unwrap(),
+        1
+    );
+    let back = store.windows(series, Window::Day, day).await.unwrap();
+    assert_eq!(back, computed);
+    assert!(
+        store
+            .windows(series, Window::Hour, day)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let anomaly = |h: i64, method: Method, severity: Severity| Anomaly {
+        ts: hour(h),
+        value: 40.0,
+        expected: 20.0,
+        deviation: 5.0,
+        method,
+        severity,
+    };
+    let found = [
+        anomaly(3, Method::RobustZ, Severity::Critical),
+        anomaly(5, Method::Threshold, Severity::Medium),
+    ];
+    assert_eq!(
+        store
+            .replace_anomalies(series, run, hour(0), &found)
+            .await
+            .unwrap(),
+        2
+    );
+    let filter = AnomalyFilter {
+        since: hour(0),
+        until: hour(24),
+        location: Some("madrid"),
+        severity: Some(Severity::High),
+        include_resolved: false,
+        limit: 10,
+    };
+    let listed = store.anomalies(&filter).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].anomaly.clone(), listed[0].variable.as_str()),
+        (found[0].clone(), "temperature")
+    );
+    let all = AnomalyFilter {
+        severity: None,
+        ..filter.clone()
+    };
+    assert_eq!(store.anomalies(&all).await.unwrap().len(), 2);
+    assert!(
+        store
+            .anomalies(&AnomalyFilter {
+                location: Some("paris"),
+                ..all.clone()
+            })
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Resolved ones stay through re-processing; unresolved ones are replaced.
+    assert!(store.resolve_anomaly(listed[0].id, hour(30)).await.unwrap());
+    assert!(!store.resolve_anomaly(listed[0].id, hour(31)).await.unwrap());
+    assert_eq!(
+        store
+            .replace_anomalies(series, run, hour(0), &found[..1])
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(store.anomalies(&all).await.unwrap().is_empty());
+    let with_resolved = AnomalyFilter {
+        include_resolved: true,
+        ..all.clone()
+    };
+    assert_eq!(
+        store.anomalies(&with_resolved).await.unwrap()[0].resolved_at,
+        Some(hour(30))
+    );
+    assert_eq!(store.purge_anomalies(hour(31)).await.unwrap(), 1);
+    assert_eq!(store.purge_windows(hour(24)).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn sqlite_keeps_what_processing_computes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Sqlite::open(&dir.path().join("almanac.db")).await.unwrap();
+    processing(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_keeps_what_processing_computes() {
+    let Some(db) = crate::support::postgres("postgres_keeps_what_processing_computes").await else {
+        return;
+    };
+    let store = almanac::store::Postgres::connect(&db.url).await.unwrap();
+    processing(&store).await;
+    db.drop().await;
+}
