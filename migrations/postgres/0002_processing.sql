@@ -41,3 +41,8 @@ CREATE TABLE processed (
     series_id BIGINT PRIMARY KEY REFERENCES series (id),
     run_id    BIGINT  NOT NULL
 );
+
+-- A refused value's variable and instant (null for records that were not one value), so data
+-- quality can count per series and day what was turned away.
+ALTER TABLE rejects ADD COLUMN variable TEXT;
+ALTER TABLE rejects ADD COLUMN ts BIGINT;

@@ -8,7 +8,8 @@
 //! - Faults, as days from the start: day 9 `sel_south` sends nothing for 6 hours (a gap);
 //!   day 11 `sel_north`'s pressure is stuck from 02:00 to 07:00 UTC (a flatline); day 15 one `sel_north`
 //!   flow reading spikes; day 13 one `sel_tank` pressure reading falls to 1.2 bar (below the
-//!   2 bar service range); from day 17 on a leak adds 2.5 L/s to the inflow that no outflow
+//!   2 bar service range); day 14 at 09:00 `sel_tank` sends an impossible 17.5 bar (refused at
+//!   import, a validity issue); from day 17 on a leak adds 2.5 L/s to the inflow that no outflow
 //!   meter sees.
 //!
 //! Noise is bounded (a sensor's rounding and jitter), so everything found is a fault.
@@ -44,6 +45,9 @@ pub struct Faults {
     pub pressure_drop: Timestamp,
     /// From here on the inflow carries the leak.
     pub leak_from: Timestamp,
+    /// A `sel_tank` pressure reading of 17.5 bar, beyond what the variable can physically be
+    /// (0–16 bar): refused at import, counted against that day's validity.
+    pub impossible: Timestamp,
 }
 
 /// Adds the network's nodes (sites in Europe/Rome), the network and the CSV format.
@@ -111,6 +115,7 @@ pub fn readings(start: Timestamp, days: u32) -> (String, Faults) {
         spike: day(15, 15),
         pressure_drop: day(13, 4),
         leak_from: day(17, 0),
+        impossible: day(14, 9),
     };
     let mut rng = fastrand::Rng::with_seed(2_025);
     let mut csv = String::from("timestamp,node_id,flow_rate,pressure,total_volume\n");
@@ -140,6 +145,9 @@ pub fn readings(start: Timestamp, days: u32) -> (String, Faults) {
             }
             if *id == "sel_tank" && ts == faults.pressure_drop {
                 pressure = 1.2;
+            }
+            if *id == "sel_tank" && ts == faults.impossible {
+                pressure = 17.5;
             }
             meters[n] += flow.abs() * STEP as f64 / 1_000.0;
             if *id == "sel_south" && ts >= faults.gap.0 && ts < faults.gap.1 {

@@ -74,7 +74,7 @@ pub enum Method {
     /// Against the same local time of day over the previous 14 days.
     RobustZSeasonal,
     /// The change from the previous reading against the previous 24 hours' changes (from
-    /// [`JUMP`] deviations on).
+    /// [`JUMP`] deviations on; series without a daily profile only).
     RateOfChange,
     /// Outside configured bounds.
     Threshold,
@@ -219,8 +219,10 @@ pub fn detect(values: &[(Timestamp, f64)], from: Timestamp, settings: &Settings)
         }
         // A jump: only between readings one step apart (a gap is not a jump), and not the
         // return from an anomalous reading.
+        // A seasonal series' jumps are judged by its time-of-day residual above: a daily
+        // step (a tariff period starting, a morning rise) is no anomaly however steep.
         let after_anomaly = i > 0 && out.last().is_some_and(|a| a.ts == values[i - 1].0);
-        if i > 0 && values[i - 1].0.epoch() == ts.epoch() - step && !after_anomaly {
+        if !seasonal && i > 0 && values[i - 1].0.epoch() == ts.epoch() - step && !after_anomaly {
             changes.clear();
             changes.extend(
                 (day_start.max(1)..i)

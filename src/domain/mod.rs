@@ -18,5 +18,7 @@ pub mod windows;
 pub use location::{
     Coordinates, HourWindow, Location, LocationKind, Mapping, NotCovered, Registry,
 };
-pub use series::{Aggregation, Counts, Dataset, Flag, Observation, Reject, RunStatus, Variable};
+pub use series::{
+    Aggregation, Counts, Dataset, Flag, Observation, Reject, RejectedValue, RunStatus, Variable,
+};
 pub use time::{Grid, Step, TimeRange, Timestamp};

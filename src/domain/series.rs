@@ -515,6 +515,17 @@ pub struct Observation {
 pub struct Reject {
     pub record: String,
     pub reason: String,
+    /// Which value it would have been, when the record was one value refused as impossible
+    /// (data quality counts these per series and day as the readings that were not valid).
+    pub value: Option<RejectedValue>,
+}
+
+/// The variable and instant of a refused value, and the station or node it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RejectedValue {
+    pub origin: Option<String>,
+    pub variable: String,
+    pub ts: Timestamp,
 }
 
 /// What a write did, value by value: loading the same data twice reports it all `unchanged`.

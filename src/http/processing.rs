@@ -271,9 +271,9 @@ pub struct QualityReport {
     series: Vec<SeriesQuality>,
 }
 
-const FORMULA: &str = "per series and local day: completeness × (1 − flatlined/present), times validity \
-where it is known; completeness = present/expected from the series' step; validity = present/(present + \
-readings refused at ingestion), null until refused readings are kept per series and instant";
+const FORMULA: &str = "per series and local day: completeness × validity × (1 − flatlined/present); \
+completeness = present/expected from the series' step; validity = present/(present + readings refused \
+at ingestion as physically impossible)";
 
 /// `GET /api/v1/quality/{id}?start_time&end_time`: data quality of each series of a location per
 /// local day (default the last 7 days).
@@ -315,6 +315,7 @@ pub async fn quality(
                     arrival: p.created_run,
                 })
                 .collect();
+            let refused = core.store.refused(&s, around).await?;
             let last_value_at = core.store.last_timestamp(s.id).await?;
             series.push(SeriesQuality {
                 dataset,
@@ -323,7 +324,14 @@ pub async fn quality(
                 step_seconds: s.step.seconds(),
                 last_value_at,
                 staleness_steps: quality::staleness(last_value_at, now, s.step),
-                days: quality::daily(&values, None, s.step, &zone, (first, last), &rules),
+                days: quality::daily(
+                    &values,
+                    Some(&refused),
+                    s.step,
+                    &zone,
+                    (first, last),
+                    &rules,
+                ),
             });
         }
     }

@@ -68,16 +68,37 @@ pub async fn run(
                 reading.observation.value
             ),
             reason: "no location is named like this value's station or node".into(),
+            value: None,
         });
     }
+    // A refused value goes with its node's location (data quality counts it there); other
+    // refused records with the first location imported.
+    let mut by_origin: BTreeMap<String, Vec<Reject>> = BTreeMap::new();
+    rejects.retain(|r| {
+        let home = match (&target, r.value.as_ref()) {
+            (Target::Location(id), Some(_)) => Some((*id).to_owned()),
+            (Target::ByOrigin, Some(v)) => v.origin.as_deref().map(str::to_lowercase),
+            _ => None,
+        }
+        .and_then(|id| core.registry.get(&id).map(|l| l.id.clone()))
+        .filter(|id| by_location.contains_key(id));
+        match home {
+            Some(id) => {
+                by_origin.entry(id).or_default().push(r.clone());
+                false
+            }
+            None => true,
+        }
+    });
     let mut summary = Summary::default();
     let mut first = true;
     for (location, readings) in by_location {
-        let leftover = if first {
+        let mut leftover = if first {
             std::mem::take(&mut rejects)
         } else {
             Vec::new()
         };
+        leftover.extend(by_origin.remove(&location).unwrap_or_default());
         first = false;
         summary
             .outcomes

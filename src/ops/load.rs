@@ -202,6 +202,7 @@ async fn load_chunk(
             None => rejects.push(Reject {
                 record: format!("{} {} = {}", o.variable, o.ts, o.value),
                 reason: format!("`{}` is not a {} variable", o.variable, source.dataset()),
+                value: None,
             }),
         }
     }

@@ -96,6 +96,7 @@ async fn process_all(
             continue;
         };
         let written = process_one(core, run, s, zone, changed, now).await?;
+        core.store.count_derived(run, written).await?;
         outcome.chunks += 1;
         outcome.counts += Counts {
             inserted: written,

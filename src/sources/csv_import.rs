@@ -175,7 +175,7 @@ pub fn parse(bytes: &[u8], format: &Format) -> Result<Payload, SourceError> {
                         flag: Flag::Observed,
                     },
                 ),
-                Err(reason) => payload.reject(record(), reason),
+                Err(reason) => payload.reject_value(record(), reason, origin, variable.name, ts),
             }
         }
     }

@@ -92,6 +92,27 @@ impl Payload {
         self.rejects.push(Reject {
             record: record.into(),
             reason: reason.into(),
+            value: None,
+        });
+    }
+
+    /// Refuses one value (out of its physical range, unreadable), saying which it was.
+    pub fn reject_value(
+        &mut self,
+        record: impl Into<String>,
+        reason: impl Into<String>,
+        origin: Option<&str>,
+        variable: &str,
+        ts: crate::domain::Timestamp,
+    ) {
+        self.rejects.push(Reject {
+            record: record.into(),
+            reason: reason.into(),
+            value: Some(crate::domain::RejectedValue {
+                origin: origin.map(str::to_owned),
+                variable: variable.to_owned(),
+                ts,
+            }),
         });
     }
 

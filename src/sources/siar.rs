@@ -123,9 +123,13 @@ pub fn parse(bytes: &[u8]) -> Result<Payload, SourceError> {
                         flag: Flag::Observed,
                     },
                 ),
-                Err(reason) => {
-                    payload.reject(format!("{origin} {day} {} = {cell}", header[i]), reason)
-                }
+                Err(reason) => payload.reject_value(
+                    format!("{origin} {day} {} = {cell}", header[i]),
+                    reason,
+                    Some(&origin),
+                    variable,
+                    ts,
+                ),
             }
         }
     }

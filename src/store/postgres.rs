@@ -247,10 +247,15 @@ impl Store for Postgres {
         .fetch_one(&mut *tx)
         .await?;
         for batch in rejects.chunks(ROWS_PER_STATEMENT) {
-            let mut insert =
-                QueryBuilder::<Db>::new("INSERT INTO rejects (run_id, record, reason) ");
+            let mut insert = QueryBuilder::<Db>::new(
+                "INSERT INTO rejects (run_id, record, reason, variable, ts) ",
+            );
             insert.push_values(batch, |mut b, r| {
-                b.push_bind(run).push_bind(&r.record).push_bind(&r.reason);
+                b.push_bind(run)
+                    .push_bind(&r.record)
+                    .push_bind(&r.reason)
+                    .push_bind(r.value.as_ref().map(|v| v.variable.clone()))
+                    .push_bind(r.value.as_ref().map(|v| v.ts.epoch()));
             });
             insert.build().execute(&mut *tx).await?;
         }
@@ -426,15 +431,13 @@ impl Store for Postgres {
     }
 
     async fn rejects(&self, run: RunId) -> Result<Vec<Reject>, StoreError> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT record, reason FROM rejects WHERE run_id = $1 ORDER BY id")
-                .bind(run)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(record, reason)| Reject { record, reason })
-            .collect())
+        let rows: Vec<rows::RejectRow> = sqlx::query_as(
+            "SELECT record, reason, variable, ts FROM rejects WHERE run_id = $1 ORDER BY id",
+        )
+        .bind(run)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(rows::reject).collect())
     }
 
     async fn record_absence(

@@ -172,6 +172,15 @@ pub trait Processing: Send + Sync {
     async fn resolve_anomaly(&self, id: i64, at: Timestamp) -> Result<bool, StoreError>;
     /// Removes anomalies resolved before `resolved_before`.
     async fn purge_anomalies(&self, resolved_before: Timestamp) -> Result<u64, StoreError>;
+    /// The instants of a series' values refused at ingestion in `range` (by the runs that loaded
+    /// its location, dataset and source).
+    async fn refused(
+        &self,
+        series: &super::Series,
+        range: crate::domain::TimeRange,
+    ) -> Result<Vec<Timestamp>, StoreError>;
+    /// Adds rows a derived computation wrote to a run's `inserted` count.
+    async fn count_derived(&self, run: RunId, rows: u64) -> Result<(), StoreError>;
 }
 
 /// The `Processing` impl of a backend type with a `pool` field: the SQL is the same on both.
@@ -406,6 +415,41 @@ macro_rules! processing_impl {
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn refused(
+                &self,
+                series: &$crate::store::Series,
+                range: $crate::domain::TimeRange,
+            ) -> Result<Vec<$crate::domain::Timestamp>, $crate::store::StoreError> {
+                let found: Vec<i64> = sqlx::query_scalar(
+                    "SELECT DISTINCT j.ts FROM rejects j JOIN runs r ON r.id = j.run_id
+                     WHERE r.location_id = $1 AND r.dataset = $2 AND r.source = $3
+                       AND j.variable = $4 AND j.ts >= $5 AND j.ts < $6
+                     ORDER BY j.ts",
+                )
+                .bind(&series.location)
+                .bind(series.dataset.as_str())
+                .bind(&series.source)
+                .bind(&series.variable)
+                .bind(range.start.epoch())
+                .bind(range.end.epoch())
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(found.into_iter().map($crate::domain::Timestamp::from_epoch).collect())
+            }
+
+            async fn count_derived(
+                &self,
+                run: $crate::store::RunId,
+                rows: u64,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("UPDATE runs SET inserted = inserted + $1 WHERE id = $2")
+                    .bind(rows as i64)
+                    .bind(run)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
 
             async fn purge_anomalies(

@@ -133,3 +133,20 @@ pub(super) fn point(
         updated_run,
     })
 }
+
+/// `record, reason, variable, ts` of a reject.
+pub(super) type RejectRow = (String, String, Option<String>, Option<i64>);
+
+pub(super) fn reject((record, reason, variable, ts): RejectRow) -> crate::domain::Reject {
+    crate::domain::Reject {
+        record,
+        reason,
+        value: variable
+            .zip(ts)
+            .map(|(variable, ts)| crate::domain::RejectedValue {
+                origin: None,
+                variable,
+                ts: Timestamp::from_epoch(ts),
+            }),
+    }
+}

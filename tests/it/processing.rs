@@ -40,7 +40,14 @@ pub async fn network(dir: &tempfile::TempDir) -> (Core, water::Faults) {
     .await
     .unwrap();
     assert!(!summary.failed(), "{summary}");
-    assert_eq!(summary.total().rejected, 0, "{summary}");
+    // The impossible pressure is refused, with the tank's run.
+    assert_eq!(summary.total().rejected, 1, "{summary}");
+    let tank = summary
+        .outcomes
+        .iter()
+        .find(|o| o.location == "sel_tank")
+        .unwrap();
+    assert_eq!(tank.counts.rejected, 1, "{summary}");
     let now = start().plus(i64::from(DAYS) * 86_400);
     let summary = almanac::ops::process::run(&core, now).await.unwrap();
     assert!(!summary.failed(), "{summary}");
@@ -160,6 +167,13 @@ async fn windows_count_what_arrived_and_processing_again_changes_nothing() {
         .unwrap();
     assert_eq!(again.total().inserted, 0, "{again}");
     assert!(again.outcomes.iter().all(|o| o.chunks == 0));
+    // Each pass is a run per (location, dataset) with what it wrote.
+    let runs = core.store.runs(50).await.unwrap();
+    let process: Vec<_> = runs.iter().filter(|r| r.operation == "process").collect();
+    assert_eq!(process.len(), 8);
+    let written: Vec<u64> = process.iter().map(|r| r.counts.inserted).collect();
+    assert!(written[..4].iter().all(|&n| n == 0), "{written:?}");
+    assert!(written[4..].iter().all(|&n| n > 0), "{written:?}");
     let _ = Step::HOUR;
 }
 
@@ -259,6 +273,28 @@ async fn efficiency_quality_and_anomalies_over_http() {
     assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
     assert_eq!(history[0]["anomaly_count"], 1);
     assert_eq!(history[0]["volume_basis"], "meter_increase");
+    let tank =
+        get("/api/v1/quality/sel_tank?start_time=2025-07-15&end_time=2025-07-15".into()).await;
+    let pressure = tank["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["variable"] == "pressure")
+        .unwrap();
+    let day = &pressure["days"][0];
+    assert_eq!(
+        (day["present"].as_u64(), day["rejected"].as_u64()),
+        (Some(95), Some(1)),
+        "{day}"
+    );
+    assert_eq!(day["validity"].as_f64(), Some(95.0 / 96.0));
+    let kinds: Vec<&str> = day["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["missing", "out_of_range"]);
     let nodes = get("/api/v1/nodes".into()).await;
     assert_eq!(nodes.as_array().unwrap().len(), 4);
 }

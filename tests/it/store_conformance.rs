@@ -119,6 +119,11 @@ pub async fn story(store: &dyn Store) {
     let reject = Reject {
         record: "hourly.relative_humidity_2m[…] = 140".into(),
         reason: "outside the physical range".into(),
+        value: Some(almanac::domain::RejectedValue {
+            origin: None,
+            variable: "humidity".into(),
+            ts: hour(3),
+        }),
     };
     let first = store
         .write_chunk(run, &rows, std::slice::from_ref(&reject))
@@ -289,6 +294,18 @@ pub async fn story(store: &dyn Store) {
         hour(100).epoch()
     );
     assert_eq!(store.rejects(run).await.unwrap(), [reject]);
+    let humidity_series = store
+        .series("madrid", Dataset::Weather)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.variable == "humidity")
+        .unwrap();
+    assert_eq!(
+        store.refused(&humidity_series, day).await.unwrap(),
+        [hour(3)],
+        "a refused value is found by its series"
+    );
     assert!(store.rejects(second_run).await.unwrap().is_empty());
 }
 

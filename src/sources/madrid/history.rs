@@ -161,12 +161,14 @@ impl<R: Read> Iterator for History<R> {
             Ok(row) => self.reading(&row).map_err(|reason| Reject {
                 record: row.iter().collect::<Vec<_>>().join(";"),
                 reason,
+                value: None,
             }),
             Err(e) => Err(Reject {
                 record: e
                     .position()
                     .map_or("?".into(), |p| format!("line {}", p.line())),
                 reason: format!("unreadable CSV row: {e}"),
+                value: None,
             }),
         })
     }

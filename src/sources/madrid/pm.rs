@@ -108,6 +108,7 @@ pub fn parse(bytes: &[u8], fallback: Option<Timestamp>) -> Result<Snapshot, Sour
             snapshot.rejects.push(Reject {
                 record: format!("{pm:?}"),
                 reason: "a <pm> with neither <idelem> nor <codigo>".into(),
+                value: None,
             });
             continue;
         };
@@ -122,6 +123,7 @@ pub fn parse(bytes: &[u8], fallback: Option<Timestamp>) -> Result<Snapshot, Sour
                 snapshot.rejects.push(Reject {
                     record: format!("point {point}: <{name}>{raw}</{name}>"),
                     reason: format!("<{name}> is not a number"),
+                    value: None,
                 });
             }
             value

@@ -81,6 +81,7 @@ pub fn parse(bytes: &[u8]) -> Result<Points, SourceError> {
                         .position()
                         .map_or("?".into(), |p| format!("line {}", p.line())),
                     reason: format!("unreadable CSV row: {e}"),
+                    value: None,
                 });
                 continue;
             }
@@ -103,6 +104,7 @@ pub fn parse(bytes: &[u8]) -> Result<Points, SourceError> {
                     cell(x),
                     cell(y)
                 ),
+                value: None,
             });
             continue;
         };
@@ -110,6 +112,7 @@ pub fn parse(bytes: &[u8]) -> Result<Points, SourceError> {
             points.rejects.push(Reject {
                 record: record(),
                 reason: "no point id".into(),
+                value: None,
             });
             continue;
         }

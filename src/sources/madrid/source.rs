@@ -136,6 +136,7 @@ impl MadridTraffic {
                 rejects.push(Reject {
                     record: format!("{month:02}-{year}.csv"),
                     reason: format!("{more} more unreadable rows, not listed one by one"),
+                    value: None,
                 });
             }
             Ok::<_, SourceError>((city, rejects))

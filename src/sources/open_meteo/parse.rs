@@ -184,6 +184,11 @@ impl Block<'_> {
                     Err(reason) => rejects.push(Reject {
                         record: format!("{name}.{key}[{ts}] = {value}"),
                         reason,
+                        value: Some(crate::domain::RejectedValue {
+                            origin: None,
+                            variable: variable.name.to_owned(),
+                            ts,
+                        }),
                     }),
                 }
             }
