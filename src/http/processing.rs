@@ -290,8 +290,19 @@ pub async fn quality(
         7,
     )?;
     let zone = TimeZone::get(&location.timezone).unwrap_or(TimeZone::UTC);
-    let first = range.start.to_jiff().to_zoned(zone.clone()).date();
-    let last = range.end.plus(-1).to_jiff().to_zoned(zone.clone()).date();
+    // Dates name the location's local days; instants, the local days they fall in.
+    let as_date = |raw: Option<&str>| raw.and_then(|r| r.trim().parse::<jiff::civil::Date>().ok());
+    let first = as_date(query.start_time.as_deref())
+        .unwrap_or_else(|| range.start.to_jiff().to_zoned(zone.clone()).date());
+    let last = as_date(query.end_time.as_deref())
+        .unwrap_or_else(|| range.end.plus(-1).to_jiff().to_zoned(zone.clone()).date());
+    let range = match (
+        quality::day_bounds(first, &zone),
+        quality::day_bounds(last, &zone),
+    ) {
+        (Some((start, _)), Some((_, end))) => TimeRange { start, end },
+        _ => range,
+    };
     let rules = quality::Rules {
         flatline_seconds: i64::from(core.config.processing.flatline_minutes) * 60,
     };

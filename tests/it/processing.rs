@@ -298,3 +298,62 @@ async fn efficiency_quality_and_anomalies_over_http() {
     let nodes = get("/api/v1/nodes".into()).await;
     assert_eq!(nodes.as_array().unwrap().len(), 4);
 }
+
+/// The SIAR daily files' completeness matches their known missing days (`fixtures/SOURCES.md`):
+/// 2001 lacks 2 March, 2005 eleven days, 2011 twenty-nine from 17 March.
+#[tokio::test]
+async fn siar_completeness_finds_the_known_missing_days() {
+    let years = [(2001, 1), (2005, 11), (2011, 29)];
+    let mut files = Vec::new();
+    for (year, _) in years {
+        let name = format!("siar-linares/J09_Linares_01_01_{year}_31_12_{year}.csv");
+        let Some(path) = crate::support::shared_fixture(&name) else {
+            return;
+        };
+        files.push(path);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = serve(almanac::demo::router()).await;
+    let linares = "{ name = \"Linares\", country = \"ES\", kind = \"site\", latitude = 38.0931, longitude = -3.6358, timezone = \"Europe/Madrid\", radius_km = 20.0, enabled = false, sources = { weather = [\"siar\"] } }";
+    let core = Core::open(config(&dir, upstream, &[("ALMANAC__LOCATIONS__LINARES", linares)]))
+        .await
+        .unwrap();
+    let options = almanac::sources::kinds::Options::default();
+    for file in &files {
+        let summary = almanac::ops::import::run(
+            &core,
+            "siar",
+            file,
+            almanac::ops::import::Target::Location("linares"),
+            &options,
+        )
+        .await
+        .unwrap();
+        assert!(!summary.failed(), "{summary}");
+    }
+    let base = format!("http://{}", serve(almanac::http::router(core)).await);
+    for (year, missing) in years {
+        let url = format!("{base}/api/v1/quality/linares?start_time={year}-01-01&end_time={year}-12-31");
+        let response = crate::support::client().get(url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let report: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        // A day is missing when no variable has a value that day.
+        let mut days: std::collections::BTreeMap<String, u64> = Default::default();
+        for series in report["series"].as_array().unwrap() {
+            for day in series["days"].as_array().unwrap() {
+                *days.entry(day["day"].as_str().unwrap().to_owned()).or_default() +=
+                    day["present"].as_u64().unwrap();
+            }
+        }
+        let absent: Vec<&String> = days.iter().filter(|(_, n)| **n == 0).map(|(d, _)| d).collect();
+        assert_eq!(days.len(), if year % 4 == 0 { 366 } else { 365 });
+        assert_eq!(absent.len(), missing, "{year}: {absent:?}");
+        if year == 2001 {
+            assert_eq!(absent, ["2001-03-02"]);
+        }
+        if year == 2011 {
+            assert_eq!(absent[0], "2011-03-17");
+        }
+    }
+}
