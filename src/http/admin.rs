@@ -156,7 +156,7 @@ fn job_for(core: &Core, name: &str, request: &JobRequest) -> Result<Job, ApiErro
 }
 
 /// Checks the bearer token against the configured one, in time independent of where they differ.
-fn authorize(core: &Core, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn authorize(core: &Core, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = &core.config.http.admin_token else {
         return Err(ApiError {
             status: StatusCode::FORBIDDEN,

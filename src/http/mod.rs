@@ -72,6 +72,10 @@ pub fn router(core: Core) -> Router {
         )
         .route("/api/v1/locations/{id}/coverage", get(locations::coverage))
         .route("/api/v1/locations/{id}/gaps", get(native::gaps))
+        .route(
+            "/api/v1/locations/{id}/energy_features",
+            get(processing::energy_features),
+        )
         .route("/api/v1/locations/{id}/{dataset}", get(native::series))
         .route("/api/v1/point/{dataset}", get(native::series_at_point))
         .route("/api/v1/sources", get(native::sources))
@@ -84,6 +88,11 @@ pub fn router(core: Core) -> Router {
         .route("/api/v1/quality/{id}", get(processing::quality))
         .route("/api/v1/anomalies", get(processing::anomalies))
         .route("/api/v1/network/efficiency", get(processing::efficiency))
+        .route("/api/v1/nodes/{id}/metrics", get(processing::metrics))
+        .route("/api/v1/anomalies/{id}/resolve", post(processing::resolve))
+        .route("/api/v1/network/metrics", get(processing::network_metrics))
+        .route("/api/v1/status", get(processing::status))
+        .route("/api/v1/dashboard/summary", get(processing::dashboard))
         .route("/metrics", get(native::metrics))
         .route("/openapi.json", get(openapi))
         .route("/docs", get(docs))

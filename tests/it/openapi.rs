@@ -359,6 +359,85 @@ async fn every_route_is_documented_and_answers_as_documented() {
             None,
             200,
         ),
+        (
+            "get",
+            "/api/v1/nodes/{id}/metrics",
+            "/api/v1/nodes/madrid/metrics".into(),
+            None,
+            404,
+        ),
+        (
+            "get",
+            "/api/v1/nodes/{id}/metrics",
+            "/api/v1/nodes/madrid/metrics?time_window=1week".into(),
+            None,
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/network/metrics",
+            "/api/v1/network/metrics".into(),
+            None,
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/network/metrics",
+            "/api/v1/network/metrics?network=atlantis".into(),
+            None,
+            404,
+        ),
+        ("get", "/api/v1/status", "/api/v1/status".into(), None, 200),
+        (
+            "get",
+            "/api/v1/dashboard/summary",
+            "/api/v1/dashboard/summary".into(),
+            None,
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/dashboard/summary",
+            "/api/v1/dashboard/summary?network=atlantis".into(),
+            None,
+            404,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/energy_features",
+            // This test's upstream has weather only; the features are tested in `processing`.
+            format!("/api/v1/locations/madrid/energy_features?{range}"),
+            None,
+            404,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/energy_features",
+            format!("/api/v1/locations/madrid/energy_features?{range}&variable=pvpc_15min"),
+            None,
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/energy_features",
+            format!("/api/v1/locations/atlantis/energy_features?{range}"),
+            None,
+            404,
+        ),
+        (
+            "post",
+            "/api/v1/anomalies/{id}/resolve",
+            "/api/v1/anomalies/1/resolve".into(),
+            None,
+            404,
+        ),
+        (
+            "post",
+            "/api/v1/anomalies/{id}/resolve",
+            "/api/v1/anomalies/first/resolve".into(),
+            None,
+            400,
+        ),
         ("get", "/api/v1/nodes", "/api/v1/nodes".into(), None, 200),
         (
             "get",
@@ -501,7 +580,7 @@ async fn every_route_is_documented_and_answers_as_documented() {
             "post" => client().post(format!("{base}{url}")),
             _ => client().get(format!("{base}{url}")),
         };
-        if path.starts_with("/api/v1/admin") {
+        if path.starts_with("/api/v1/admin") || path.ends_with("/resolve") {
             request = request.bearer_auth(TOKEN);
         }
         if let Some(body) = body {

@@ -15,13 +15,22 @@ pub fn start() -> Timestamp {
     Timestamp::from_jiff("2025-07-01T00:00:00Z".parse().unwrap())
 }
 
-/// A core holding the simulated network's 21 days, imported and processed.
+/// A core holding the simulated network's 21 days from [`start`], imported and processed.
 pub async fn network(dir: &tempfile::TempDir) -> (Core, water::Faults) {
+    network_from(dir, start(), &[]).await
+}
+
+/// The same from `first` (a UTC midnight), with extra settings.
+pub async fn network_from(
+    dir: &tempfile::TempDir,
+    first: Timestamp,
+    extra: &[(&str, &str)],
+) -> (Core, water::Faults) {
     let upstream = serve(almanac::demo::router()).await;
-    let mut settings = config(dir, upstream, &[]);
+    let mut settings = config(dir, upstream, extra);
     water::configure(&mut settings);
     let core = Core::open(settings).await.unwrap();
-    let (csv, faults) = water::readings(start(), DAYS);
+    let (csv, faults) = water::readings(first, DAYS);
     let path = dir.path().join("water.csv");
     std::fs::write(&path, csv).unwrap();
     let formats = core.config.sources.csv_import.formats.clone();
@@ -48,7 +57,7 @@ pub async fn network(dir: &tempfile::TempDir) -> (Core, water::Faults) {
         .find(|o| o.location == "sel_tank")
         .unwrap();
     assert_eq!(tank.counts.rejected, 1, "{summary}");
-    let now = start().plus(i64::from(DAYS) * 86_400);
+    let now = first.plus(i64::from(DAYS) * 86_400);
     let summary = almanac::ops::process::run(&core, now).await.unwrap();
     assert!(!summary.failed(), "{summary}");
     (core, faults)
@@ -315,9 +324,13 @@ async fn siar_completeness_finds_the_known_missing_days() {
     let dir = tempfile::tempdir().unwrap();
     let upstream = serve(almanac::demo::router()).await;
     let linares = "{ name = \"Linares\", country = \"ES\", kind = \"site\", latitude = 38.0931, longitude = -3.6358, timezone = \"Europe/Madrid\", radius_km = 20.0, enabled = false, sources = { weather = [\"siar\"] } }";
-    let core = Core::open(config(&dir, upstream, &[("ALMANAC__LOCATIONS__LINARES", linares)]))
-        .await
-        .unwrap();
+    let core = Core::open(config(
+        &dir,
+        upstream,
+        &[("ALMANAC__LOCATIONS__LINARES", linares)],
+    ))
+    .await
+    .unwrap();
     let options = almanac::sources::kinds::Options::default();
     for file in &files {
         let summary = almanac::ops::import::run(
@@ -333,7 +346,8 @@ async fn siar_completeness_finds_the_known_missing_days() {
     }
     let base = format!("http://{}", serve(almanac::http::router(core)).await);
     for (year, missing) in years {
-        let url = format!("{base}/api/v1/quality/linares?start_time={year}-01-01&end_time={year}-12-31");
+        let url =
+            format!("{base}/api/v1/quality/linares?start_time={year}-01-01&end_time={year}-12-31");
         let response = crate::support::client().get(url).send().await.unwrap();
         assert_eq!(response.status(), 200);
         let report: serde_json::Value =
@@ -342,11 +356,16 @@ async fn siar_completeness_finds_the_known_missing_days() {
         let mut days: std::collections::BTreeMap<String, u64> = Default::default();
         for series in report["series"].as_array().unwrap() {
             for day in series["days"].as_array().unwrap() {
-                *days.entry(day["day"].as_str().unwrap().to_owned()).or_default() +=
-                    day["present"].as_u64().unwrap();
+                *days
+                    .entry(day["day"].as_str().unwrap().to_owned())
+                    .or_default() += day["present"].as_u64().unwrap();
             }
         }
-        let absent: Vec<&String> = days.iter().filter(|(_, n)| **n == 0).map(|(d, _)| d).collect();
+        let absent: Vec<&String> = days
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(d, _)| d)
+            .collect();
         assert_eq!(days.len(), if year % 4 == 0 { 366 } else { 365 });
         assert_eq!(absent.len(), missing, "{year}: {absent:?}");
         if year == 2001 {
@@ -356,4 +375,168 @@ async fn siar_completeness_finds_the_known_missing_days() {
             assert_eq!(absent[0], "2011-03-17");
         }
     }
+}
+
+/// The live views (status, latest metrics, the network's last 24 hours, the dashboard) on a
+/// network whose data run up to now, and resolving an anomaly.
+#[tokio::test]
+async fn live_views_and_resolving_an_anomaly() {
+    let dir = tempfile::tempdir().unwrap();
+    let today = Timestamp::now().floor(Step::DAY);
+    let first = today.plus(-i64::from(DAYS) * 86_400);
+    let (core, faults) = network_from(
+        &dir,
+        first,
+        &[("ALMANAC__HTTP__ADMIN_TOKEN", "resolve-token")],
+    )
+    .await;
+    let base = format!("http://{}", serve(almanac::http::router(core)).await);
+    let client = crate::support::client();
+    let get = |path: &str| {
+        let request = client.get(format!("{base}{path}"));
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value =
+                serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+            (status, body)
+        }
+    };
+    let (status, body) = get("/api/v1/status").await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("healthy")),
+        "{body}"
+    );
+    let sensor_freshness = body["data_freshness"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["dataset"] == "sensor")
+        .count();
+    assert_eq!(sensor_freshness, 4);
+
+    let (status, latest) = get("/api/v1/nodes/sel_north/metrics?time_window=1hour").await;
+    assert_eq!(status, 200, "{latest}");
+    // The last reading is at 23:45 UTC yesterday: its hour is complete.
+    assert_eq!(
+        latest["window_end"]
+            .as_str()
+            .map(|s| s.parse::<jiff::Timestamp>().unwrap()),
+        Some(today.to_jiff())
+    );
+    assert_eq!(latest["data_completeness"].as_f64(), Some(1.0));
+    assert!(
+        (latest["pressure"].as_f64().unwrap() - 4.4).abs() < 0.06,
+        "{latest}"
+    );
+
+    // The last 24 hours are whole hours up to now: today's hours have no data yet, so the
+    // figure is withheld and says why; the leak shows in the dashboard's network all the same.
+    let (status, net) = get("/api/v1/network/metrics?time_range=30d").await;
+    assert_eq!(status, 200, "{net}");
+    assert_eq!(
+        (net["total_nodes"].as_u64(), net["active_nodes"].as_u64()),
+        (Some(4), Some(4))
+    );
+    assert!(net["anomaly_count"].as_u64().unwrap() >= 2, "{net}");
+    let (status, dash) = get("/api/v1/dashboard/summary").await;
+    assert_eq!(status, 200, "{dash}");
+    assert_eq!(dash["nodes"].as_array().unwrap().len(), 4);
+    let yesterday_scores: Vec<f64> = dash["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["quality_score"].as_f64().unwrap())
+        .collect();
+    assert!(yesterday_scores.iter().all(|&s| s > 0.0), "{dash}");
+
+    // Resolve the spike: admin only, once.
+    let (_, spikes) = get("/api/v1/anomalies?hours=2000&node_id=sel_north").await;
+    let spike = spikes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| {
+            a["ts"]
+                .as_str()
+                .unwrap()
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                == faults.spike.to_jiff()
+        })
+        .unwrap();
+    let url = format!("{base}/api/v1/anomalies/{}/resolve", spike["id"]);
+    let denied = client.post(&url).send().await.unwrap();
+    assert_eq!(denied.status(), 401);
+    let done = client
+        .post(&url)
+        .bearer_auth("resolve-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let again = client
+        .post(&url)
+        .bearer_auth("resolve-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404);
+    let (_, open) = get("/api/v1/anomalies?hours=2000&node_id=sel_north").await;
+    assert!(
+        open.as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["id"] != spike["id"])
+    );
+    let (_, all) =
+        get("/api/v1/anomalies?hours=2000&node_id=sel_north&include_resolved=true").await;
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == spike["id"] && a["resolved_at"].is_string())
+    );
+}
+
+/// Energy features over the simulated REE prices: every stored hour has its 2.0TD period and
+/// the hours and days line up with the local calendar.
+#[tokio::test]
+async fn energy_features_of_the_stored_prices() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = serve(almanac::demo::router()).await;
+    let core = crate::support::loaded(
+        &dir,
+        upstream,
+        &[("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "true")],
+    )
+    .await;
+    let base = format!("http://{}", serve(almanac::http::router(core)).await);
+    let day = Timestamp::now().plus(-3 * 86_400).utc_date();
+    let url = format!(
+        "{base}/api/v1/locations/madrid/energy_features?start={day}&end={day}&variable=spot"
+    );
+    let response = crate::support::client().get(url).send().await.unwrap();
+    let status = response.status();
+    let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["zone"].as_str(), body["tariff"].as_str()),
+        (Some("es_peninsular"), Some("2.0TD"))
+    );
+    let hours = body["hours"].as_array().unwrap();
+    assert_eq!(hours.len(), 24, "a UTC day of hourly prices");
+    let madrid = jiff::tz::TimeZone::get("Europe/Madrid").unwrap();
+    for h in hours {
+        let ts = Timestamp::from_jiff(h["ts"].as_str().unwrap().parse().unwrap());
+        let expected = format!("{:?}", almanac::domain::energy::period(ts, &madrid));
+        assert_eq!(h["period"].as_str(), Some(expected.as_str()));
+        assert!(
+            h["volatility_24h"].is_number(),
+            "a month of history before: {h}"
+        );
+    }
+    let trend = hours[1]["price"].as_f64().unwrap() - hours[0]["price"].as_f64().unwrap();
+    assert!((hours[1]["trend_1h"].as_f64().unwrap() - trend).abs() < 1e-9);
 }
