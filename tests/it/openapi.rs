@@ -106,6 +106,27 @@ async fn every_route_is_documented_and_answers_as_documented() {
     let core = loaded(&dir, upstream, &[("ALMANAC__HTTP__ADMIN_TOKEN", TOKEN)]).await;
     let now = almanac::domain::Timestamp::now().floor(almanac::domain::Step::HOUR);
     let base = format!("http://{}", serve(almanac::http::router(core)).await);
+    // The processing routes also answer from a core holding the simulated water network up to
+    // today (calls to it are written `@net/…`).
+    let net_dir = tempfile::tempdir().unwrap();
+    let first = now.floor(almanac::domain::Step::DAY).plus(-21 * 86_400);
+    let (net_core, faults) =
+        crate::processing::network_from(&net_dir, first, &[("ALMANAC__HTTP__ADMIN_TOKEN", TOKEN)])
+            .await;
+    let spike = net_core
+        .store
+        .anomalies(&almanac::store::AnomalyFilter {
+            since: faults.spike,
+            until: faults.spike.plus(1),
+            location: Some("sel_north"),
+            severity: None,
+            include_resolved: false,
+            limit: 1,
+        })
+        .await
+        .unwrap()[0]
+        .id;
+    let net_base = format!("http://{}", serve(almanac::http::router(net_core)).await);
 
     let response = client()
         .get(format!("{base}/openapi.json"))
@@ -361,6 +382,76 @@ async fn every_route_is_documented_and_answers_as_documented() {
         ),
         (
             "get",
+            "/api/v1/nodes",
+            "@net/api/v1/nodes".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/nodes/{id}/metrics",
+            "@net/api/v1/nodes/sel_in/metrics?time_window=1day".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/nodes/{id}/history",
+            "@net/api/v1/nodes/sel_north/history".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/quality/{id}",
+            "@net/api/v1/quality/sel_south".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/anomalies",
+            "@net/api/v1/anomalies?hours=1000&include_resolved=true".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/network/efficiency",
+            "@net/api/v1/network/efficiency?time_window=1hour".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/network/metrics",
+            "@net/api/v1/network/metrics?time_range=7d".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/dashboard/summary",
+            "@net/api/v1/dashboard/summary".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/status",
+            "@net/api/v1/status".into(),
+            None,
+            200,
+        ),
+        (
+            "post",
+            "/api/v1/anomalies/{id}/resolve",
+            format!("@net/api/v1/anomalies/{spike}/resolve"),
+            None,
+            200,
+        ),
+        (
+            "get",
             "/api/v1/nodes/{id}/metrics",
             "/api/v1/nodes/madrid/metrics".into(),
             None,
@@ -576,6 +667,10 @@ async fn every_route_is_documented_and_answers_as_documented() {
     let mut errors = Vec::new();
     for (method, path, url, body, want) in &calls {
         called.insert((path.to_string(), method.to_string()));
+        let (base, url) = match url.strip_prefix("@net") {
+            Some(rest) => (&net_base, rest),
+            None => (&base, url.as_str()),
+        };
         let mut request = match *method {
             "post" => client().post(format!("{base}{url}")),
             _ => client().get(format!("{base}{url}")),
