@@ -754,6 +754,8 @@ async fn run_demo(
     println!(
         "  curl 'http://{bound}/api/v1/locations/madrid/energy_price?start={yesterday}&end={yesterday}'"
     );
+    println!("  curl 'http://{bound}/api/v1/network/efficiency'");
+    println!("  curl 'http://{bound}/api/v1/anomalies?hours=720'");
     serve_with_jobs(core, listener).await?;
     Ok(ExitCode::SUCCESS)
 }
