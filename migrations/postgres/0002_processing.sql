@@ -42,7 +42,8 @@ CREATE TABLE processed (
     run_id    BIGINT  NOT NULL
 );
 
--- A refused value's variable and instant (null for records that were not one value), so data
--- quality can count per series and day what was turned away.
+-- A refused value's variable, instant and kind (`invalid` or `duplicate`; null for records
+-- that were not one value), so data quality can count per series and day what was turned away.
 ALTER TABLE rejects ADD COLUMN variable TEXT;
 ALTER TABLE rejects ADD COLUMN ts BIGINT;
+ALTER TABLE rejects ADD COLUMN kind TEXT;

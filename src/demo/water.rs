@@ -9,7 +9,8 @@
 //!   day 11 `sel_north`'s pressure is stuck from 02:00 to 07:00 UTC (a flatline); day 15 one `sel_north`
 //!   flow reading spikes; day 13 one `sel_tank` pressure reading falls to 1.2 bar (below the
 //!   2 bar service range); day 14 at 09:00 `sel_tank` sends an impossible 17.5 bar (refused at
-//!   import, a validity issue); from day 17 on a leak adds 2.5 L/s to the inflow that no outflow
+//!   import, a validity issue); day 5 at 12:00 `sel_north` sends one reading twice (a duplicate);
+//!   from day 17 on a leak adds 2.5 L/s to the inflow that no outflow
 //!   meter sees.
 //!
 //! Noise is bounded (a sensor's rounding and jitter), so everything found is a fault.
@@ -45,6 +46,9 @@ pub struct Faults {
     pub pressure_drop: Timestamp,
     /// From here on the inflow carries the leak.
     pub leak_from: Timestamp,
+    /// `sel_north` sends this reading twice (the second with another value): the first is kept,
+    /// the second refused as a duplicate.
+    pub duplicate: Timestamp,
     /// A `sel_tank` pressure reading of 17.5 bar, beyond what the variable can physically be
     /// (0–16 bar): refused at import, counted against that day's validity.
     pub impossible: Timestamp,
@@ -116,6 +120,7 @@ pub fn readings(start: Timestamp, days: u32) -> (String, Faults) {
         pressure_drop: day(13, 4),
         leak_from: day(17, 0),
         impossible: day(14, 9),
+        duplicate: day(5, 12),
     };
     let mut rng = fastrand::Rng::with_seed(2_025);
     let mut csv = String::from("timestamp,node_id,flow_rate,pressure,total_volume\n");
@@ -153,14 +158,18 @@ pub fn readings(start: Timestamp, days: u32) -> (String, Faults) {
             if *id == "sel_south" && ts >= faults.gap.0 && ts < faults.gap.1 {
                 continue;
             }
-            let _ = writeln!(
-                csv,
-                "{},{id},{:.2},{:.3},{:.3}",
-                ts.to_jiff().strftime("%Y-%m-%d %H:%M:%S+00"),
-                flow,
-                pressure,
-                meters[n]
-            );
+            let stamp = ts.to_jiff().strftime("%Y-%m-%d %H:%M:%S+00");
+            let _ = writeln!(csv, "{stamp},{id},{flow:.2},{pressure:.3},{:.3}", meters[n]);
+            if *id == "sel_north" && ts == faults.duplicate {
+                // The logger uploads the reading again, re-sampled.
+                let _ = writeln!(
+                    csv,
+                    "{stamp},{id},{:.2},{:.3},{:.3}",
+                    flow + 0.05,
+                    pressure,
+                    meters[n]
+                );
+            }
         }
     }
     (csv, faults)

@@ -19,6 +19,7 @@ pub use location::{
     Coordinates, HourWindow, Location, LocationKind, Mapping, NotCovered, Registry,
 };
 pub use series::{
-    Aggregation, Counts, Dataset, Flag, Observation, Reject, RejectedValue, RunStatus, Variable,
+    Aggregation, Counts, Dataset, Flag, Observation, RefusedKind, Reject, RejectedValue, RunStatus,
+    Variable,
 };
 pub use time::{Grid, Step, TimeRange, Timestamp};

@@ -8,6 +8,8 @@
 //!   what was turned away; unknown (`None`) when the caller cannot say what was refused;
 //! - **flatlines**: runs of consecutive readings (one step apart) with the same value lasting
 //!   at least the configured time and at least three readings — a stuck sensor;
+//! - **duplicates**: second readings for an instant that had one (the first is kept; the rest
+//!   were refused at ingestion and are counted, not scored);
 //! - **late arrivals**: values written after a value of a later instant of the same series was
 //!   already stored (a gap filled afterwards, a logger that uploads out of order);
 //! - **score** = completeness × validity × (1 − flatlined / present), validity left out where
@@ -21,6 +23,7 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use super::gaps::{self, Gap};
+use super::series::RefusedKind;
 use super::time::{Grid, Step, TimeRange, Timestamp};
 use super::windows::Window;
 
@@ -43,7 +46,7 @@ pub struct Flatline {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Issue {
-    /// `missing`, `out_of_range`, `flatline`, `late`.
+    /// `missing`, `out_of_range`, `flatline`, `duplicate`, `late`.
     pub kind: &'static str,
     pub detail: String,
     pub start: Option<Timestamp>,
@@ -62,6 +65,8 @@ pub struct DayQuality {
     /// None when nothing arrived that day or what was refused is not known.
     pub validity: Option<f64>,
     pub flatlined: u32,
+    /// Instants sent more than once (None when not known).
+    pub duplicates: Option<u32>,
     pub late: u32,
     pub score: f64,
     pub issues: Vec<Issue>,
@@ -73,11 +78,11 @@ pub struct Rules {
 }
 
 /// The quality of each local day of `days` (first..=last) for a series with `step`. `values`
-/// are sorted by instant and may reach beyond the days (a flatline is measured whole); `rejected`
-/// are the instants of readings refused at ingestion, when known.
+/// are sorted by instant and may reach beyond the days (a flatline is measured whole);
+/// `refused` are the readings refused at ingestion with why, when known.
 pub fn daily(
     values: &[Arrived],
-    rejected: Option<&[Timestamp]>,
+    refused: Option<&[(Timestamp, RefusedKind)]>,
     step: Step,
     zone: &TimeZone,
     (first, last): (Date, Date),
@@ -99,8 +104,15 @@ pub fn daily(
         let expected = u32::try_from(grid.len()).unwrap_or(u32::MAX);
         let present =
             u32::try_from(today.iter().filter(|v| grid.contains(v.ts)).count()).unwrap_or(u32::MAX);
-        let rejected_today = rejected
-            .map(|r| u32::try_from(r.iter().filter(|&&t| range.contains(t)).count()).unwrap_or(0));
+        let refused_today = |kind: RefusedKind| {
+            refused.map(|r| {
+                r.iter()
+                    .filter(|&&(t, k)| k == kind && range.contains(t))
+                    .count() as u32
+            })
+        };
+        let rejected_today = refused_today(RefusedKind::Invalid);
+        let duplicates = refused_today(RefusedKind::Duplicate);
         let late_today = late[lo..hi].iter().filter(|&&l| l).count() as u32;
         let mut issues = Vec::new();
         let stamps: Vec<Timestamp> = today.iter().map(|v| v.ts).collect();
@@ -136,6 +148,17 @@ pub fn daily(
                 count: inside,
             });
         }
+        if let Some(duplicates) = duplicates.filter(|&d| d > 0) {
+            issues.push(Issue {
+                kind: "duplicate",
+                detail: format!(
+                    "{duplicates} instants were sent more than once; the first value was kept"
+                ),
+                start: None,
+                end: None,
+                count: duplicates,
+            });
+        }
         if late_today > 0 {
             issues.push(Issue {
                 kind: "late",
@@ -167,6 +190,7 @@ pub fn daily(
             present,
             completeness,
             rejected: rejected_today,
+            duplicates,
             validity,
             flatlined,
             late: late_today,
@@ -297,7 +321,10 @@ mod tests {
             .collect();
         let mut stored = readings("2025-10-25T22:00:00Z", &values, 3_600);
         stored[20].arrival = 2;
-        let rejected = [stored[21].ts];
+        let rejected = [
+            (stored[21].ts, RefusedKind::Invalid),
+            (stored[22].ts, RefusedKind::Duplicate),
+        ];
         let q = &daily(
             &stored,
             Some(&rejected),
@@ -314,7 +341,8 @@ mod tests {
         let expected_score = 1.0 * (25.0 / 26.0) * (1.0 - 6.0 / 25.0);
         assert!((q.score - expected_score).abs() < 1e-12);
         let kinds: Vec<_> = q.issues.iter().map(|i| i.kind).collect();
-        assert_eq!(kinds, ["out_of_range", "flatline", "late"]);
+        assert_eq!(q.duplicates, Some(1));
+        assert_eq!(kinds, ["out_of_range", "flatline", "duplicate", "late"]);
     }
 
     #[test]

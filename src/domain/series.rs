@@ -520,12 +520,39 @@ pub struct Reject {
     pub value: Option<RejectedValue>,
 }
 
-/// The variable and instant of a refused value, and the station or node it came from.
+/// The variable and instant of a refused value, the station or node it came from, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RejectedValue {
     pub origin: Option<String>,
     pub variable: String,
     pub ts: Timestamp,
+    pub kind: RefusedKind,
+}
+
+/// Why a value was refused, as data quality counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefusedKind {
+    /// Impossible or unreadable: counts against validity.
+    Invalid,
+    /// A second value for an instant that already had one.
+    Duplicate,
+}
+
+impl RefusedKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RefusedKind::Invalid => "invalid",
+            RefusedKind::Duplicate => "duplicate",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "invalid" => Some(RefusedKind::Invalid),
+            "duplicate" => Some(RefusedKind::Duplicate),
+            _ => None,
+        }
+    }
 }
 
 /// What a write did, value by value: loading the same data twice reports it all `unchanged`.

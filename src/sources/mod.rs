@@ -105,6 +105,25 @@ impl Payload {
         variable: &str,
         ts: crate::domain::Timestamp,
     ) {
+        self.refuse(
+            record,
+            reason,
+            origin,
+            variable,
+            ts,
+            crate::domain::RefusedKind::Invalid,
+        );
+    }
+
+    fn refuse(
+        &mut self,
+        record: impl Into<String>,
+        reason: impl Into<String>,
+        origin: Option<&str>,
+        variable: &str,
+        ts: crate::domain::Timestamp,
+        kind: crate::domain::RefusedKind,
+    ) {
         self.rejects.push(Reject {
             record: record.into(),
             reason: reason.into(),
@@ -112,6 +131,7 @@ impl Payload {
                 origin: origin.map(str::to_owned),
                 variable: variable.to_owned(),
                 ts,
+                kind,
             }),
         });
     }
@@ -136,7 +156,7 @@ impl Payload {
             same
         });
         for d in duplicates {
-            self.reject(
+            self.refuse(
                 format!(
                     "{} {} at {} = {}",
                     d.origin.as_deref().unwrap_or("-"),
@@ -145,6 +165,10 @@ impl Payload {
                     d.observation.value
                 ),
                 "a second value for the same instant; the first one is kept",
+                d.origin.as_deref(),
+                d.observation.variable,
+                d.observation.ts,
+                crate::domain::RefusedKind::Duplicate,
             );
         }
         self

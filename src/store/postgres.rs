@@ -248,14 +248,15 @@ impl Store for Postgres {
         .await?;
         for batch in rejects.chunks(ROWS_PER_STATEMENT) {
             let mut insert = QueryBuilder::<Db>::new(
-                "INSERT INTO rejects (run_id, record, reason, variable, ts) ",
+                "INSERT INTO rejects (run_id, record, reason, variable, ts, kind) ",
             );
             insert.push_values(batch, |mut b, r| {
                 b.push_bind(run)
                     .push_bind(&r.record)
                     .push_bind(&r.reason)
                     .push_bind(r.value.as_ref().map(|v| v.variable.clone()))
-                    .push_bind(r.value.as_ref().map(|v| v.ts.epoch()));
+                    .push_bind(r.value.as_ref().map(|v| v.ts.epoch()))
+                    .push_bind(r.value.as_ref().map(|v| v.kind.as_str()));
             });
             insert.build().execute(&mut *tx).await?;
         }
@@ -432,7 +433,7 @@ impl Store for Postgres {
 
     async fn rejects(&self, run: RunId) -> Result<Vec<Reject>, StoreError> {
         let rows: Vec<rows::RejectRow> = sqlx::query_as(
-            "SELECT record, reason, variable, ts FROM rejects WHERE run_id = $1 ORDER BY id",
+            "SELECT record, reason, variable, ts, kind FROM rejects WHERE run_id = $1 ORDER BY id",
         )
         .bind(run)
         .fetch_all(&self.pool)

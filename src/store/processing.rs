@@ -173,12 +173,12 @@ pub trait Processing: Send + Sync {
     /// Removes anomalies resolved before `resolved_before`.
     async fn purge_anomalies(&self, resolved_before: Timestamp) -> Result<u64, StoreError>;
     /// The instants of a series' values refused at ingestion in `range` (by the runs that loaded
-    /// its location, dataset and source).
+    /// its location, dataset and source), once per instant and kind however often re-imported.
     async fn refused(
         &self,
         series: &super::Series,
         range: crate::domain::TimeRange,
-    ) -> Result<Vec<Timestamp>, StoreError>;
+    ) -> Result<Vec<(Timestamp, crate::domain::RefusedKind)>, StoreError>;
     /// Adds rows a derived computation wrote to a run's `inserted` count.
     async fn count_derived(&self, run: RunId, rows: u64) -> Result<(), StoreError>;
 }
@@ -421,12 +421,16 @@ macro_rules! processing_impl {
                 &self,
                 series: &$crate::store::Series,
                 range: $crate::domain::TimeRange,
-            ) -> Result<Vec<$crate::domain::Timestamp>, $crate::store::StoreError> {
-                let found: Vec<i64> = sqlx::query_scalar(
-                    "SELECT DISTINCT j.ts FROM rejects j JOIN runs r ON r.id = j.run_id
+            ) -> Result<
+                Vec<($crate::domain::Timestamp, $crate::domain::RefusedKind)>,
+                $crate::store::StoreError,
+            > {
+                let found: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT DISTINCT j.ts, j.kind FROM rejects j JOIN runs r ON r.id = j.run_id
                      WHERE r.location_id = $1 AND r.dataset = $2 AND r.source = $3
                        AND j.variable = $4 AND j.ts >= $5 AND j.ts < $6
-                     ORDER BY j.ts",
+                       AND j.kind IS NOT NULL
+                     ORDER BY j.ts, j.kind",
                 )
                 .bind(&series.location)
                 .bind(series.dataset.as_str())
@@ -436,7 +440,15 @@ macro_rules! processing_impl {
                 .bind(range.end.epoch())
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(found.into_iter().map($crate::domain::Timestamp::from_epoch).collect())
+                Ok(found
+                    .into_iter()
+                    .filter_map(|(ts, kind)| {
+                        Some((
+                            $crate::domain::Timestamp::from_epoch(ts),
+                            $crate::domain::RefusedKind::parse(&kind)?,
+                        ))
+                    })
+                    .collect())
             }
 
             async fn count_derived(

@@ -134,19 +134,21 @@ pub(super) fn point(
     })
 }
 
-/// `record, reason, variable, ts` of a reject.
-pub(super) type RejectRow = (String, String, Option<String>, Option<i64>);
+/// `record, reason, variable, ts, kind` of a reject.
+pub(super) type RejectRow = (String, String, Option<String>, Option<i64>, Option<String>);
 
-pub(super) fn reject((record, reason, variable, ts): RejectRow) -> crate::domain::Reject {
+pub(super) fn reject((record, reason, variable, ts, kind): RejectRow) -> crate::domain::Reject {
+    let kind = kind.as_deref().and_then(crate::domain::RefusedKind::parse);
     crate::domain::Reject {
         record,
         reason,
-        value: variable
-            .zip(ts)
-            .map(|(variable, ts)| crate::domain::RejectedValue {
+        value: variable.zip(ts).zip(kind).map(|((variable, ts), kind)| {
+            crate::domain::RejectedValue {
                 origin: None,
                 variable,
                 ts: Timestamp::from_epoch(ts),
-            }),
+                kind,
+            }
+        }),
     }
 }

@@ -49,8 +49,9 @@ pub async fn network_from(
     .await
     .unwrap();
     assert!(!summary.failed(), "{summary}");
-    // The impossible pressure is refused, with the tank's run.
-    assert_eq!(summary.total().rejected, 1, "{summary}");
+    // The impossible pressure is refused with the tank's run; the duplicate's three values
+    // (flow, pressure, meter) with the north node's.
+    assert_eq!(summary.total().rejected, 4, "{summary}");
     let tank = summary
         .outcomes
         .iter()
@@ -304,6 +305,18 @@ async fn efficiency_quality_and_anomalies_over_http() {
         .map(|i| i["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["missing", "out_of_range"]);
+    let north =
+        get("/api/v1/quality/sel_north?start_time=2025-07-06&end_time=2025-07-06".into()).await;
+    for series in north["series"].as_array().unwrap() {
+        let day = &series["days"][0];
+        assert_eq!(day["duplicates"].as_u64(), Some(1), "{day}");
+        assert_eq!(
+            day["validity"].as_f64(),
+            Some(1.0),
+            "a duplicate is no invalid reading"
+        );
+        assert_eq!(day["issues"][0]["kind"], "duplicate");
+    }
     let nodes = get("/api/v1/nodes".into()).await;
     assert_eq!(nodes.as_array().unwrap().len(), 4);
 }

@@ -123,6 +123,7 @@ pub async fn story(store: &dyn Store) {
             origin: None,
             variable: "humidity".into(),
             ts: hour(3),
+            kind: almanac::domain::RefusedKind::Invalid,
         }),
     };
     let first = store
@@ -303,7 +304,7 @@ pub async fn story(store: &dyn Store) {
         .unwrap();
     assert_eq!(
         store.refused(&humidity_series, day).await.unwrap(),
-        [hour(3)],
+        [(hour(3), almanac::domain::RefusedKind::Invalid)],
         "a refused value is found by its series"
     );
     assert!(store.rejects(second_run).await.unwrap().is_empty());

@@ -188,6 +188,7 @@ impl Block<'_> {
                             origin: None,
                             variable: variable.name.to_owned(),
                             ts,
+                            kind: crate::domain::RefusedKind::Invalid,
                         }),
                     }),
                 }
