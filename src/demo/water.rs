@@ -1,10 +1,13 @@
 //! A small simulated water network (Selargius-like, four nodes at 15-minute cadence) with the
-//! faults processing must find, written as a CSV export and loaded through the generic sensor
-//! import like any utility's file:
+//! faults processing must find, written as a CSV export in the shape of Abbanoa's
+//! `sensor_readings` table (`../shared/fixtures/abbanoa-dbdump/`: timestamp, node_id, temperature,
+//! flow_rate, pressure, total_flow, quality_score, is_interpolated, raw_data; the last three left
+//! empty, as almanac computes quality itself) at 15 minutes instead of 20, and loaded through the
+//! generic sensor import like any utility's file:
 //!
 //! - `sel_in` (inflow, the reservoir outlet), `sel_north` and `sel_south` (outflow district
 //!   meters), `sel_tank` (storage): flow (L/s) with a daily demand profile, pressure (bar),
-//!   cumulative meters (m³). Normal losses are 3 % (efficiency 97 %).
+//!   cumulative meters (m³), water temperature (°C). Normal losses are 3 % (efficiency 97 %).
 //! - Faults, as days from the start: day 9 `sel_south` sends nothing for 6 hours (a gap);
 //!   day 11 `sel_north`'s pressure is stuck from 02:00 to 07:00 UTC (a flatline); day 15 one `sel_north`
 //!   flow reading spikes; day 13 one `sel_tank` pressure reading falls to 1.2 bar (below the
@@ -104,7 +107,8 @@ pub fn configure(config: &mut Config) {
             columns: BTreeMap::from([
                 ("flow_rate".into(), column("flow_rate", "L/s")),
                 ("pressure".into(), column("pressure", "bar")),
-                ("total_volume".into(), column("total_volume", "m³")),
+                ("total_volume".into(), column("total_flow", "m³")),
+                ("temperature".into(), column("temperature", "°C")),
             ]),
         },
     );
@@ -123,7 +127,9 @@ pub fn readings(start: Timestamp, days: u32) -> (String, Faults) {
         duplicate: day(5, 12),
     };
     let mut rng = fastrand::Rng::with_seed(2_025);
-    let mut csv = String::from("timestamp,node_id,flow_rate,pressure,total_volume\n");
+    let mut csv = String::from(
+        "timestamp,node_id,temperature,flow_rate,pressure,total_flow,quality_score,is_interpolated,raw_data\n",
+    );
     let mut meters = [5_000.0f64, 3_000.0, 2_000.0, 800.0];
     let mut stuck_at = None;
     let steps = i64::from(days) * 86_400 / STEP;
@@ -159,14 +165,21 @@ pub fn readings(start: Timestamp, days: u32) -> (String, Faults) {
                 continue;
             }
             let stamp = ts.to_jiff().strftime("%Y-%m-%d %H:%M:%S+00");
-            let _ = writeln!(csv, "{stamp},{id},{flow:.2},{pressure:.3},{:.3}", meters[n]);
+            // Water warms a little through the afternoon.
+            let temperature =
+                19.5 + 1.0 * ((hour - 15.0) / 24.0 * std::f64::consts::TAU).cos() + rng.f64() * 0.1
+                    - 0.05;
+            let _ = writeln!(
+                csv,
+                "{stamp},{id},{temperature:.2},{flow:.2},{pressure:.3},{:.3},,,",
+                meters[n]
+            );
             if *id == "sel_north" && ts == faults.duplicate {
                 // The logger uploads the reading again, re-sampled.
                 let _ = writeln!(
                     csv,
-                    "{stamp},{id},{:.2},{:.3},{:.3}",
+                    "{stamp},{id},{temperature:.2},{:.2},{pressure:.3},{:.3},,,",
                     flow + 0.05,
-                    pressure,
                     meters[n]
                 );
             }

@@ -49,9 +49,9 @@ pub async fn network_from(
     .await
     .unwrap();
     assert!(!summary.failed(), "{summary}");
-    // The impossible pressure is refused with the tank's run; the duplicate's three values
-    // (flow, pressure, meter) with the north node's.
-    assert_eq!(summary.total().rejected, 4, "{summary}");
+    // The impossible pressure is refused with the tank's run; the duplicate's four values
+    // (temperature, flow, pressure, meter) with the north node's.
+    assert_eq!(summary.total().rejected, 5, "{summary}");
     let tank = summary
         .outcomes
         .iter()
