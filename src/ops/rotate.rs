@@ -34,7 +34,11 @@ pub async fn run(
     now: Timestamp,
     progress: &ProgressBar,
 ) -> anyhow::Result<(Vec<Dropped>, Summary)> {
-    let mut dropped = Vec::new();
+    // Every series' rollups first, location by location; then the raw values of all of them go
+    // in one call, so a store that can drop a whole month at once (PostgreSQL's partitions) does.
+    let mut runs = Vec::new();
+    let mut cutoffs = Vec::new();
+    let mut about = std::collections::BTreeMap::new();
     for location in core.locations() {
         let zone = jiff::tz::TimeZone::get(&location.timezone)?;
         let local_midnight = |ts: Timestamp| -> anyhow::Result<Timestamp> {
@@ -65,33 +69,53 @@ pub async fn run(
                 parent: core.scope.job,
             })
             .await?;
+        runs.push(run);
         for &dataset in Dataset::ALL {
             for series in core.store.series(&location.id, dataset).await? {
                 let points = core.store.read(series.id, old).await?;
                 let values: Vec<(Timestamp, f64)> =
                     points.iter().map(|p| (p.ts, p.value)).collect();
                 let rows = rollup::daily(&values, &zone);
-                // Rollups first: if the process dies between the two, nothing is lost.
+                // Rollups first: if the process dies before the drop, nothing is lost.
                 core.store.write_rollups(series.id, &rows).await?;
-                let deleted = core.store.delete(series.id, old).await?;
                 let expired = core.store.delete_rollups(series.id, rollup_cutoff).await?;
-                if deleted > 0 || expired > 0 {
-                    dropped.push(Dropped {
+                cutoffs.push((series.id, cutoff));
+                about.insert(
+                    series.id,
+                    Dropped {
                         location: location.id.clone(),
                         dataset,
                         variable: series.variable.clone(),
                         source: series.source.clone(),
                         cutoff: cutoff.to_string(),
-                        values: deleted,
+                        values: 0,
                         rollup_days: rows.len() as u64,
                         expired_rollups: expired,
-                    });
-                }
+                    },
+                );
             }
         }
+    }
+    let lost = core.store.drop_before(&cutoffs).await;
+    let status = if lost.is_ok() {
+        RunStatus::Succeeded
+    } else {
+        RunStatus::Failed
+    };
+    let error = lost.as_ref().err().map(|e| e.to_string());
+    for run in runs {
         core.store
-            .finish_run(run, RunStatus::Succeeded, None, Timestamp::now())
+            .finish_run(run, status, error.as_deref(), Timestamp::now())
             .await?;
+    }
+    let mut dropped = Vec::new();
+    for (series, values) in lost? {
+        if let Some(mut d) = about.remove(&series) {
+            d.values = values;
+            if d.values > 0 || d.expired_rollups > 0 {
+                dropped.push(d);
+            }
+        }
     }
     let summary = super::init::run(core, months, now, progress).await?;
     Ok((dropped, summary))

@@ -256,6 +256,24 @@ pub trait Store: Processing + Send + Sync {
     ) -> Result<u64, StoreError>;
     /// Removes a series' values in `range`; returns how many there were.
     async fn delete(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError>;
+    /// Removes every value of each listed series before its cutoff, as cheaply as the backend
+    /// can, and returns how many each lost. The default deletes series by series; PostgreSQL
+    /// first drops whole monthly partitions that hold only listed series, all before their
+    /// cutoffs.
+    async fn drop_before(
+        &self,
+        cutoffs: &[(SeriesId, Timestamp)],
+    ) -> Result<Vec<(SeriesId, u64)>, StoreError> {
+        let mut out = Vec::with_capacity(cutoffs.len());
+        for &(series, cutoff) in cutoffs {
+            let range = TimeRange {
+                start: Timestamp::from_epoch(i64::MIN / 4),
+                end: cutoff,
+            };
+            out.push((series, self.delete(series, range).await?));
+        }
+        Ok(out)
+    }
     /// A counter raised by every write that changes a value of the location's dataset (0 before
     /// any): equal versions mean equal data.
     async fn version(&self, location: &str, dataset: Dataset) -> Result<i64, StoreError>;

@@ -88,6 +88,80 @@ impl Postgres {
     }
 }
 
+impl Postgres {
+    /// The months whose partition exists and ends at or before `before`, oldest first.
+    async fn partitions_before(&self, before: Timestamp) -> Result<Vec<(i16, i8)>, StoreError> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT c.relname::TEXT FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'observations'::regclass ORDER BY 1",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut months = Vec::new();
+        for name in names {
+            let Some((year, month)) = name
+                .strip_prefix("observations_")
+                .and_then(|ym| ym.split_once('_'))
+                .and_then(|(y, m)| Some((y.parse::<i16>().ok()?, m.parse::<i8>().ok()?)))
+            else {
+                continue;
+            };
+            let Ok(end) =
+                jiff::civil::date(year, month, 1).checked_add(jiff::Span::new().months(1))
+            else {
+                continue;
+            };
+            if Timestamp::utc_midnight(end) <= before {
+                months.push((year, month));
+            }
+        }
+        Ok(months)
+    }
+
+    /// Drops one month's partition if every series in it is listed (their values there are all
+    /// before their cutoffs, as the month ends before the earliest cutoff); returns what each
+    /// series lost, or nothing when the partition stays. Versions of the data sets it held are
+    /// raised in the same transaction, under the lock partition creation takes.
+    async fn drop_partition(
+        &self,
+        year: i16,
+        month: i8,
+        listed: &std::collections::BTreeMap<SeriesId, u64>,
+    ) -> Result<Vec<(SeriesId, u64)>, StoreError> {
+        let table = format!("observations_{year:04}_{month:02}");
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(7283190451)")
+            .execute(&mut *tx)
+            .await?;
+        // Only numbers go into the table name.
+        let held: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT series_id, COUNT(*) FROM {table} GROUP BY series_id"
+        )))
+        .fetch_all(&mut *tx)
+        .await?;
+        if held.iter().any(|(s, _)| !listed.contains_key(s)) {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = held.iter().map(|h| h.0).collect();
+        sqlx::query(concat!(
+            "INSERT INTO versions (location_id, dataset, version) ",
+            "SELECT DISTINCT location_id, dataset, 1 FROM series WHERE id = ANY($1) ",
+            "ON CONFLICT (location_id, dataset) DO UPDATE SET version = versions.version + 1"
+        ))
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if let Ok(mut known) = self.partitions.lock() {
+            known.remove(&(year, month));
+        }
+        Ok(held.into_iter().map(|(s, n)| (s, n as u64)).collect())
+    }
+}
+
 super::processing::processing_impl!(Postgres);
 
 #[async_trait]
@@ -537,6 +611,31 @@ impl Store for Postgres {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn drop_before(
+        &self,
+        cutoffs: &[(SeriesId, Timestamp)],
+    ) -> Result<Vec<(SeriesId, u64)>, StoreError> {
+        let mut lost: std::collections::BTreeMap<SeriesId, u64> =
+            cutoffs.iter().map(|&(s, _)| (s, 0)).collect();
+        if let Some(before) = cutoffs.iter().map(|c| c.1).min() {
+            for (year, month) in self.partitions_before(before).await? {
+                for (series, rows) in self.drop_partition(year, month, &lost).await? {
+                    *lost.entry(series).or_default() += rows;
+                }
+            }
+        }
+        // What is left before each cutoff: the month a cutoff falls in, and partitions that
+        // also hold series not listed.
+        for &(series, cutoff) in cutoffs {
+            let range = TimeRange {
+                start: Timestamp::from_epoch(i64::MIN / 4),
+                end: cutoff,
+            };
+            *lost.entry(series).or_default() += self.delete(series, range).await?;
+        }
+        Ok(lost.into_iter().collect())
     }
 
     async fn delete(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError> {

@@ -721,3 +721,139 @@ async fn postgres_keeps_what_processing_computes() {
     processing(&store).await;
     db.drop().await;
 }
+
+/// Dropping what is older than each series' cutoff: counts per series, the rest kept, the data
+/// versions raised. Returns the series (listed, listed, unlisted) for backend-specific checks.
+pub async fn dropping_old_values(store: &dyn Store) -> [i64; 3] {
+    store.sync_locations(&[madrid()]).await.unwrap();
+    let temperature = store.ensure_series(&temperature_key()).await.unwrap();
+    let humidity = store
+        .ensure_series(&SeriesKey {
+            variable: "humidity",
+            unit: "%",
+            ..temperature_key()
+        })
+        .await
+        .unwrap();
+    let pressure = store
+        .ensure_series(&SeriesKey {
+            variable: "pressure",
+            unit: "hPa",
+            ..temperature_key()
+        })
+        .await
+        .unwrap();
+    // Daily values from 2025-01-01 for 90 days (January, February, March to the 31st).
+    let day = |d: i64| hour(24 * d);
+    let range = TimeRange::new(day(0), day(90)).unwrap();
+    let run = store.start_run(&run_at(range)).await.unwrap();
+    let rows: Vec<Row> = [temperature, humidity]
+        .into_iter()
+        .flat_map(|series| {
+            (0..90).map(move |d| Row {
+                series,
+                ts: day(d),
+                value: 10.0,
+                flag: Flag::Observed,
+            })
+        })
+        .chain((59..90).map(|d| Row {
+            series: pressure,
+            ts: day(d),
+            value: 1_000.0,
+            flag: Flag::Observed,
+        }))
+        .collect();
+    store.write_chunk(run, &rows, &[]).await.unwrap();
+    let before = store.version("madrid", Dataset::Weather).await.unwrap();
+    // Cut on 10 March for temperature, 20 March for humidity; pressure (March only) unlisted.
+    let lost = store
+        .drop_before(&[(temperature, day(68)), (humidity, day(78))])
+        .await
+        .unwrap();
+    assert_eq!(lost, [(temperature, 68), (humidity, 78)]);
+    let all = TimeRange::new(day(-10), day(100)).unwrap();
+    assert_eq!(store.count_present(temperature, all).await.unwrap(), 22);
+    assert_eq!(store.count_present(humidity, all).await.unwrap(), 12);
+    assert_eq!(store.count_present(pressure, all).await.unwrap(), 31);
+    assert!(store.version("madrid", Dataset::Weather).await.unwrap() > before);
+    assert_eq!(
+        store
+            .drop_before(&[(temperature, day(68)), (humidity, day(78))])
+            .await
+            .unwrap(),
+        [(temperature, 0), (humidity, 0)],
+        "a second pass finds nothing"
+    );
+    [temperature, humidity, pressure]
+}
+
+#[tokio::test]
+async fn sqlite_drops_old_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Sqlite::open(&dir.path().join("almanac.db")).await.unwrap();
+    dropping_old_values(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_drops_whole_months_as_partitions() {
+    let Some(db) = crate::support::postgres("postgres_drops_whole_months").await else {
+        return;
+    };
+    let store = almanac::store::Postgres::connect(&db.url).await.unwrap();
+    dropping_old_values(&store).await;
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let partitions: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::TEXT FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'observations'::regclass ORDER BY 1",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .unwrap();
+    assert_eq!(
+        partitions,
+        ["observations_2025_03"],
+        "January and February held only listed series before their cutoffs: dropped whole"
+    );
+    // A write into a dropped month makes its partition again.
+    let series = store.ensure_series(&temperature_key()).await.unwrap();
+    let run = store
+        .start_run(&run_at(TimeRange::new(hour(0), hour(1)).unwrap()))
+        .await
+        .unwrap();
+    let row = Row {
+        series,
+        ts: hour(0),
+        value: 1.0,
+        flag: Flag::Observed,
+    };
+    store.write_chunk(run, &[row], &[]).await.unwrap();
+    assert_eq!(
+        store
+            .read(series, TimeRange::new(hour(0), hour(1)).unwrap())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    connection.close().await.unwrap();
+    db.drop().await;
+}
+
+/// A partition holding a series that is not listed stays; only the listed series' rows go.
+#[tokio::test]
+async fn postgres_keeps_a_month_holding_unlisted_series() {
+    let Some(db) = crate::support::postgres("postgres_keeps_unlisted_months").await else {
+        return;
+    };
+    let store = almanac::store::Postgres::connect(&db.url).await.unwrap();
+    let [temperature, _, pressure] = dropping_old_values(&store).await;
+    // Pressure lives in March; cutting temperature at 1 April leaves March's partition.
+    let april = hour(24 * 90);
+    let lost = store.drop_before(&[(temperature, april)]).await.unwrap();
+    assert_eq!(lost, [(temperature, 22)]);
+    let all = TimeRange::new(hour(0), hour(24 * 100)).unwrap();
+    assert_eq!(store.count_present(pressure, all).await.unwrap(), 31);
+    db.drop().await;
+}
