@@ -3,7 +3,6 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use almanac::store::{Sqlite, Store};
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -12,6 +11,9 @@ use crate::support::serve;
 
 fn almanac(dir: &tempfile::TempDir, upstream: std::net::SocketAddr) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_almanac"));
+    if let Some(url) = crate::support::postgres_for(dir) {
+        command.env("ALMANAC__STORE__URL", url);
+    }
     command
         .arg("--data-dir")
         .arg(dir.path())
@@ -48,7 +50,7 @@ async fn init_killed_mid_way_completes_on_rerun_with_no_duplicates() {
         .unwrap();
 
     let store = loop {
-        if let Ok(store) = Sqlite::open(&dir.path().join("almanac.db")).await {
+        if let Ok(store) = crate::support::open_store(&dir).await {
             break store;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

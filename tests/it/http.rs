@@ -3,7 +3,7 @@
 
 use almanac::domain::{Step, Timestamp};
 use almanac::ops;
-use almanac::store::Store;
+
 use indicatif::ProgressBar;
 use serde_json::Value;
 
@@ -703,9 +703,7 @@ async fn series_come_raw_hourly_daily_in_local_days_as_csv_and_by_point() {
     assert_eq!(lines[1], format!("{},{}", times[0], temperature[0]));
 
     // Two holes: 2 hours (filled) and 5 hours (longer than max_gap, left empty).
-    let store = almanac::store::Sqlite::open(&_dir.path().join("almanac.db"))
-        .await
-        .unwrap();
+    let store = crate::support::open_store(&_dir).await.unwrap();
     let start: Timestamp = Timestamp::from_jiff(times[0].parse().unwrap());
     for series in store
         .series("madrid", almanac::domain::Dataset::Weather)
@@ -867,9 +865,7 @@ async fn answers_are_cached_until_a_write_touches_their_data_with_etags_and_gzip
     );
 
     // Writes that change nothing, or change another dataset, leave the answer cached.
-    let store = almanac::store::Sqlite::open(&dir.path().join("almanac.db"))
-        .await
-        .unwrap();
+    let store = crate::support::open_store(&dir).await.unwrap();
     let run = store
         .start_run(&NewRun {
             operation: "test",

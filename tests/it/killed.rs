@@ -12,7 +12,6 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use indicatif::ProgressBar;
-use sqlx::Connection;
 
 use crate::support::{config, env, serve};
 
@@ -96,29 +95,56 @@ async fn to_the_end(mut command: Command) -> Output {
     output
 }
 
-/// Every stored value before `before` and every rollup, as sorted lines.
+/// Every stored value before `before` and every rollup, as sorted lines, read through the
+/// store (either backend); values printed exactly (`{:?}` round-trips an `f64`).
 async fn dump(dir: &tempfile::TempDir, before: Timestamp) -> Vec<String> {
-    let url = format!("sqlite://{}", dir.path().join("almanac.db").display());
-    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    // Each row as one line, built by SQLite (values to 17 significant digits: exact).
-    let mut lines: Vec<String> = sqlx::query_scalar(
-        "SELECT format('%s %s %s %d %.17g %d', s.dataset, s.variable, s.source, o.ts, o.value, o.flag)
-         FROM observations o JOIN series s ON s.id = o.series_id WHERE o.ts < ?
-         ORDER BY s.dataset, s.variable, s.source, o.ts",
-    )
-    .bind(before.epoch())
-    .fetch_all(&mut db)
-    .await
-    .unwrap();
-    let rollups: Vec<String> = sqlx::query_scalar(
-        "SELECT format('rollup %s %s %s %s %d %.17g %.17g %.17g %.17g', s.dataset, s.variable, s.source,
-                       r.day, r.count, r.mean, r.min, r.max, r.sum)
-         FROM rollups r JOIN series s ON s.id = r.series_id ORDER BY s.dataset, s.variable, s.source, r.day",
-    )
-    .fetch_all(&mut db)
-    .await
-    .unwrap();
-    lines.extend(rollups);
+    let store = crate::support::open_store(dir).await.unwrap();
+    let mut lines = Vec::new();
+    let everything = TimeRange {
+        start: Timestamp::from_epoch(0),
+        end: before,
+    };
+    for location in [
+        "madrid",
+        "es_peninsular",
+        "valencia",
+        "barcelona",
+        "sevilla",
+        "bilbao",
+    ] {
+        for &dataset in almanac::domain::Dataset::ALL {
+            for s in store.series(location, dataset).await.unwrap() {
+                for p in store.read(s.id, everything).await.unwrap() {
+                    lines.push(format!(
+                        "{} {} {} {} {:?} {}",
+                        s.dataset,
+                        s.variable,
+                        s.source,
+                        p.ts.epoch(),
+                        p.value,
+                        p.flag.code()
+                    ));
+                }
+                let from: jiff::civil::Date = "1970-01-01".parse().unwrap();
+                let to: jiff::civil::Date = "2100-01-01".parse().unwrap();
+                for r in store.rollups(s.id, from, to).await.unwrap() {
+                    lines.push(format!(
+                        "rollup {} {} {} {} {} {:?} {:?} {:?} {:?}",
+                        s.dataset,
+                        s.variable,
+                        s.source,
+                        r.day,
+                        r.count,
+                        r.mean,
+                        r.min,
+                        r.max,
+                        r.sum
+                    ));
+                }
+            }
+        }
+    }
+    lines.sort();
     lines
 }
 

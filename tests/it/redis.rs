@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use almanac::core::Core;
 use almanac::domain::{Dataset, Flag, TimeRange, Timestamp};
-use almanac::store::{NewRun, Row, Store};
+use almanac::store::{NewRun, Row};
 use serde_json::Value;
 
 use crate::support::{client, config, serve};
@@ -76,9 +76,7 @@ async fn replicas_share_answers_and_see_each_others_writes() {
     assert_eq!(cache, "hit", "then in its own memory");
 
     // A write through any handle moves the version: both replicas recompute.
-    let store = almanac::store::Sqlite::open(&dir.path().join("almanac.db"))
-        .await
-        .unwrap();
+    let store = crate::support::open_store(&dir).await.unwrap();
     let temperature = store
         .series("madrid", Dataset::Weather)
         .await

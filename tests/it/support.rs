@@ -126,8 +126,64 @@ pub fn env(
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    if let Some(url) = postgres_for(dir) {
+        env.push(("ALMANAC__STORE__URL".into(), url));
+    }
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     env
+}
+
+/// Whether this run puts every test's store on PostgreSQL (`ALMANAC_TEST_STORE=postgres`, with
+/// `ALMANAC_TEST_POSTGRES_URL`): `.ci/run` runs the integration suite a second time so.
+pub fn on_postgres() -> bool {
+    std::env::var("ALMANAC_TEST_STORE").as_deref() == Ok("postgres")
+}
+
+/// The PostgreSQL database standing for a test's store directory when [`on_postgres`]: made on
+/// first use (named `almanac_it_…`; `.ci/run` drops them after the run), the same one for every
+/// core opened on that directory, as they would share the SQLite file.
+pub fn postgres_for(dir: &tempfile::TempDir) -> Option<String> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static DATABASES: Mutex<Option<HashMap<PathBuf, String>>> = Mutex::new(None);
+    if !on_postgres() {
+        return None;
+    }
+    let admin = std::env::var("ALMANAC_TEST_POSTGRES_URL")
+        .expect("ALMANAC_TEST_STORE=postgres needs ALMANAC_TEST_POSTGRES_URL");
+    let mut databases = DATABASES.lock().unwrap();
+    let map = databases.get_or_insert_with(HashMap::new);
+    if let Some(url) = map.get(dir.path()) {
+        return Some(url.clone());
+    }
+    let name = format!("almanac_it_{:016x}", fastrand::u64(..));
+    let status = std::process::Command::new("psql")
+        .args([
+            admin.as_str(),
+            "-q",
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .status()
+        .expect("psql");
+    assert!(status.success(), "CREATE DATABASE {name}");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let url = format!("{base}/{name}");
+    map.insert(dir.path().to_owned(), url.clone());
+    Some(url)
+}
+
+/// Another handle on a test's store (the directory's SQLite file, or its PostgreSQL database
+/// when [`on_postgres`]).
+pub async fn open_store(
+    dir: &tempfile::TempDir,
+) -> Result<Box<dyn almanac::store::Store>, almanac::store::StoreError> {
+    match postgres_for(dir) {
+        Some(url) => Ok(Box::new(almanac::store::Postgres::connect(&url).await?)),
+        None => Ok(Box::new(
+            almanac::store::Sqlite::open(&dir.path().join("almanac.db")).await?,
+        )),
+    }
 }
 
 /// A core on a fresh store in `dir`, fetching from `upstream`.
