@@ -206,3 +206,190 @@ async fn killing_redis_in_the_middle_of_a_load_fails_no_request() {
     );
     assert!(shared.errors() > 0, "the failures were seen and counted");
 }
+
+/// A child `almanac serve` on `port` with `env`, its stderr in `log`.
+fn serve_process(
+    env: &[(String, String)],
+    port: u16,
+    log: &std::path::Path,
+) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_almanac"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .envs(env.iter().cloned())
+        .env("ALMANAC_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Two `almanac serve` processes on one PostgreSQL database and one Redis: each scheduled tick
+/// runs once between them, they answer byte for byte alike, and a write shows in both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serve_processes_on_one_postgres_and_redis() {
+    let Ok(redis) = std::env::var("ALMANAC_TEST_REDIS_URL") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "ALMANAC_TEST_REDIS_URL is not set in CI"
+        );
+        eprintln!("NOT RUN: two_serve_processes (ALMANAC_TEST_REDIS_URL is not set)");
+        return;
+    };
+    let Some(db) = crate::support::postgres("two_serve_processes").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = serve(almanac::demo::upstream::router()).await;
+    let prefix = format!("almanac-test-{:016x}", fastrand::u64(..));
+    let env = crate::support::env(
+        &dir,
+        upstream,
+        &[
+            ("ALMANAC__STORE__URL", db.url.as_str()),
+            ("ALMANAC__REDIS__URL", redis.as_str()),
+            ("ALMANAC__REDIS__PREFIX", prefix.as_str()),
+            ("ALMANAC__SCHEDULE__INGEST", "off"),
+            ("ALMANAC__SCHEDULE__GAPS", "off"),
+            ("ALMANAC__SCHEDULE__BACKFILL", "off"),
+            ("ALMANAC__SCHEDULE__ROTATE", "off"),
+            ("ALMANAC__SCHEDULE__PROCESS", "* * * * *"),
+        ],
+    );
+    let init = Command::new(env!("CARGO_BIN_EXE_almanac"))
+        .args(["init", "--months", "1"])
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+
+    let ports = [free_port(), free_port()];
+    let mut children: Vec<_> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, &port)| serve_process(&env, port, &dir.path().join(format!("serve{i}.log"))))
+        .collect();
+    let bases: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    for base in &bases {
+        let started = std::time::Instant::now();
+        loop {
+            let ready = client().get(format!("{base}/health/ready")).send().await;
+            if ready.is_ok_and(|r| r.status() == 200) {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{base} never became ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    let day = Timestamp::now().plus(-3 * 86_400).utc_date();
+    let query = format!("{WEATHER}?latitude=40.45&longitude=-3.69&start_date={day}&end_date={day}");
+    let (_, _, from_a) = fetch(&format!("{}{query}", bases[0])).await;
+    let (_, cache, from_b) = fetch(&format!("{}{query}", bases[1])).await;
+    assert_eq!(from_a, from_b, "the replicas answer alike");
+    assert_eq!(
+        cache, "shared",
+        "the second replica found the first one's answer in Redis"
+    );
+
+    // A write through the database: both replicas answer the new data.
+    let store = almanac::store::Postgres::connect(&db.url).await.unwrap();
+    use almanac::store::Store;
+    let temperature = store
+        .series("madrid", Dataset::Weather)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.variable == "temperature")
+        .unwrap();
+    let first: Value = serde_json::from_slice(&from_a).unwrap();
+    let ts = Timestamp::from_jiff(
+        format!(
+            "{}Z",
+            first[0]["date"]
+                .as_str()
+                .unwrap()
+                .trim_end_matches("+00:00")
+        )
+        .parse()
+        .unwrap(),
+    );
+    let run = store
+        .start_run(&NewRun {
+            operation: "test",
+            location: Some("madrid"),
+            dataset: Some(Dataset::Weather),
+            source: Some(&temperature.source),
+            range: Some(TimeRange::new(ts, ts.plus(3_600)).unwrap()),
+            started_at: Timestamp::now(),
+            parent: None,
+        })
+        .await
+        .unwrap();
+    let row = Row {
+        series: temperature.id,
+        ts,
+        value: -42.5,
+        flag: Flag::Observed,
+    };
+    store.write_chunk(run, &[row], &[]).await.unwrap();
+    for base in &bases {
+        let (_, _, body) = fetch(&format!("{base}{query}")).await;
+        let rows: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            rows[0]["temperature"].as_f64(),
+            Some(-42.5),
+            "{base} sees the write"
+        );
+    }
+
+    // Past the next minute's tick: `process` ran once for it, on one of the two.
+    let now = Timestamp::now();
+    let next_minute = now.epoch() - now.epoch().rem_euclid(60) + 60;
+    tokio::time::sleep(Duration::from_secs((next_minute - now.epoch() + 8) as u64)).await;
+    let jobs: Vec<(i64, Option<String>)> = sqlx::query_as(
+        "SELECT started_at, instance FROM runs
+         WHERE operation = 'process' AND parent_id IS NULL AND location_id IS NULL",
+    )
+    .fetch_all(&sqlx::PgPool::connect(&db.url).await.unwrap())
+    .await
+    .unwrap();
+    assert!(!jobs.is_empty(), "the scheduled process job ran");
+    let mut minutes: Vec<i64> = jobs.iter().map(|j| j.0 / 60).collect();
+    minutes.sort_unstable();
+    let distinct = {
+        let mut d = minutes.clone();
+        d.dedup();
+        d.len()
+    };
+    assert_eq!(
+        distinct,
+        minutes.len(),
+        "each tick ran once between the replicas: {jobs:?}"
+    );
+
+    for child in &mut children {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    drop(store);
+    db.drop().await;
+}
