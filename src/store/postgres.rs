@@ -89,6 +89,178 @@ impl Postgres {
 }
 
 impl Postgres {
+    /// [`Store::write_chunk`], first loads through `COPY` when `copy` is set.
+    async fn write_chunk_once(
+        &self,
+        run: RunId,
+        rows: &[Row],
+        rejects: &[Reject],
+        copy: bool,
+    ) -> Result<Counts, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The last of equal (series, instant) wins, as in SQLite's INSERT OR REPLACE (and one
+        // statement may not touch a row twice).
+        let distinct: BTreeMap<(SeriesId, i64), &Row> =
+            rows.iter().map(|r| ((r.series, r.ts.epoch()), r)).collect();
+        let rows: Vec<&Row> = distinct.into_values().collect();
+        let created = self
+            .ensure_partitions(&mut tx, rows.iter().map(|r| r.ts))
+            .await?;
+        let series: Vec<i64> = rows.iter().map(|r| r.series).collect();
+        let instants: Vec<i64> = rows.iter().map(|r| r.ts.epoch()).collect();
+        let values: Vec<f64> = rows.iter().map(|r| r.value).collect();
+        let flags: Vec<i64> = rows.iter().map(|r| r.flag.code()).collect();
+        let copied = if copy {
+            self.copy_if_fresh(&mut tx, run, &rows)
+                .await?
+                .map(|n| (n, 0, 0))
+        } else {
+            None
+        };
+        // The rows go as four arrays; every CTE sees the table as it was before the upsert, so
+        // `existing` tells new, changed and unchanged rows apart in the same statement.
+        let (total, existing, changed): (i64, i64, i64) = match copied {
+            Some(counts) => counts,
+            None => sqlx::query_as(
+            "WITH input AS (
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::DOUBLE PRECISION[], $4::BIGINT[])
+                     AS t (series_id, ts, value, flag)
+             ), existing AS (
+                 SELECT i.value, i.flag, o.value AS old_value, o.flag AS old_flag
+                 FROM input i JOIN observations o ON o.series_id = i.series_id AND o.ts = i.ts
+             ), upsert AS (
+                 INSERT INTO observations (series_id, ts, value, flag, created_run, updated_run)
+                 SELECT series_id, ts, value, flag, $5, $5 FROM input
+                 ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value, flag = excluded.flag,
+                   updated_run = excluded.updated_run
+                 WHERE observations.value IS DISTINCT FROM excluded.value
+                    OR observations.flag IS DISTINCT FROM excluded.flag
+                 RETURNING 1
+             )
+             SELECT (SELECT COUNT(*) FROM input), (SELECT COUNT(*) FROM existing),
+                    (SELECT COUNT(*) FROM existing
+                     WHERE old_value IS DISTINCT FROM value OR old_flag IS DISTINCT FROM flag)
+                    + 0 * (SELECT COUNT(*) FROM upsert)",
+        )
+        .bind(&series)
+        .bind(&instants)
+        .bind(&values)
+        .bind(&flags)
+        .bind(run)
+        .fetch_one(&mut *tx)
+        .await?,
+        };
+        for batch in rejects.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::<Db>::new(
+                "INSERT INTO rejects (run_id, record, reason, variable, ts, kind) ",
+            );
+            insert.push_values(batch, |mut b, r| {
+                b.push_bind(run)
+                    .push_bind(&r.record)
+                    .push_bind(&r.reason)
+                    .push_bind(r.value.as_ref().map(|v| v.variable.clone()))
+                    .push_bind(r.value.as_ref().map(|v| v.ts.epoch()))
+                    .push_bind(r.value.as_ref().map(|v| v.kind.as_str()));
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        let counts = Counts {
+            inserted: (total - existing) as u64,
+            updated: changed as u64,
+            unchanged: (existing - changed) as u64,
+            rejected: rejects.len() as u64,
+        };
+        if counts.inserted + counts.updated > 0 {
+            sqlx::query(concat!(
+                "INSERT INTO versions (location_id, dataset, version) ",
+                "SELECT DISTINCT location_id, dataset, 1 FROM series WHERE id = ANY($1) ",
+                "ON CONFLICT (location_id, dataset) DO UPDATE SET version = versions.version + 1"
+            ))
+            .bind(&series)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE runs SET inserted = inserted + $1, updated = updated + $2, unchanged = unchanged + $3,
+             rejected = rejected + $4 WHERE id = $5",
+        )
+        .bind(counts.inserted as i64)
+        .bind(counts.updated as i64)
+        .bind(counts.unchanged as i64)
+        .bind(counts.rejected as i64)
+        .bind(run)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if let Ok(mut known) = self.partitions.lock() {
+            known.extend(created);
+        }
+        Ok(counts)
+    }
+
+    /// A first load goes in with `COPY`: when none of the chunk's series holds a value between
+    /// its first and last instant, the rows are copied and all count as inserted. Returns their
+    /// number, or `None` when some are already stored and the counting upsert must do it. A
+    /// concurrent writer storing some meanwhile makes the copy fail on the key; the caller then
+    /// writes the chunk again, without this path.
+    async fn copy_if_fresh(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Db>,
+        run: RunId,
+        rows: &[&Row],
+    ) -> Result<Option<i64>, StoreError> {
+        let (Some(first), Some(last)) = (
+            rows.iter().map(|r| r.ts).min(),
+            rows.iter().map(|r| r.ts).max(),
+        ) else {
+            return Ok(None);
+        };
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.series).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let stored: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM observations
+                            WHERE series_id = ANY($1) AND ts >= $2 AND ts <= $3)",
+        )
+        .bind(&ids)
+        .bind(first.epoch())
+        .bind(last.epoch())
+        .fetch_one(&mut **tx)
+        .await?;
+        if stored {
+            return Ok(None);
+        }
+        // COPY's binary format: a header, then per row the field count and each field as its
+        // length and big-endian bytes, then -1.
+        let mut data = Vec::with_capacity(19 + rows.len() * 74 + 2);
+        data.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+        data.extend_from_slice(&0i32.to_be_bytes());
+        data.extend_from_slice(&0i32.to_be_bytes());
+        for r in rows {
+            data.extend_from_slice(&6i16.to_be_bytes());
+            for field in [
+                r.series.to_be_bytes(),
+                r.ts.epoch().to_be_bytes(),
+                r.value.to_be_bytes(),
+                r.flag.code().to_be_bytes(),
+                run.to_be_bytes(),
+                run.to_be_bytes(),
+            ] {
+                data.extend_from_slice(&8i32.to_be_bytes());
+                data.extend_from_slice(&field);
+            }
+        }
+        data.extend_from_slice(&(-1i16).to_be_bytes());
+        let mut copy = tx
+            .copy_in_raw(
+                "COPY observations (series_id, ts, value, flag, created_run, updated_run) \
+                 FROM STDIN (FORMAT binary)",
+            )
+            .await?;
+        copy.send(data).await?;
+        Ok(Some(copy.finish().await? as i64))
+    }
+
     /// The months whose partition exists and ends at or before `before`, oldest first.
     async fn partitions_before(&self, before: Timestamp) -> Result<Vec<(i16, i8)>, StoreError> {
         let names: Vec<String> = sqlx::query_scalar(
@@ -277,95 +449,12 @@ impl Store for Postgres {
         rows: &[Row],
         rejects: &[Reject],
     ) -> Result<Counts, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        // The last of equal (series, instant) wins, as in SQLite's INSERT OR REPLACE (and one
-        // statement may not touch a row twice).
-        let distinct: BTreeMap<(SeriesId, i64), &Row> =
-            rows.iter().map(|r| ((r.series, r.ts.epoch()), r)).collect();
-        let rows: Vec<&Row> = distinct.into_values().collect();
-        let created = self
-            .ensure_partitions(&mut tx, rows.iter().map(|r| r.ts))
-            .await?;
-        let series: Vec<i64> = rows.iter().map(|r| r.series).collect();
-        let instants: Vec<i64> = rows.iter().map(|r| r.ts.epoch()).collect();
-        let values: Vec<f64> = rows.iter().map(|r| r.value).collect();
-        let flags: Vec<i64> = rows.iter().map(|r| r.flag.code()).collect();
-        // The rows go as four arrays; every CTE sees the table as it was before the upsert, so
-        // `existing` tells new, changed and unchanged rows apart in the same statement.
-        let (total, existing, changed): (i64, i64, i64) = sqlx::query_as(
-            "WITH input AS (
-                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::DOUBLE PRECISION[], $4::BIGINT[])
-                     AS t (series_id, ts, value, flag)
-             ), existing AS (
-                 SELECT i.value, i.flag, o.value AS old_value, o.flag AS old_flag
-                 FROM input i JOIN observations o ON o.series_id = i.series_id AND o.ts = i.ts
-             ), upsert AS (
-                 INSERT INTO observations (series_id, ts, value, flag, created_run, updated_run)
-                 SELECT series_id, ts, value, flag, $5, $5 FROM input
-                 ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value, flag = excluded.flag,
-                   updated_run = excluded.updated_run
-                 WHERE observations.value IS DISTINCT FROM excluded.value
-                    OR observations.flag IS DISTINCT FROM excluded.flag
-                 RETURNING 1
-             )
-             SELECT (SELECT COUNT(*) FROM input), (SELECT COUNT(*) FROM existing),
-                    (SELECT COUNT(*) FROM existing
-                     WHERE old_value IS DISTINCT FROM value OR old_flag IS DISTINCT FROM flag)
-                    + 0 * (SELECT COUNT(*) FROM upsert)",
-        )
-        .bind(&series)
-        .bind(&instants)
-        .bind(&values)
-        .bind(&flags)
-        .bind(run)
-        .fetch_one(&mut *tx)
-        .await?;
-        for batch in rejects.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Db>::new(
-                "INSERT INTO rejects (run_id, record, reason, variable, ts, kind) ",
-            );
-            insert.push_values(batch, |mut b, r| {
-                b.push_bind(run)
-                    .push_bind(&r.record)
-                    .push_bind(&r.reason)
-                    .push_bind(r.value.as_ref().map(|v| v.variable.clone()))
-                    .push_bind(r.value.as_ref().map(|v| v.ts.epoch()))
-                    .push_bind(r.value.as_ref().map(|v| v.kind.as_str()));
-            });
-            insert.build().execute(&mut *tx).await?;
+        match self.write_chunk_once(run, rows, rejects, true).await {
+            Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                self.write_chunk_once(run, rows, rejects, false).await
+            }
+            done => done,
         }
-        let counts = Counts {
-            inserted: (total - existing) as u64,
-            updated: changed as u64,
-            unchanged: (existing - changed) as u64,
-            rejected: rejects.len() as u64,
-        };
-        if counts.inserted + counts.updated > 0 {
-            sqlx::query(concat!(
-                "INSERT INTO versions (location_id, dataset, version) ",
-                "SELECT DISTINCT location_id, dataset, 1 FROM series WHERE id = ANY($1) ",
-                "ON CONFLICT (location_id, dataset) DO UPDATE SET version = versions.version + 1"
-            ))
-            .bind(&series)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query(
-            "UPDATE runs SET inserted = inserted + $1, updated = updated + $2, unchanged = unchanged + $3,
-             rejected = rejected + $4 WHERE id = $5",
-        )
-        .bind(counts.inserted as i64)
-        .bind(counts.updated as i64)
-        .bind(counts.unchanged as i64)
-        .bind(counts.rejected as i64)
-        .bind(run)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        if let Ok(mut known) = self.partitions.lock() {
-            known.extend(created);
-        }
-        Ok(counts)
     }
 
     async fn finish_run(

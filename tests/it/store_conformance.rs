@@ -857,3 +857,101 @@ async fn postgres_keeps_a_month_holding_unlisted_series() {
     assert_eq!(store.count_present(pressure, all).await.unwrap(), 31);
     db.drop().await;
 }
+
+/// A first load racing another writer: the chunk's range looks empty, so it goes in with COPY,
+/// which then meets a row the other writer committed meanwhile; the chunk is written again
+/// through the counting upsert and the counts are exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_first_load_losing_a_race_is_counted_exactly() {
+    let Some(db) = crate::support::postgres("postgres_first_load_race").await else {
+        return;
+    };
+    let store = std::sync::Arc::new(almanac::store::Postgres::connect(&db.url).await.unwrap());
+    store.sync_locations(&[madrid()]).await.unwrap();
+    let series = store.ensure_series(&temperature_key()).await.unwrap();
+    let range = TimeRange::new(hour(0), hour(500)).unwrap();
+    let run = store.start_run(&run_at(range)).await.unwrap();
+    // Make the month's partition exist, then leave the range empty again.
+    let probe = Row {
+        series,
+        ts: hour(499),
+        value: 0.0,
+        flag: Flag::Observed,
+    };
+    store.write_chunk(run, &[probe], &[]).await.unwrap();
+    store.delete(series, range).await.unwrap();
+
+    use sqlx::Connection;
+    let mut other = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut tx = other.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO observations (series_id, ts, value, flag, created_run, updated_run)
+         VALUES ($1, $2, 7.0, 0, $3, $3)",
+    )
+    .bind(series)
+    .bind(hour(7).epoch())
+    .bind(run)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let rows: Vec<Row> = (0..500)
+        .map(|h| Row {
+            series,
+            ts: hour(h),
+            value: h as f64,
+            flag: Flag::Observed,
+        })
+        .collect();
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move { store.write_chunk(run, &rows, &[]).await })
+    };
+    // The writer's COPY waits on the other transaction's uncommitted key.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    tx.commit().await.unwrap();
+    let counts = writer.await.unwrap().unwrap();
+    assert_eq!(
+        (counts.inserted, counts.updated, counts.unchanged),
+        (499, 0, 1),
+        "the other writer's row (the same value) counts as unchanged"
+    );
+    assert_eq!(store.count_present(series, range).await.unwrap(), 500);
+    db.drop().await;
+}
+
+/// Two handles writing the same new chunk at once: between them every value is inserted
+/// exactly once and each one's counts cover the whole chunk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_first_loads_racing_count_each_value_once() {
+    let Some(db) = crate::support::postgres("postgres_first_loads_racing").await else {
+        return;
+    };
+    let a = almanac::store::Postgres::connect(&db.url).await.unwrap();
+    let b = almanac::store::Postgres::connect(&db.url).await.unwrap();
+    a.sync_locations(&[madrid()]).await.unwrap();
+    let series = a.ensure_series(&temperature_key()).await.unwrap();
+    for round in 0..20 {
+        let start = hour(round * 1_000);
+        let range = TimeRange::new(start, start.plus(500 * 3_600)).unwrap();
+        let run = a.start_run(&run_at(range)).await.unwrap();
+        let rows: Vec<Row> = (0..500)
+            .map(|h| Row {
+                series,
+                ts: start.plus(h * 3_600),
+                value: h as f64,
+                flag: Flag::Observed,
+            })
+            .collect();
+        let (x, y) = tokio::join!(
+            a.write_chunk(run, &rows, &[]),
+            b.write_chunk(run, &rows, &[])
+        );
+        let (x, y) = (x.unwrap(), y.unwrap());
+        assert_eq!(x.inserted + y.inserted, 500, "round {round}: {x:?} {y:?}");
+        assert_eq!(x.inserted + x.unchanged, 500);
+        assert_eq!(y.inserted + y.unchanged, 500);
+        assert_eq!(a.count_present(series, range).await.unwrap(), 500);
+    }
+    drop((a, b));
+    db.drop().await;
+}
