@@ -449,11 +449,28 @@ impl Store for Postgres {
         rows: &[Row],
         rejects: &[Reject],
     ) -> Result<Counts, StoreError> {
-        match self.write_chunk_once(run, rows, rejects, true).await {
-            Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
-                self.write_chunk_once(run, rows, rejects, false).await
+        let mut copy = true;
+        let mut forgot = false;
+        loop {
+            match self.write_chunk_once(run, rows, rejects, copy).await {
+                // A concurrent writer got there first: count through the upsert.
+                Err(StoreError::Database(sqlx::Error::Database(e)))
+                    if copy && e.is_unique_violation() =>
+                {
+                    copy = false;
+                }
+                // No partition for a row: another process dropped a month this handle knew
+                // of. Forget what it knew and create what is needed.
+                Err(StoreError::Database(sqlx::Error::Database(e)))
+                    if !forgot && e.code().as_deref() == Some("23514") =>
+                {
+                    if let Ok(mut known) = self.partitions.lock() {
+                        known.clear();
+                    }
+                    forgot = true;
+                }
+                done => return done,
             }
-            done => done,
         }
     }
 

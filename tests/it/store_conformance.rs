@@ -801,6 +801,19 @@ async fn postgres_drops_whole_months_as_partitions() {
         return;
     };
     let store = almanac::store::Postgres::connect(&db.url).await.unwrap();
+    // Another process's handle that wrote into January, so knows its partition.
+    let other = almanac::store::Postgres::connect(&db.url).await.unwrap();
+    other.sync_locations(&[madrid()]).await.unwrap();
+    let series = other.ensure_series(&temperature_key()).await.unwrap();
+    let january = TimeRange::new(hour(0), hour(1)).unwrap();
+    let run = other.start_run(&run_at(january)).await.unwrap();
+    let first = Row {
+        series,
+        ts: hour(0),
+        value: 10.0,
+        flag: Flag::Observed,
+    };
+    other.write_chunk(run, &[first], &[]).await.unwrap();
     dropping_old_values(&store).await;
     use sqlx::Connection;
     let mut connection = sqlx::PgConnection::connect(&db.url).await.unwrap();
@@ -816,6 +829,10 @@ async fn postgres_drops_whole_months_as_partitions() {
         ["observations_2025_03"],
         "January and February held only listed series before their cutoffs: dropped whole"
     );
+    // Its handle still believes in January's partition: the write finds it gone and makes it.
+    let counts = other.write_chunk(run, &[first], &[]).await.unwrap();
+    assert_eq!(counts.inserted, 1);
+    other.delete(series, january).await.unwrap();
     // A write into a dropped month makes its partition again.
     let series = store.ensure_series(&temperature_key()).await.unwrap();
     let run = store
