@@ -479,6 +479,17 @@ pub enum Flag {
 }
 
 impl Flag {
+    /// The name the API uses (as serialized).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Flag::Observed => "observed",
+            Flag::Trace => "trace",
+            Flag::Estimated => "estimated",
+            Flag::FilledFromSecondary => "filled_from_secondary",
+            Flag::Interpolated => "interpolated",
+        }
+    }
+
     pub const fn code(self) -> i64 {
         match self {
             Flag::Observed => 0,

@@ -27,6 +27,8 @@ pub struct SeriesQuery {
     resolution: Option<String>,
     /// `columnar` (default; `json` is the same) or `csv`.
     format: Option<String>,
+    /// `true`: CSV gets a `<variable>_flag` column after each variable.
+    flags: Option<String>,
     /// `none` (default), `locf` or `linear`: fill runs of at most `max_gap` missing steps.
     fill: Option<String>,
     max_gap: Option<String>,
@@ -528,8 +530,18 @@ async fn answer(
         }
         time = axis;
     }
+    let with_flags = match query.flags.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("flags is true or false, got `{other}`"),
+            ));
+        }
+    };
     if format == "csv" {
-        return Ok(csv(&time, &variables));
+        return Ok(csv(&time, &variables, with_flags));
     }
     Ok(Json(Columnar {
         location: location.id.clone(),
@@ -675,12 +687,19 @@ fn aggregate(aggregation: Aggregation, values: &[(f64, &std::sync::Arc<str>)]) -
     })
 }
 
-/// The columns as CSV: `time` then one column per variable, empty where there is no value.
-fn csv(time: &[String], variables: &BTreeMap<&'static str, Column>) -> Response {
+/// The columns as CSV: `time` then one column per variable, empty where there is no value;
+/// with `flags`, each followed by `<variable>_flag`: how the value came to be (`observed`,
+/// `trace`, …, `filled` for a value `fill` added; empty for aggregates, which have none).
+fn csv(time: &[String], variables: &BTreeMap<&'static str, Column>, flags: bool) -> Response {
     let mut out = String::from("time");
     for name in variables.keys() {
         out.push(',');
         out.push_str(name);
+        if flags {
+            out.push(',');
+            out.push_str(name);
+            out.push_str("_flag");
+        }
     }
     out.push('\n');
     for (i, t) in time.iter().enumerate() {
@@ -689,6 +708,14 @@ fn csv(time: &[String], variables: &BTreeMap<&'static str, Column>) -> Response 
             out.push(',');
             if let Some(v) = column.values[i] {
                 out.push_str(&v.to_string());
+            }
+            if flags {
+                out.push(',');
+                if column.filled.get(i).copied().unwrap_or(false) {
+                    out.push_str("filled");
+                } else if let Some(Some(flag)) = column.flags.get(i) {
+                    out.push_str(flag.as_str());
+                }
             }
         }
         out.push('\n');

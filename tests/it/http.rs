@@ -749,6 +749,20 @@ async fn series_come_raw_hourly_daily_in_local_days_as_csv_and_by_point() {
         (20..25).all(|i| t["values"][i].is_null()),
         "longer than max_gap: {t}"
     );
+    // The same as CSV with flag columns: filled rows say so, stored ones say what they are.
+    let text = client()
+        .get(url("&variables=temperature&fill=linear&max_gap=3&format=csv&flags=true"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "time,temperature,temperature_flag");
+    assert!(lines[5].ends_with(",observed"), "{}", lines[5]);
+    assert!(lines[6].ends_with(",filled"), "{}", lines[6]);
+    assert!(lines[21].ends_with(",,"), "a hole left empty: {}", lines[21]);
     let (_, carried) = get(url("&variables=temperature&fill=locf&max_gap=5")).await;
     let c = &carried["variables"]["temperature"];
     assert!((20..25).all(|i| c["values"][i].as_f64() == Some(temperature[19])));
@@ -766,6 +780,7 @@ async fn series_come_raw_hourly_daily_in_local_days_as_csv_and_by_point() {
         ("&format=xml", 400, "invalid_parameter"),
         ("&variables=snow", 400, "unknown_variable"),
         ("&fill=spline", 400, "invalid_parameter"),
+        ("&format=csv&flags=yes", 400, "invalid_parameter"),
         ("&fill=locf&max_gap=0", 400, "invalid_parameter"),
     ] {
         let (status, body) = get(url(extra)).await;
