@@ -6,12 +6,13 @@
 //! Needs `ALMANAC_BENCH_POSTGRES_URL` (or `ALMANAC_TEST_POSTGRES_URL`) for PostgreSQL. Prints
 //! figures; asserts only the counts. Run: `cargo bench --bench rotation`.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
-use almanac::domain::{
-    Coordinates, Dataset, Flag, Grid, Location, LocationKind, Step, TimeRange, Timestamp,
-};
+#[path = "common/mod.rs"]
+mod common;
+use common::{location, psql};
+
+use almanac::domain::{Dataset, Flag, Grid, Location, Step, TimeRange, Timestamp};
 use almanac::store::{NewRun, Postgres, Row, SeriesKey, Sqlite, Store};
 
 const CITIES: usize = 50;
@@ -150,18 +151,10 @@ fn size(url: &str) {
     );
 }
 
-fn psql(url: &str, command: &str) {
-    let status = std::process::Command::new("psql")
-        .args([url, "-q", "-v", "ON_ERROR_STOP=1", "-c", command])
-        .status()
-        .expect("psql");
-    assert!(status.success(), "psql -c {command}");
-}
-
 /// Writes the 24 months, a month of every series per chunk; returns the series ids.
 async fn load(store: &dyn Store) -> Vec<i64> {
     let window = window();
-    let locations: Vec<Location> = (0..CITIES).map(location).collect();
+    let locations: Vec<Location> = (0..CITIES).map(|i| location(i, 0.01)).collect();
     store.sync_locations(&locations).await.expect("locations");
     let run = store
         .start_run(&NewRun {
@@ -215,22 +208,4 @@ async fn load(store: &dyn Store) -> Vec<i64> {
         started.elapsed().as_secs_f64()
     );
     ids
-}
-
-fn location(i: usize) -> Location {
-    Location {
-        id: format!("city{i}"),
-        name: format!("City {i}"),
-        country: "ES".into(),
-        coordinates: Coordinates::new(40.0, -3.0 + i as f64 / 100.0).expect("coordinates"),
-        timezone: "Europe/Madrid".into(),
-        radius_km: 20.0,
-        kind: LocationKind::City,
-        enabled: true,
-        aliases: vec![],
-        aemet_stations: vec![],
-        price_zone: None,
-        source_hours: Default::default(),
-        sources: BTreeMap::new(),
-    }
 }

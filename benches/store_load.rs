@@ -6,12 +6,13 @@
 //! run, for comparison. Prints figures; asserts only the counts.
 //! Run: `cargo bench --bench store_load`.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
-use almanac::domain::{
-    Coordinates, Dataset, Flag, Location, LocationKind, Step, TimeRange, Timestamp,
-};
+#[path = "common/mod.rs"]
+mod common;
+use common::{location, psql};
+
+use almanac::domain::{Dataset, Flag, Location, Step, TimeRange, Timestamp};
 use almanac::store::{NewRun, Postgres, Row, SeriesKey, Sqlite, Store};
 
 const VARIABLES: [&str; 6] = [
@@ -53,15 +54,6 @@ async fn run() {
     copy(&url, &chunks);
     drop(postgres);
     psql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
-}
-
-/// Runs `command` through psql against `url`.
-fn psql(url: &str, command: &str) {
-    let status = std::process::Command::new("psql")
-        .args([url, "-q", "-v", "ON_ERROR_STOP=1", "-c", command])
-        .status()
-        .expect("psql");
-    assert!(status.success(), "psql -c {command}");
 }
 
 /// The same rows through `psql \copy` into a table partitioned like `observations`.
@@ -119,7 +111,7 @@ async fn load(store: &dyn Store) -> Vec<Vec<Row>> {
         start: end.months_before(24),
         end,
     };
-    let locations: Vec<Location> = (0..10).map(location).collect();
+    let locations: Vec<Location> = (0..10).map(|i| location(i, 0.1)).collect();
     store.sync_locations(&locations).await.expect("locations");
     let run = store
         .start_run(&NewRun {
@@ -185,22 +177,4 @@ async fn load(store: &dyn Store) -> Vec<Vec<Row>> {
         );
     }
     chunks
-}
-
-fn location(i: usize) -> Location {
-    Location {
-        id: format!("city{i}"),
-        name: format!("City {i}"),
-        country: "ES".into(),
-        coordinates: Coordinates::new(40.0, -3.0 + i as f64 / 10.0).expect("coordinates"),
-        timezone: "Europe/Madrid".into(),
-        radius_km: 20.0,
-        kind: LocationKind::City,
-        enabled: true,
-        aliases: vec![],
-        aemet_stations: vec![],
-        price_zone: None,
-        source_hours: Default::default(),
-        sources: BTreeMap::new(),
-    }
 }

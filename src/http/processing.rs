@@ -310,23 +310,6 @@ pub async fn quality(
     let mut series = Vec::new();
     for &dataset in Dataset::ALL {
         for s in core.store.series(&location.id, dataset).await? {
-            // Flatlines are measured whole: read a day either side.
-            let around = TimeRange {
-                start: range.start.plus(-86_400),
-                end: range.end.plus(86_400),
-            };
-            let values: Vec<Arrived> = core
-                .store
-                .read(s.id, around)
-                .await?
-                .into_iter()
-                .map(|p| Arrived {
-                    ts: p.ts,
-                    value: p.value,
-                    arrival: p.created_run,
-                })
-                .collect();
-            let refused = core.store.refused(&s, around).await?;
             let last_value_at = core.store.last_timestamp(s.id).await?;
             series.push(SeriesQuality {
                 dataset,
@@ -335,14 +318,7 @@ pub async fn quality(
                 step_seconds: s.step.seconds(),
                 last_value_at,
                 staleness_steps: quality::staleness(last_value_at, now, s.step),
-                days: quality::daily(
-                    &values,
-                    Some(&refused),
-                    s.step,
-                    &zone,
-                    (first, last),
-                    &rules,
-                ),
+                days: series_days(&core, &s, &zone, (first, last), range, &rules).await?,
             });
         }
     }
@@ -358,6 +334,42 @@ pub async fn quality(
         formula: FORMULA,
         series,
     }))
+}
+
+/// The quality of one series on local days `days` spanning `range`, from its values a day
+/// either side (a flatline is measured whole) and what ingestion refused.
+async fn series_days(
+    core: &Core,
+    series: &Series,
+    zone: &TimeZone,
+    days: (jiff::civil::Date, jiff::civil::Date),
+    range: TimeRange,
+    rules: &quality::Rules,
+) -> Result<Vec<DayQuality>, ApiError> {
+    let around = TimeRange {
+        start: range.start.plus(-86_400),
+        end: range.end.plus(86_400),
+    };
+    let values: Vec<Arrived> = core
+        .store
+        .read(series.id, around)
+        .await?
+        .into_iter()
+        .map(|p| Arrived {
+            ts: p.ts,
+            value: p.value,
+            arrival: p.created_run,
+        })
+        .collect();
+    let refused = core.store.refused(series, around).await?;
+    Ok(quality::daily(
+        &values,
+        Some(&refused),
+        series.step,
+        zone,
+        days,
+        rules,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -984,31 +996,16 @@ pub async fn dashboard(
         {
             let mut scores = Vec::new();
             for s in core.store.series(&location.id, Dataset::Sensor).await? {
-                let range = TimeRange {
-                    start: start.plus(-86_400),
-                    end: end.plus(86_400),
-                };
-                let values: Vec<Arrived> = core
-                    .store
-                    .read(s.id, range)
-                    .await?
-                    .into_iter()
-                    .map(|p| Arrived {
-                        ts: p.ts,
-                        value: p.value,
-                        arrival: p.created_run,
-                    })
-                    .collect();
-                let refused = core.store.refused(&s, range).await?;
                 scores.extend(
-                    quality::daily(
-                        &values,
-                        Some(&refused),
-                        s.step,
+                    series_days(
+                        &core,
+                        &s,
                         &zone,
                         (yesterday, yesterday),
+                        TimeRange { start, end },
                         &rules,
                     )
+                    .await?
                     .iter()
                     .map(|d| d.score),
                 );

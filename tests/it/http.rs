@@ -751,7 +751,9 @@ async fn series_come_raw_hourly_daily_in_local_days_as_csv_and_by_point() {
     );
     // The same as CSV with flag columns: filled rows say so, stored ones say what they are.
     let text = client()
-        .get(url("&variables=temperature&fill=linear&max_gap=3&format=csv&flags=true"))
+        .get(url(
+            "&variables=temperature&fill=linear&max_gap=3&format=csv&flags=true",
+        ))
         .send()
         .await
         .unwrap()
@@ -762,7 +764,11 @@ async fn series_come_raw_hourly_daily_in_local_days_as_csv_and_by_point() {
     assert_eq!(lines[0], "time,temperature,temperature_flag");
     assert!(lines[5].ends_with(",observed"), "{}", lines[5]);
     assert!(lines[6].ends_with(",filled"), "{}", lines[6]);
-    assert!(lines[21].ends_with(",,"), "a hole left empty: {}", lines[21]);
+    assert!(
+        lines[21].ends_with(",,"),
+        "a hole left empty: {}",
+        lines[21]
+    );
     let (_, carried) = get(url("&variables=temperature&fill=locf&max_gap=5")).await;
     let c = &carried["variables"]["temperature"];
     assert!((20..25).all(|i| c["values"][i].as_f64() == Some(temperature[19])));
