@@ -10,19 +10,10 @@ use std::time::Instant;
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{location, psql};
+use common::{VARIABLES, location, psql};
 
 use almanac::domain::{Dataset, Flag, Location, Step, TimeRange, Timestamp};
 use almanac::store::{NewRun, Postgres, Row, SeriesKey, Sqlite, Store};
-
-const VARIABLES: [&str; 6] = [
-    "temperature",
-    "precipitation",
-    "humidity",
-    "wind_speed",
-    "pressure",
-    "weather_code",
-];
 
 fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");

@@ -4,6 +4,16 @@ use std::collections::BTreeMap;
 
 use almanac::domain::{Coordinates, Location, LocationKind};
 
+/// The hourly weather variables every bench location gets.
+pub const VARIABLES: [&str; 6] = [
+    "temperature",
+    "precipitation",
+    "humidity",
+    "wind_speed",
+    "pressure",
+    "weather_code",
+];
+
 /// City `i` of a bench: an enabled city in Europe/Madrid, `step` degrees of longitude apart.
 pub fn location(i: usize, step: f64) -> Location {
     Location {
