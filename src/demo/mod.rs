@@ -75,7 +75,7 @@ pub fn use_upstream(config: &mut Config, address: SocketAddr) {
     traffic.history_url = format!("http://{address}{}", madrid::HISTORY_TEMPLATE);
 }
 
-/// Writes `days` days of the simulated water network (up to today's UTC midnight) as a CSV
+/// Writes `days` days of the simulated water network (and today up to now) as a CSV
 /// export under `dir`, loads it through the generic import and processes it.
 pub async fn load_water(
     core: &crate::core::Core,
@@ -83,10 +83,21 @@ pub async fn load_water(
     days: u32,
 ) -> anyhow::Result<()> {
     use crate::domain::{Step, Timestamp};
-    let start = Timestamp::now()
-        .floor(Step::DAY)
-        .plus(-i64::from(days) * 86_400);
-    let (csv, _) = water::readings(start, days);
+    let now = Timestamp::now();
+    let start = now.floor(Step::DAY).plus(-i64::from(days) * 86_400);
+    // The days before today, and today up to the last quarter hour, as a live network would be.
+    let (csv, _) = water::readings(start, days + 1);
+    let last = now
+        .floor(Step::QUARTER_HOUR)
+        .to_jiff()
+        .strftime("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    let csv: String = csv
+        .lines()
+        .enumerate()
+        .filter(|(i, line)| *i == 0 || line.get(..19).is_some_and(|ts| ts <= last.as_str()))
+        .flat_map(|(_, line)| [line, "\n"])
+        .collect();
     std::fs::create_dir_all(dir)?;
     let path = dir.join("demo_water_network.csv");
     std::fs::write(&path, csv)?;

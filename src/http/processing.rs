@@ -587,11 +587,18 @@ async fn latest_window(
     window: Window,
 ) -> Result<Option<(Timestamp, Timestamp)>, ApiError> {
     let zone = TimeZone::get(&location.timezone).unwrap_or(TimeZone::UTC);
+    Ok(newest_reading(core, location)
+        .await?
+        .map(|ts| window.bounds(ts, &zone)))
+}
+
+/// The instant of a location's newest sensor reading.
+async fn newest_reading(core: &Core, location: &Location) -> Result<Option<Timestamp>, ApiError> {
     let mut newest = None;
     for s in core.store.series(&location.id, Dataset::Sensor).await? {
         newest = newest.max(core.store.last_timestamp(s.id).await?);
     }
-    Ok(newest.map(|ts| window.bounds(ts, &zone)))
+    Ok(newest)
 }
 
 #[derive(Serialize)]
@@ -938,6 +945,7 @@ pub struct Dashboard {
     network: NetworkMetrics,
     nodes: Vec<DashboardNode>,
     recent_anomalies: Vec<StoredAnomaly>,
+    /// The newest reading of any node.
     last_update: Option<Timestamp>,
 }
 
@@ -976,8 +984,8 @@ pub async fn dashboard(
             quality_score: None,
             anomaly_count: 0,
         };
+        last_update = last_update.max(newest_reading(&core, &location).await?);
         if let Some((start, end)) = latest {
-            last_update = last_update.max(Some(end));
             let by =
                 windows_by_variable(&core, &location.id, Window::Hour, TimeRange { start, end })
                     .await?;
