@@ -457,7 +457,9 @@ async fn live_views_and_resolving_an_anomaly() {
     assert_eq!(status, 200, "{dash}");
     assert_eq!(dash["nodes"].as_array().unwrap().len(), 4);
     assert_eq!(
-        dash["last_update"].as_str().map(|s| s.parse::<jiff::Timestamp>().unwrap()),
+        dash["last_update"]
+            .as_str()
+            .map(|s| s.parse::<jiff::Timestamp>().unwrap()),
         Some(today.plus(-900).to_jiff()),
         "the newest reading, 23:45 yesterday"
     );
