@@ -59,7 +59,7 @@ pub struct Faults {
 
 /// Adds the network's nodes (sites in Europe/Rome), the network and the CSV format.
 pub fn configure(config: &mut Config) {
-    for (id, role, latitude, longitude) in NODES {
+    for (id, _, latitude, longitude) in NODES {
         config.locations.insert(
             id.to_owned(),
             LocationConfig {
@@ -78,7 +78,6 @@ pub fn configure(config: &mut Config) {
                 source_hours: BTreeMap::new(),
             },
         );
-        let _ = role;
     }
     config.networks.insert(
         NETWORK.into(),

@@ -152,11 +152,16 @@ const SLOT_SPREAD: i32 = 30;
 /// anomaly per instant: the first method that finds it, in the order threshold, seasonal or
 /// plain z-score, rate of change.
 pub fn detect(values: &[(Timestamp, f64)], from: Timestamp, settings: &Settings) -> Vec<Anomaly> {
-    let seasonal = is_seasonal(values, settings.zone);
+    // Each value's local time of day, minutes from midnight (one zone conversion per value).
+    let slots: Vec<i32> = values
+        .iter()
+        .map(|&(ts, _)| slot_of_day(ts, settings.zone))
+        .collect();
+    let seasonal = seasonal_by_slot(values, &slots);
     // Seasonal series are scored on what is left after the usual level of their time of day
     // (the median of that slot over the previous 14 days); others on their values.
     let baselines: Vec<Option<f64>> = if seasonal {
-        seasonal_baselines(values, settings.zone)
+        seasonal_baselines(values, &slots)
     } else {
         vec![Some(0.0); values.len()]
     };
@@ -278,12 +283,12 @@ fn stuck_mask(values: &[(Timestamp, f64)], settings: &Settings) -> Vec<bool> {
 /// an hour of that time of day over the 14 days before it (a locally straight profile keeps its
 /// median at the centre, and five slots a day give the median enough values to be steady),
 /// when at least a week of that exact time of day is there.
-fn seasonal_baselines(values: &[(Timestamp, f64)], zone: &TimeZone) -> Vec<Option<f64>> {
+fn seasonal_baselines(values: &[(Timestamp, f64)], slots: &[i32]) -> Vec<Option<f64>> {
     let mut by_slot: std::collections::BTreeMap<i32, Vec<usize>> = Default::default();
     let mut out = Vec::with_capacity(values.len());
     let mut near = Vec::new();
     for (i, &(ts, _)) in values.iter().enumerate() {
-        let slot = slot_of_day(ts, zone);
+        let slot = slots[i];
         let oldest = ts.epoch() - SEASON_DAYS * RECENT;
         let recent = |indices: &Vec<usize>| {
             let from = indices.partition_point(|&j| values[j].0.epoch() < oldest);
@@ -370,13 +375,22 @@ fn median_of(values: &mut [f64]) -> f64 {
 /// A series is seasonal when the mean profile by local hour of day explains at least half of
 /// its variance (and it spans at least two days).
 pub fn is_seasonal(values: &[(Timestamp, f64)], zone: &TimeZone) -> bool {
+    let slots: Vec<i32> = values
+        .iter()
+        .map(|&(ts, _)| slot_of_day(ts, zone))
+        .collect();
+    seasonal_by_slot(values, &slots)
+}
+
+/// [`is_seasonal`] with each value's minutes from local midnight given.
+fn seasonal_by_slot(values: &[(Timestamp, f64)], slots: &[i32]) -> bool {
     if values.len() < 2 || values[values.len() - 1].0.epoch() - values[0].0.epoch() < 2 * RECENT {
         return false;
     }
     let mut sums = [(0.0f64, 0u32); 24];
     let mut total = 0.0;
-    for &(ts, v) in values {
-        let h = ts.to_jiff().to_zoned(zone.clone()).hour() as usize;
+    for (&(_, v), &slot) in values.iter().zip(slots) {
+        let h = (slot / 60) as usize;
         sums[h].0 += v;
         sums[h].1 += 1;
         total += v;
@@ -384,8 +398,8 @@ pub fn is_seasonal(values: &[(Timestamp, f64)], zone: &TimeZone) -> bool {
     let mean = total / values.len() as f64;
     let mut within = 0.0;
     let mut all = 0.0;
-    for &(ts, v) in values {
-        let h = ts.to_jiff().to_zoned(zone.clone()).hour() as usize;
+    for (&(_, v), &slot) in values.iter().zip(slots) {
+        let h = (slot / 60) as usize;
         let hour_mean = sums[h].0 / f64::from(sums[h].1);
         within += (v - hour_mean).powi(2);
         all += (v - mean).powi(2);

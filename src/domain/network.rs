@@ -11,6 +11,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::windows::WindowMetrics;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -36,6 +38,26 @@ pub enum Basis {
     VolumeSum,
     MeterIncrease,
     FlowIntegrated,
+}
+
+impl Basis {
+    /// Each basis with the variable it reads, in order of preference.
+    pub const ORDER: [(Basis, &'static str); 3] = [
+        (Basis::VolumeSum, "volume"),
+        (Basis::MeterIncrease, "total_volume"),
+        (Basis::FlowIntegrated, "flow_rate"),
+    ];
+
+    /// The volume (m³) one window of this basis' variable stands for.
+    pub fn volume(self, w: &WindowMetrics) -> Option<f64> {
+        match self {
+            Basis::VolumeSum => w.sum,
+            Basis::MeterIncrease => w.delta,
+            Basis::FlowIntegrated => {
+                Some(w.mean * (w.end.epoch() - w.start.epoch()) as f64 / 1_000.0)
+            }
+        }
+    }
 }
 
 /// One node's volume over a window, or none when it has no reading there.

@@ -280,7 +280,7 @@ pub async fn series_at_point(
 }
 
 /// Where `dataset` of `location` is stored: a city's prices at its price zone, the rest at it.
-fn stored_at<'a>(
+pub(super) fn stored_at<'a>(
     core: &'a Core,
     location: &'a crate::domain::Location,
     dataset: Dataset,

@@ -147,20 +147,10 @@ fn volume_at(
         by.get(name)
             .and_then(|(_, rows)| rows.iter().find(|w| w.start == start))
     };
-    if let Some(w) = at("volume") {
-        return Some((w.sum?, Basis::VolumeSum, w.completeness()));
-    }
-    if let Some(w) = at("total_volume") {
-        return Some((w.delta?, Basis::MeterIncrease, w.completeness()));
-    }
-    at("flow_rate").map(|w| {
-        let seconds = (w.end.epoch() - w.start.epoch()) as f64;
-        (
-            w.mean * seconds / 1_000.0,
-            Basis::FlowIntegrated,
-            w.completeness(),
-        )
-    })
+    let (basis, w) = Basis::ORDER
+        .iter()
+        .find_map(|&(basis, name)| at(name).map(|w| (basis, w)))?;
+    Some((basis.volume(w)?, basis, w.completeness()))
 }
 
 /// `GET /api/v1/nodes/{id}/history?start_time&end_time&time_window`: the node's windows
@@ -546,7 +536,10 @@ pub async fn metrics(
 ) -> Result<Json<LatestMetrics>, ApiError> {
     let location = node(&core, &id)?;
     let window = window(query.time_window.as_deref())?;
-    let latest = latest_window(&core, &location, window).await?;
+    let zone = TimeZone::get(&location.timezone).unwrap_or(TimeZone::UTC);
+    let latest = newest_reading(&core, &location)
+        .await?
+        .map(|ts| window.bounds(ts, &zone));
     let Some((start, end)) = latest else {
         return Err(ApiError::not_found(
             "no_metrics",
@@ -578,18 +571,6 @@ pub async fn metrics(
             .reduce(f64::min),
         anomaly_count: anomalies.len() as u32,
     }))
-}
-
-/// The bounds of the window holding a location's newest sensor reading.
-async fn latest_window(
-    core: &Core,
-    location: &Location,
-    window: Window,
-) -> Result<Option<(Timestamp, Timestamp)>, ApiError> {
-    let zone = TimeZone::get(&location.timezone).unwrap_or(TimeZone::UTC);
-    Ok(newest_reading(core, location)
-        .await?
-        .map(|ts| window.bounds(ts, &zone)))
 }
 
 /// The instant of a location's newest sensor reading.
@@ -711,24 +692,11 @@ async fn network_over(core: &Core, id: &str, range: TimeRange) -> Result<Network
         let mut found: Option<(f64, Basis)> = None;
         let mut present = 0u64;
         let mut expected = 0u64;
-        for (name, basis) in [
-            ("volume", Basis::VolumeSum),
-            ("total_volume", Basis::MeterIncrease),
-            ("flow_rate", Basis::FlowIntegrated),
-        ] {
+        for (basis, name) in Basis::ORDER {
             let Some((series, rows)) = by.get(name) else {
                 continue;
             };
-            let total: f64 = rows
-                .iter()
-                .filter_map(|w| match basis {
-                    Basis::VolumeSum => w.sum,
-                    Basis::MeterIncrease => w.delta,
-                    Basis::FlowIntegrated => {
-                        Some(w.mean * (w.end.epoch() - w.start.epoch()) as f64 / 1_000.0)
-                    }
-                })
-                .sum();
+            let total: f64 = rows.iter().filter_map(|w| basis.volume(w)).sum();
             present = rows.iter().map(|w| u64::from(w.count)).sum();
             expected = u64::from(crate::domain::windows::expected(
                 range.start,
@@ -973,7 +941,8 @@ pub async fn dashboard(
     for (node_id, &role) in &core.config.networks[&id].nodes {
         let location = node(&core, node_id)?;
         let zone = TimeZone::get(&location.timezone).unwrap_or(TimeZone::UTC);
-        let latest = latest_window(&core, &location, Window::Hour).await?;
+        let newest = newest_reading(&core, &location).await?;
+        let latest = newest.map(|ts| Window::Hour.bounds(ts, &zone));
         let mut node = DashboardNode {
             node_id: location.id.clone(),
             node_name: location.name.clone(),
@@ -984,7 +953,7 @@ pub async fn dashboard(
             quality_score: None,
             anomaly_count: 0,
         };
-        last_update = last_update.max(newest_reading(&core, &location).await?);
+        last_update = last_update.max(newest);
         if let Some((start, end)) = latest {
             let by =
                 windows_by_variable(&core, &location.id, Window::Hour, TimeRange { start, end })
@@ -1081,10 +1050,7 @@ pub async fn energy_features(
         .registry
         .get(&id)
         .ok_or_else(|| ApiError::not_found("unknown_location", format!("no location `{id}`")))?;
-    let zone_location = match &location.price_zone {
-        Some(zone) => core.registry.get(zone).unwrap_or(location),
-        None => location,
-    };
+    let zone_location = super::native::stored_at(&core, location, Dataset::EnergyPrice);
     let (Some(start), Some(end)) = (query.start.as_deref(), query.end.as_deref()) else {
         return Err(ApiError::bad_request(
             "missing_parameter",

@@ -164,6 +164,22 @@ pub struct Extent {
     pub instants: u64,
 }
 
+/// Each series' values before its cutoff deleted, series by series; how many each lost.
+async fn delete_before<S: Store + ?Sized>(
+    store: &S,
+    cutoffs: &[(SeriesId, Timestamp)],
+) -> Result<Vec<(SeriesId, u64)>, StoreError> {
+    let mut out = Vec::with_capacity(cutoffs.len());
+    for &(series, cutoff) in cutoffs {
+        let range = TimeRange {
+            start: Timestamp::from_epoch(i64::MIN / 4),
+            end: cutoff,
+        };
+        out.push((series, store.delete(series, range).await?));
+    }
+    Ok(out)
+}
+
 #[async_trait]
 pub trait Store: Processing + Send + Sync {
     /// Succeeds when the store answers a trivial query.
@@ -264,15 +280,7 @@ pub trait Store: Processing + Send + Sync {
         &self,
         cutoffs: &[(SeriesId, Timestamp)],
     ) -> Result<Vec<(SeriesId, u64)>, StoreError> {
-        let mut out = Vec::with_capacity(cutoffs.len());
-        for &(series, cutoff) in cutoffs {
-            let range = TimeRange {
-                start: Timestamp::from_epoch(i64::MIN / 4),
-                end: cutoff,
-            };
-            out.push((series, self.delete(series, range).await?));
-        }
-        Ok(out)
+        delete_before(self, cutoffs).await
     }
     /// A counter raised by every write that changes a value of the location's dataset (0 before
     /// any): equal versions mean equal data.

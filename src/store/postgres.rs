@@ -106,12 +106,12 @@ impl Postgres {
         let created = self
             .ensure_partitions(&mut tx, rows.iter().map(|r| r.ts))
             .await?;
-        let series: Vec<i64> = rows.iter().map(|r| r.series).collect();
-        let instants: Vec<i64> = rows.iter().map(|r| r.ts.epoch()).collect();
-        let values: Vec<f64> = rows.iter().map(|r| r.value).collect();
-        let flags: Vec<i64> = rows.iter().map(|r| r.flag.code()).collect();
+        // The distinct series (`= ANY` probes an index once per element).
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.series).collect();
+        ids.sort_unstable();
+        ids.dedup();
         let copied = if copy {
-            self.copy_if_fresh(&mut tx, run, &rows)
+            self.copy_if_fresh(&mut tx, run, &rows, &ids)
                 .await?
                 .map(|n| (n, 0, 0))
         } else {
@@ -121,7 +121,12 @@ impl Postgres {
         // `existing` tells new, changed and unchanged rows apart in the same statement.
         let (total, existing, changed): (i64, i64, i64) = match copied {
             Some(counts) => counts,
-            None => sqlx::query_as(
+            None => {
+                let series: Vec<i64> = rows.iter().map(|r| r.series).collect();
+                let instants: Vec<i64> = rows.iter().map(|r| r.ts.epoch()).collect();
+                let values: Vec<f64> = rows.iter().map(|r| r.value).collect();
+                let flags: Vec<i64> = rows.iter().map(|r| r.flag.code()).collect();
+                sqlx::query_as(
             "WITH input AS (
                  SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::DOUBLE PRECISION[], $4::BIGINT[])
                      AS t (series_id, ts, value, flag)
@@ -148,7 +153,8 @@ impl Postgres {
         .bind(&flags)
         .bind(run)
         .fetch_one(&mut *tx)
-        .await?,
+        .await?
+            }
         };
         for batch in rejects.chunks(ROWS_PER_STATEMENT) {
             let mut insert = QueryBuilder::<Db>::new(
@@ -171,10 +177,6 @@ impl Postgres {
             rejected: rejects.len() as u64,
         };
         if counts.inserted + counts.updated > 0 {
-            // The distinct series only: `= ANY` probes the index once per element.
-            let mut ids = series;
-            ids.sort_unstable();
-            ids.dedup();
             sqlx::query(concat!(
                 "INSERT INTO versions (location_id, dataset, version) ",
                 "SELECT DISTINCT location_id, dataset, 1 FROM series WHERE id = ANY($1) ",
@@ -212,6 +214,7 @@ impl Postgres {
         tx: &mut sqlx::Transaction<'_, Db>,
         run: RunId,
         rows: &[&Row],
+        ids: &[i64],
     ) -> Result<Option<i64>, StoreError> {
         let (Some(first), Some(last)) = (
             rows.iter().map(|r| r.ts).min(),
@@ -219,14 +222,11 @@ impl Postgres {
         ) else {
             return Ok(None);
         };
-        let mut ids: Vec<i64> = rows.iter().map(|r| r.series).collect();
-        ids.sort_unstable();
-        ids.dedup();
         let stored: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM observations
                             WHERE series_id = ANY($1) AND ts >= $2 AND ts <= $3)",
         )
-        .bind(&ids)
+        .bind(ids)
         .bind(first.epoch())
         .bind(last.epoch())
         .fetch_one(&mut **tx)
@@ -738,12 +738,8 @@ impl Store for Postgres {
         }
         // What is left before each cutoff: the month a cutoff falls in, and partitions that
         // also hold series not listed.
-        for &(series, cutoff) in cutoffs {
-            let range = TimeRange {
-                start: Timestamp::from_epoch(i64::MIN / 4),
-                end: cutoff,
-            };
-            *lost.entry(series).or_default() += self.delete(series, range).await?;
+        for (series, rows) in super::delete_before(self, cutoffs).await? {
+            *lost.entry(series).or_default() += rows;
         }
         Ok(lost.into_iter().collect())
     }

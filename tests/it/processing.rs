@@ -184,7 +184,6 @@ async fn windows_count_what_arrived_and_processing_again_changes_nothing() {
     let written: Vec<u64> = process.iter().map(|r| r.counts.inserted).collect();
     assert!(written[..4].iter().all(|&n| n == 0), "{written:?}");
     assert!(written[4..].iter().all(|&n| n > 0), "{written:?}");
-    let _ = Step::HOUR;
 }
 
 #[tokio::test]
