@@ -1,6 +1,8 @@
 //! Load rate into the stores: 10 locations × 6 variables × 24 months of hourly values (1,051,200
-//! values) written in month chunks through `Store::write_chunk`, as `init` does, then the same
-//! rows again (the all-unchanged path). On SQLite always; on PostgreSQL when
+//! values) in month chunks, written through `store::Batch` as `init` and `import` write them
+//! (consecutive months of a location together, up to `WRITE_BATCH_ROWS`), then the same rows
+//! again (the all-unchanged path); and, into a fresh store, one `Store::write_chunk` per month, to
+//! show what the batching buys. On SQLite always; on PostgreSQL when
 //! `ALMANAC_BENCH_POSTGRES_URL` (or `ALMANAC_TEST_POSTGRES_URL`) names a server, where the same
 //! rows are then also loaded with `psql \copy` into a table partitioned the same way, in the same
 //! run, for comparison. Prints figures; asserts only the counts.
@@ -13,7 +15,7 @@ mod common;
 use common::{VARIABLES, location, psql};
 
 use almanac::domain::{Dataset, Flag, Location, Step, TimeRange, Timestamp};
-use almanac::store::{NewRun, Postgres, Row, SeriesKey, Sqlite, Store};
+use almanac::store::{Batch, NewRun, Postgres, Row, SeriesKey, Sqlite, Store};
 
 fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -22,29 +24,33 @@ fn main() {
 
 async fn run() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sqlite = Sqlite::open(&dir.path().join("bench.db"))
-        .await
-        .expect("store");
     println!("SQLite:");
-    load(&sqlite).await;
+    for (file, batched) in [("batched.db", true), ("months.db", false)] {
+        let sqlite = Sqlite::open(&dir.path().join(file)).await.expect("store");
+        load(&sqlite, batched).await;
+    }
     let Ok(admin) = std::env::var("ALMANAC_BENCH_POSTGRES_URL")
         .or_else(|_| std::env::var("ALMANAC_TEST_POSTGRES_URL"))
     else {
         println!("PostgreSQL: not run (set ALMANAC_BENCH_POSTGRES_URL)");
         return;
     };
-    let name = format!("almanac_bench_{:08x}", fastrand::u32(..));
-    let url = format!(
-        "{}/{name}",
-        admin.rsplit_once('/').expect("a database URL").0
-    );
-    psql(&admin, &format!("CREATE DATABASE {name}"));
-    let postgres = Postgres::connect(&url).await.expect("postgres");
     println!("PostgreSQL:");
-    let chunks = load(&postgres).await;
-    copy(&url, &chunks);
-    drop(postgres);
-    psql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
+    for batched in [true, false] {
+        let name = format!("almanac_bench_{:08x}", fastrand::u32(..));
+        let url = format!(
+            "{}/{name}",
+            admin.rsplit_once('/').expect("a database URL").0
+        );
+        psql(&admin, &format!("CREATE DATABASE {name}"));
+        let postgres = Postgres::connect(&url).await.expect("postgres");
+        let chunks = load(&postgres, batched).await;
+        if batched {
+            copy(&url, &chunks);
+        }
+        drop(postgres);
+        psql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
+    }
 }
 
 /// The same rows through `psql \copy` into a table partitioned like `observations`.
@@ -95,8 +101,9 @@ fn copy(url: &str, chunks: &[Vec<Row>]) {
     );
 }
 
-/// Writes the bench rows twice through `store`; returns them.
-async fn load(store: &dyn Store) -> Vec<Vec<Row>> {
+/// Writes the bench rows through `store`, batched as the loaders do (then again) or a month per
+/// write; returns them, a month of a location per chunk.
+async fn load(store: &dyn Store, batched: bool) -> Vec<Vec<Row>> {
     let end = Timestamp::from_epoch(1_793_491_200); // 2026-11-01T00:00Z
     let window = TimeRange {
         start: end.months_before(24),
@@ -116,8 +123,9 @@ async fn load(store: &dyn Store) -> Vec<Vec<Row>> {
         })
         .await
         .expect("run");
-    let mut chunks = Vec::new();
+    let mut locations_chunks = Vec::new();
     for location in &locations {
+        let mut chunks = Vec::new();
         let mut ids = Vec::new();
         for variable in VARIABLES {
             let key = SeriesKey {
@@ -144,26 +152,50 @@ async fn load(store: &dyn Store) -> Vec<Vec<Row>> {
                 .collect();
             chunks.push(rows);
         }
+        locations_chunks.push(chunks);
     }
+    let chunks: Vec<Vec<Row>> = locations_chunks.iter().flatten().cloned().collect();
     let values: usize = chunks.iter().map(Vec::len).sum();
-    for (label, expect_inserted) in [
-        ("first load (all inserted)", true),
-        ("same rows again (all unchanged)", false),
-    ] {
+    let passes: &[(&str, bool)] = if batched {
+        &[
+            ("first load, batched (all inserted)", true),
+            ("same rows again, batched (all unchanged)", false),
+        ]
+    } else {
+        &[("first load, a month per write (all inserted)", true)]
+    };
+    for &(label, expect_inserted) in passes {
         let started = Instant::now();
-        let mut inserted = 0;
-        for rows in &chunks {
-            inserted += store
-                .write_chunk(run, rows, &[])
-                .await
-                .expect("write")
-                .inserted;
+        let (mut inserted, mut writes) = (0, 0);
+        for location_chunks in &locations_chunks {
+            if batched {
+                let mut batch = Batch::default();
+                for rows in location_chunks {
+                    batch.push(rows.clone(), Vec::new());
+                    if batch.is_full() {
+                        inserted += batch.write(store, run).await.expect("write").inserted;
+                        writes += 1;
+                    }
+                }
+                if batch.chunks() > 0 {
+                    inserted += batch.write(store, run).await.expect("write").inserted;
+                    writes += 1;
+                }
+            } else {
+                for rows in location_chunks {
+                    inserted += store
+                        .write_chunk(run, rows, &[])
+                        .await
+                        .expect("write")
+                        .inserted;
+                    writes += 1;
+                }
+            }
         }
         let seconds = started.elapsed().as_secs_f64();
         assert_eq!(inserted as usize, if expect_inserted { values } else { 0 });
         println!(
-            "{label}: {values} values in {} chunks, {seconds:.2} s, {:.0} values/s",
-            chunks.len(),
+            "{label}: {values} values in {writes} writes, {seconds:.2} s, {:.0} values/s",
             values as f64 / seconds
         );
     }

@@ -1,8 +1,9 @@
 //! `import`: loads a saved file or export (SIAR daily CSVs, a utility's sensor export in a declared
 //! CSV format, any saved upstream payload) into the store, exactly as the live path parses it.
 //! Values go to one location, or, for files carrying several stations or nodes, each to the
-//! location named like its origin. One run per (location, dataset, source); rows are written a
-//! calendar month per transaction; re-importing the same file changes nothing. The source id of
+//! location named like its origin. One run per (location, dataset, source); rows are written in
+//! batches of whole calendar months ([`Batch`]), each one transaction; re-importing the same file
+//! changes nothing. The source id of
 //! imported series is the kind (`siar`, `csv_<format>`), which a location's priority list names.
 
 use std::collections::BTreeMap;
@@ -15,7 +16,7 @@ use crate::core::Core;
 use crate::domain::{Dataset, Reject, RunStatus, Step, TimeRange, Timestamp};
 use crate::sources::Reading;
 use crate::sources::kinds::{self, Options};
-use crate::store::{NewRun, Row, SeriesKey};
+use crate::store::{Batch, NewRun, Row, SeriesKey};
 
 /// Where imported values go.
 pub enum Target<'a> {
@@ -183,18 +184,16 @@ async fn write(
         run,
         ..Outcome::default()
     };
-    let mut rejects = Some(rejects);
-    for rows in months.values() {
+    let mut batch = Batch::default();
+    batch.push(Vec::new(), rejects);
+    for rows in months.into_values() {
         outcome.chunks += 1;
-        let counts = core
-            .store
-            .write_chunk(run, rows, &rejects.take().unwrap_or_default())
-            .await?;
-        outcome.counts += counts;
+        batch.push(rows, Vec::new());
+        if batch.is_full() {
+            outcome.counts += batch.write(core.store.as_ref(), run).await?;
+        }
     }
-    if let Some(rejects) = rejects.filter(|r| !r.is_empty()) {
-        outcome.counts += core.store.write_chunk(run, &[], &rejects).await?;
-    }
+    outcome.counts += batch.write(core.store.as_ref(), run).await?;
     core.store
         .finish_run(run, RunStatus::Succeeded, None, Timestamp::now())
         .await?;

@@ -1,7 +1,8 @@
 //! The shared loading path: a range of one (location, source) cut into month chunks, each
-//! fetched and written atomically under one run. A chunk whose every series is already complete
-//! is skipped when asked, which makes `init` resumable. A failing chunk is recorded and the next
-//! one is tried; the run fails if any chunk did.
+//! fetched, and written atomically under one run in batches of consecutive chunks
+//! ([`Batch`]). A chunk whose every series is already complete is skipped when asked, which makes
+//! `init` resumable. A failing chunk is recorded and the next one is tried; the run fails if any
+//! chunk did.
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use super::Outcome;
 use crate::core::Core;
 use crate::domain::{Grid, Location, Reject, RunStatus, TimeRange, Timestamp, Variable};
 use crate::sources::Source;
-use crate::store::{NewRun, Row, SeriesId, SeriesKey};
+use crate::store::{Batch, NewRun, Row, SeriesId, SeriesKey};
 
 /// One (location, source) pair, its series (from [`series_ids`]) and the range to load.
 pub struct Target<'a> {
@@ -88,16 +89,39 @@ pub async fn run(
         run: core.store.start_run(&new_run).await?,
         ..Outcome::default()
     };
-    for chunk in target.range.split_by_month() {
+    let mut batch = Batch::default();
+    let chunks = target.range.split_by_month();
+    let last = chunks.len().saturating_sub(1);
+    for (i, chunk) in chunks.into_iter().enumerate() {
         outcome.chunks += 1;
         progress.set_message(format!("{} {}", location.id, chunk.start.utc_date()));
         if skip_complete && is_complete(core, series, chunk, source).await? {
             outcome.skipped += 1;
-        } else if let Err(error) = load_chunk(core, series, &mut outcome, target, chunk, now).await
-        {
-            tracing::warn!(location = %location.id, source = source.id(), chunk = %chunk.start, error = format!("{error:#}"), "chunk failed");
-            outcome.failed += 1;
-            outcome.error.get_or_insert_with(|| format!("{error:#}"));
+        } else {
+            match fetch_chunk(core, series, target, chunk, now).await {
+                Ok((rows, rejects, missing)) => {
+                    batch.push(rows, rejects);
+                    outcome.missing += missing;
+                }
+                Err(error) => {
+                    tracing::warn!(location = %location.id, source = source.id(), chunk = %chunk.start, error = format!("{error:#}"), "chunk failed");
+                    outcome.failed += 1;
+                    outcome.error.get_or_insert_with(|| format!("{error:#}"));
+                }
+            }
+        }
+        if batch.is_full() || (i == last && batch.chunks() > 0) {
+            let chunks = batch.chunks();
+            match batch.write(core.store.as_ref(), outcome.run).await {
+                Ok(counts) => outcome.counts += counts,
+                Err(error) => {
+                    tracing::warn!(location = %location.id, source = source.id(), chunks, error = %error, "writing chunks failed");
+                    outcome.failed += chunks;
+                    outcome
+                        .error
+                        .get_or_insert_with(|| format!("writing the chunks: {error}"));
+                }
+            }
         }
         progress.inc(1);
     }
@@ -150,14 +174,14 @@ async fn is_complete(
     Ok(true)
 }
 
-async fn load_chunk(
+/// Fetches one chunk: its rows, its rejects and how many values the source said were missing.
+async fn fetch_chunk(
     core: &Core,
     series: &[(&str, SeriesId)],
-    outcome: &mut Outcome,
     target: &Target<'_>,
     chunk: TimeRange,
     now: Timestamp,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(Vec<Row>, Vec<Reject>, u64)> {
     let source = target.source;
     let fetched = source
         .fetch(target.location, chunk, now)
@@ -206,12 +230,5 @@ async fn load_chunk(
             }),
         }
     }
-    let counts = core
-        .store
-        .write_chunk(outcome.run, &rows, &rejects)
-        .await
-        .context("writing the chunk")?;
-    outcome.counts += counts;
-    outcome.missing += fetched.missing;
-    Ok(())
+    Ok((rows, rejects, fetched.missing))
 }

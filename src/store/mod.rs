@@ -3,6 +3,7 @@
 //! (series, instant); a chunk of rows, its rejects and its run's counts commit in one
 //! transaction, so a killed load leaves whole chunks or nothing.
 
+mod batch;
 mod postgres;
 mod processing;
 mod rows;
@@ -10,6 +11,7 @@ mod sqlite;
 
 use async_trait::async_trait;
 
+pub use batch::{Batch, WRITE_BATCH_ROWS};
 pub use postgres::Postgres;
 pub use processing::{AnomalyFilter, Processing, StoredAnomaly};
 pub use sqlite::Sqlite;
