@@ -87,7 +87,7 @@ async fn run() {
         let store_ms = started.elapsed().as_secs_f64() * 1000.0;
 
         let started = Instant::now();
-        let rows = almanac::read::rows(&core, &madrid, Dataset::Weather, Step::HOUR, range)
+        let rows = almanac::read::rows(&core, &madrid, Dataset::Weather, Step::HOUR, range, None)
             .await
             .expect("rows");
         let rows_ms = started.elapsed().as_secs_f64() * 1000.0;

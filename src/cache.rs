@@ -5,7 +5,6 @@
 //! touches. Entries are evicted oldest first past a byte budget.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -15,18 +14,23 @@ pub struct Entry {
     pub version: i64,
     pub body: Bytes,
     pub content_type: String,
-    /// A strong validator: a hash of the body.
+    /// A strong validator: the CRC-32 of each half of the body and its length (a CRC runs at
+    /// memory speed; a SipHash of a 5 MB answer cost ~4 ms).
     pub etag: String,
     gzip: OnceLock<Bytes>,
 }
 
 impl Entry {
     pub fn new(version: i64, body: Bytes, content_type: String) -> Self {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        body.hash(&mut hasher);
+        let (front, back) = body.split_at(body.len() / 2);
         Self {
             version,
-            etag: format!("\"{:016x}-{}\"", hasher.finish(), body.len()),
+            etag: format!(
+                "\"{:08x}{:08x}-{}\"",
+                crc32fast::hash(front),
+                crc32fast::hash(back),
+                body.len()
+            ),
             body,
             content_type,
             gzip: OnceLock::new(),

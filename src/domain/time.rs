@@ -115,10 +115,39 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The `Display` form written into `buf` without the formatting machinery, for years 0 to
+    /// 9999 (answers print tens of thousands of these); `None` for other years.
+    pub fn rfc3339(self, buf: &mut [u8; 25]) -> Option<&str> {
+        let (days, second) = (self.0.div_euclid(86_400), self.0.rem_euclid(86_400));
+        let (year, month, day) = civil_from_days(days);
+        if !(0..=9_999).contains(&year) {
+            return None;
+        }
+        *buf = *b"0000-00-00T00:00:00+00:00";
+        let mut put = |at: usize, width: usize, mut n: u32| {
+            for i in (at..at + width).rev() {
+                buf[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(0, 4, year as u32);
+        put(5, 2, month);
+        put(8, 2, day);
+        put(11, 2, (second / 3_600) as u32);
+        put(14, 2, (second / 60 % 60) as u32);
+        put(17, 2, (second % 60) as u32);
+        std::str::from_utf8(buf).ok()
+    }
+}
+
 impl fmt::Display for Timestamp {
     /// RFC 3339 in UTC with an explicit `+00:00`, the form Python's `isoformat()` gives the seed.
-    /// Computed directly from the epoch (answers print tens of thousands of these).
+    /// Computed directly from the epoch.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(text) = self.rfc3339(&mut [0; 25]) {
+            return f.write_str(text);
+        }
         let (days, second) = (self.0.div_euclid(86_400), self.0.rem_euclid(86_400));
         let (year, month, day) = civil_from_days(days);
         write!(
@@ -149,7 +178,10 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 /// Serialized as its RFC 3339 text (the `Display` form).
 impl serde::Serialize for Timestamp {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        match self.rfc3339(&mut [0; 25]) {
+            Some(text) => serializer.serialize_str(text),
+            None => serializer.collect_str(self),
+        }
     }
 }
 
@@ -250,7 +282,8 @@ mod tests {
     #[test]
     fn display_matches_jiff_across_eras() {
         for epoch in [
-            -62_135_596_800i64, // 0001-01-01
+            -62_200_000_000i64, // in year -1: the formatting machinery's path
+            -62_135_596_800,    // 0001-01-01
             -86_401,
             -1,
             0,

@@ -429,7 +429,7 @@ async fn answer(
             format!("format is columnar (also json) or csv, got `{format}`"),
         ));
     }
-    let rows = read::rows(core, stored_at, dataset, step, range).await?;
+    let rows = read::rows(core, stored_at, dataset, step, range, Some(&wanted)).await?;
     let mut variables: BTreeMap<&'static str, Column> = wanted
         .iter()
         .map(|&name| {
@@ -449,19 +449,19 @@ async fn answer(
         .collect();
     let zone = jiff::tz::TimeZone::get(&location.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
     let mut time = Vec::with_capacity(rows.len());
-    let rows = rows
-        .iter()
-        .filter(|r| wanted.iter().any(|w| r.values.contains_key(w)));
+    // The frame holds the wanted variables only, so each of its rows has one of them.
+    let columns: Vec<Option<usize>> = variables.keys().map(|name| rows.column(name)).collect();
     match resolution {
         Resolution::Raw => {
-            for row in rows {
-                time.push(row.ts.to_string());
-                for (name, column) in variables.iter_mut() {
-                    column.values.push(row.values.get(name).copied());
-                    column.flags.push(row.flags.get(name).copied());
+            for row in rows.rows() {
+                time.push(row.ts().to_string());
+                for (&i, column) in columns.iter().zip(variables.values_mut()) {
+                    let cell = row.cell(i);
+                    column.values.push(cell.map(|c| c.value));
+                    column.flags.push(cell.map(|c| c.flag));
                     column
                         .sources
-                        .push(row.sources.get(name).map(|s| s.to_string()));
+                        .push(cell.map(|c| row.source_of(c).to_string()));
                 }
             }
         }
@@ -470,9 +470,9 @@ async fn answer(
                 Resolution::Day => ts.to_jiff().to_zoned(zone.clone()).date().to_string(),
                 _ => ts.floor(Step::HOUR).to_string(),
             };
-            let mut buckets: Vec<(String, Vec<&read::Row>)> = Vec::new();
-            for row in rows {
-                let key = label(row.ts);
+            let mut buckets: Vec<(String, Vec<read::Row>)> = Vec::new();
+            for row in rows.rows() {
+                let key = label(row.ts());
                 match buckets.last_mut() {
                     Some((last, members)) if *last == key => members.push(row),
                     _ => buckets.push((key, vec![row])),
@@ -480,13 +480,13 @@ async fn answer(
             }
             for (key, members) in buckets {
                 time.push(key);
-                for (name, column) in variables.iter_mut() {
+                for (&i, (name, column)) in columns.iter().zip(variables.iter_mut()) {
                     let aggregation = dataset
                         .variable(name)
                         .map_or(Aggregation::Mean, |v| v.aggregation);
                     let values: Vec<(f64, &std::sync::Arc<str>)> = members
                         .iter()
-                        .filter_map(|r| Some((*r.values.get(name)?, r.sources.get(name)?)))
+                        .filter_map(|r| r.cell(i).map(|c| (c.value, r.source_of(c))))
                         .collect();
                     column.values.push(aggregate(aggregation, &values));
                     let mut sources: Vec<&str> = values.iter().map(|(_, s)| &***s).collect();

@@ -4,15 +4,16 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::cached::cached;
 use super::error::ApiError;
 use super::params::{ApiBody, ApiQuery, coordinates, date_range};
 use crate::core::Core;
-use crate::domain::{Dataset, Location, Step, TimeRange, weather};
+use crate::domain::{Dataset, Location, Step, TimeRange, Timestamp, weather};
 use crate::read;
 
 #[derive(Serialize)]
@@ -44,31 +45,106 @@ pub struct DataAvailabilityResponse {
 }
 
 #[derive(Serialize)]
-pub struct TrafficDataResponse {
-    date: String,
+pub struct TrafficDataResponse<'a> {
+    date: Timestamp,
     /// Vehicles per hour, mean per measurement point.
     traffic_volume: Option<i64>,
     /// Always `null`: no source counts pedestrians.
     pedestrian_count: Option<i64>,
     congestion_level: Option<&'static str>,
     average_speed: Option<f64>,
-    source: Option<String>,
+    source: Option<&'a str>,
 }
 
+/// An hour of the seed's weather; built and serialized row by row, borrowing from the frame.
 #[derive(Serialize)]
-pub struct WeatherDataResponse {
-    id: String,
-    location_id: String,
-    date: String,
+pub struct WeatherDataResponse<'a> {
+    /// `{location}-weather-{epoch}`.
+    id: Joined<'a>,
+    /// `{location}_{UTC date}`.
+    location_id: Joined<'a>,
+    date: Timestamp,
     temperature: Option<f64>,
     precipitation: Option<f64>,
     humidity: Option<f64>,
     wind_speed: Option<f64>,
     pressure: Option<f64>,
     description: Option<&'static str>,
-    source: Option<String>,
-    created_at: Option<String>,
-    updated_at: Option<String>,
+    source: Option<&'a str>,
+    created_at: Option<Timestamp>,
+    updated_at: Option<Timestamp>,
+}
+
+/// `{location}{separator}{instant}`, the instant as its epoch seconds or its UTC date; written
+/// into a buffer on the stack when serialized (two per row of a long answer).
+struct Joined<'a> {
+    location: &'a str,
+    separator: &'static str,
+    instant: Timestamp,
+    as_date: bool,
+}
+
+impl Serialize for Joined<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (mut epoch, mut rfc3339) = (itoa::Buffer::new(), [0; 25]);
+        let instant = if self.as_date {
+            match self.instant.rfc3339(&mut rfc3339) {
+                Some(text) => &text[..10],
+                None => return serializer.collect_str(&self.to_string()),
+            }
+        } else {
+            epoch.format(self.instant.epoch())
+        };
+        let mut buf = [0u8; 128];
+        let mut at = 0;
+        for part in [self.location, self.separator, instant] {
+            let Some(slot) = buf.get_mut(at..at + part.len()) else {
+                return serializer.serialize_str(&self.to_string());
+            };
+            slot.copy_from_slice(part.as_bytes());
+            at += part.len();
+        }
+        match std::str::from_utf8(&buf[..at]) {
+            Ok(text) => serializer.serialize_str(text),
+            Err(_) => serializer.serialize_str(&self.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for Joined<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.location, self.separator)?;
+        if self.as_date {
+            write!(f, "{}", self.instant.utc_date())
+        } else {
+            write!(f, "{}", self.instant.epoch())
+        }
+    }
+}
+
+/// A JSON array of `items`, serialized straight into one buffer of about the expected size.
+fn json_array<T: Serialize>(
+    items: impl ExactSizeIterator<Item = T>,
+    bytes_each: usize,
+) -> Result<Response, ApiError> {
+    let mut body = Vec::with_capacity(items.len() * bytes_each + 2);
+    let items = std::cell::RefCell::new(Some(items));
+    serde_json::to_writer(&mut body, &Seq(items))?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Bytes::from(body),
+    )
+        .into_response())
+}
+
+/// Serializes an iterator once, as a sequence.
+struct Seq<I>(std::cell::RefCell<Option<I>>);
+
+impl<T: Serialize, I: Iterator<Item = T>> Serialize for Seq<I> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let items = self.0.borrow_mut().take();
+        serializer.collect_seq(items.into_iter().flatten())
+    }
 }
 
 /// The query of the historical endpoints; everything arrives as text and is checked by hand so
@@ -210,12 +286,14 @@ pub async fn historical_weather(
         &location.id,
         Dataset::Weather,
         async {
-            let rows = read::weather_rows(&core, location, range).await?;
-            let body: Vec<WeatherDataResponse> = rows
-                .into_iter()
-                .map(|row| weather_response(location, row))
-                .collect();
-            Ok(Json(body).into_response())
+            let frame = read::weather_rows(&core, location, range, Some(&WEATHER)).await?;
+            let columns = WEATHER.map(|name| frame.column(name));
+            json_array(
+                frame
+                    .rows()
+                    .map(|row| weather_response(location, row, &columns)),
+                330,
+            )
         },
     )
     .await
@@ -262,10 +340,17 @@ pub async fn historical_traffic(
         &location.id,
         Dataset::Traffic,
         async {
-            let rows =
-                read::rows(&core, location, Dataset::Traffic, Step::QUARTER_HOUR, range).await?;
-            let body: Vec<TrafficDataResponse> = rows.into_iter().map(traffic_response).collect();
-            Ok(Json(body).into_response())
+            let frame = read::rows(
+                &core,
+                location,
+                Dataset::Traffic,
+                Step::QUARTER_HOUR,
+                range,
+                Some(&TRAFFIC),
+            )
+            .await?;
+            let columns = TRAFFIC.map(|name| frame.column(name));
+            json_array(frame.rows().map(|row| traffic_response(row, &columns)), 160)
         },
     )
     .await
@@ -282,34 +367,63 @@ fn congestion(service_level: f64) -> &'static str {
     }
 }
 
-fn traffic_response(row: read::Row) -> TrafficDataResponse {
-    let value = |name: &str| row.values.get(name).copied();
+/// The variables the seed's traffic answer is made of, in [`traffic_response`]'s order.
+const TRAFFIC: [&str; 3] = ["intensity", "service_level", "average_speed"];
+
+fn traffic_response<'a>(
+    row: read::Row<'a>,
+    columns: &[Option<usize>; 3],
+) -> TrafficDataResponse<'a> {
     TrafficDataResponse {
-        date: row.ts.to_string(),
-        traffic_volume: value("intensity").map(|v| v.round() as i64),
+        date: row.ts(),
+        traffic_volume: row.value(columns[0]).map(|v| v.round() as i64),
         pedestrian_count: None,
-        congestion_level: value("service_level").map(congestion),
-        average_speed: value("average_speed"),
-        source: row.source.map(|s| s.to_string()),
+        congestion_level: row.value(columns[1]).map(congestion),
+        average_speed: row.value(columns[2]),
+        source: Some(row.source()),
     }
 }
 
-fn weather_response(location: &Location, row: read::Row) -> WeatherDataResponse {
-    let value = |name: &str| row.values.get(name).copied();
-    let date = row.ts.to_string();
+/// The variables the seed's weather answer is made of, in [`weather_response`]'s order.
+const WEATHER: [&str; 6] = [
+    "temperature",
+    "precipitation",
+    "humidity",
+    "wind_speed",
+    "pressure",
+    "weather_code",
+];
+
+fn weather_response<'a>(
+    location: &'a Location,
+    row: read::Row<'a>,
+    columns: &[Option<usize>; 6],
+) -> WeatherDataResponse<'a> {
+    let value = |i: usize| row.value(columns[i]);
+    let ts = row.ts();
     WeatherDataResponse {
-        id: format!("{}-weather-{}", location.id, row.ts.epoch()),
-        // `date` starts with the UTC day (YYYY-MM-DD).
-        location_id: format!("{}_{}", location.id, &date[..10]),
-        date,
-        temperature: value("temperature"),
-        precipitation: value("precipitation"),
-        humidity: value("humidity"),
-        wind_speed: value("wind_speed"),
-        pressure: value("pressure"),
-        description: value("weather_code").and_then(weather::describe),
-        source: row.source.map(|s| s.to_string()),
-        created_at: row.created_at.map(|t| t.to_string()),
-        updated_at: row.updated_at.map(|t| t.to_string()),
+        id: Joined {
+            location: &location.id,
+            separator: "-weather-",
+            instant: ts,
+            as_date: false,
+        },
+        // The UTC day (YYYY-MM-DD) `date` starts with.
+        location_id: Joined {
+            location: &location.id,
+            separator: "_",
+            instant: ts,
+            as_date: true,
+        },
+        date: ts,
+        temperature: value(0),
+        precipitation: value(1),
+        humidity: value(2),
+        wind_speed: value(3),
+        pressure: value(4),
+        description: value(5).and_then(weather::describe),
+        source: Some(row.source()),
+        created_at: row.created_at(),
+        updated_at: row.updated_at(),
     }
 }

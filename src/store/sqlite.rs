@@ -55,6 +55,11 @@ impl Readers {
                 connection
                     .busy_timeout(Duration::from_secs(10))
                     .map_err(read_error)?;
+                // Long reads revisit the same pages: keep them (64 MB, or the file's size,
+                // whichever is less) and map the file rather than copy each page in.
+                connection
+                    .execute_batch("PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456;")
+                    .map_err(read_error)?;
                 connection
             }
         };

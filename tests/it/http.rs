@@ -151,6 +151,40 @@ async fn historical_weather_returns_hourly_rows_for_a_point_in_the_city() {
     let hours: Vec<&str> = rows.iter().map(|r| r["date"].as_str().unwrap()).collect();
     assert!(hours.windows(2).all(|w| w[0] < w[1]), "ordered by time");
 
+    // Every field as the native endpoint (columnar, encoded on its own path) gives it.
+    let next = Timestamp::utc_midnight(day).plus(86_400).utc_date();
+    let (_, native) = get(format!(
+        "{base}/api/v1/locations/madrid/weather?start={day}&end={next}"
+    ))
+    .await;
+    let column = |name: &str, i: usize| native["variables"][name]["values"][i].clone();
+    for (i, row) in rows.iter().enumerate() {
+        let date = row["date"].as_str().unwrap();
+        assert_eq!(native["time"][i].as_str(), Some(date));
+        let epoch = Timestamp::from_jiff(date.parse().unwrap()).epoch();
+        assert_eq!(row["id"], format!("madrid-weather-{epoch}"));
+        assert_eq!(row["location_id"], format!("madrid_{}", &date[..10]));
+        for name in [
+            "temperature",
+            "precipitation",
+            "humidity",
+            "wind_speed",
+            "pressure",
+        ] {
+            assert_eq!(row[name], column(name, i), "{name} at {date}");
+        }
+        let code = column("weather_code", i).as_f64().unwrap();
+        assert_eq!(
+            row["description"].as_str(),
+            almanac::domain::weather::describe(code)
+        );
+        assert_eq!(
+            row["source"],
+            native["variables"]["temperature"]["sources"][i]
+        );
+        assert_eq!(row.as_object().unwrap().len(), 12, "{row}");
+    }
+
     let (_, narrow) = get(format!("{base}{WEATHER}?latitude=40.45&longitude=-3.69&start_date={day}T05:00:00Z&end_date={day}T07:00:00%2B00:00")).await;
     assert_eq!(
         narrow.as_array().unwrap().len(),

@@ -257,22 +257,24 @@ async fn the_hybrid_rule_takes_a_source_only_in_its_local_hours() {
     assert!(!summary.failed(), "{summary}");
     let madrid = core.registry.get("madrid").unwrap();
     let day = TimeRange::new(now.plus(-23 * 3_600), now).unwrap();
-    let rows = almanac::read::weather_rows(&core, madrid, day)
+    let frame = almanac::read::weather_rows(&core, madrid, day, None)
         .await
         .unwrap();
-    assert_eq!(rows.len(), 23);
+    assert_eq!(frame.len(), 23);
     let zone = jiff::tz::TimeZone::get("Europe/Madrid").unwrap();
-    for row in rows {
-        let hour = row.ts.to_jiff().to_zoned(zone.clone()).hour();
+    let temperature = frame.column("temperature");
+    for row in frame.rows() {
+        let hour = row.ts().to_jiff().to_zoned(zone.clone()).hour();
         let expected = if (8..20).contains(&hour) {
             "aemet_obs"
         } else {
             "open_meteo"
         };
         assert_eq!(
-            &*row.sources["temperature"], expected,
+            &**row.source_of(row.cell(temperature).unwrap()),
+            expected,
             "{} ({hour}h local)",
-            row.ts
+            row.ts()
         );
     }
 
@@ -393,11 +395,14 @@ async fn esios_with_a_token_agrees_with_apidatos_hour_by_hour() {
     let other: Vec<_> = ree.iter().map(|p| (p.ts, p.value)).collect();
     assert_eq!(pairs, other);
     let zone = core.registry.get("es_peninsular").unwrap();
-    let rows = almanac::read::rows(&core, zone, Dataset::EnergyPrice, Step::HOUR, window)
+    let frame = almanac::read::rows(&core, zone, Dataset::EnergyPrice, Step::HOUR, window, None)
         .await
         .unwrap();
+    let spot = frame.column("spot");
     assert!(
-        rows.iter().all(|r| &*r.sources["spot"] == "esios"),
+        frame
+            .rows()
+            .all(|r| &**r.source_of(r.cell(spot).unwrap()) == "esios"),
         "ESIOS first in the list"
     );
 }
