@@ -175,6 +175,25 @@ impl Shared {
             .await;
     }
 
+    /// Sets `key` to `value` for `ttl` unless it exists: `Some(true)` when this call set it,
+    /// `Some(false)` when it was there, `None` when Redis did not answer.
+    pub async fn set_once(&self, key: &str, value: &str, ttl: std::time::Duration) -> Option<bool> {
+        self.call(|mut c| {
+            let mut command = redis::cmd("SET");
+            command
+                .arg(key)
+                .arg(value)
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl.as_millis() as u64);
+            async move {
+                let set: Option<String> = command.query_async(&mut c).await?;
+                Ok(set.is_some())
+            }
+        })
+        .await
+    }
+
     async fn call<T, F, Fut>(&self, command: F) -> Option<T>
     where
         F: FnOnce(redis::aio::ConnectionManager) -> Fut,

@@ -1,6 +1,7 @@
 //! The scheduler `serve` runs: each job on its cron expression in the configured time zone.
 //!
-//! At each tick a replica first claims the tick's lease ([`Leases`], in the store by default):
+//! At each tick a replica first claims the tick's lease ([`Leases`]: in the store, with Redis as
+//! a first gate when configured, [`RedisLeases`]):
 //! only one replica gets a tick, and none gets it while the job's previous run still holds the
 //! lease (renewed while it runs, so a killed holder's lease lapses after [`LEASE`]). A job runs
 //! on its own task, so a slow backfill does not delay the next ingest; a failing job logs its
@@ -69,6 +70,47 @@ impl Leases for StoreLeases {
 
     async fn release(&self, job: &str) -> Result<(), StoreError> {
         self.0.release_lease(job, self.holder()).await
+    }
+}
+
+/// Leases claimed in Redis first, when it is configured: the first replica to set a tick's key
+/// goes on to claim the store's lease, the others stop there without touching the database. The
+/// store's lease stays the authority: a replica that cannot reach Redis (or finds its keys
+/// flushed) claims it as if Redis were not there, and the store still lets one replica have a
+/// tick and none while the job's previous run holds it.
+pub struct RedisLeases {
+    pub shared: Arc<crate::cache::Shared>,
+    /// Key prefix (`redis.prefix`).
+    pub prefix: String,
+    pub store: StoreLeases,
+}
+
+#[async_trait]
+impl Leases for RedisLeases {
+    fn holder(&self) -> &str {
+        self.store.holder()
+    }
+
+    async fn claim(
+        &self,
+        job: &str,
+        tick: Timestamp,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let key = format!("{}:lease:{job}:{}", self.prefix, tick.epoch());
+        if self.shared.set_once(&key, self.holder(), LEASE).await == Some(false) {
+            return Ok(false);
+        }
+        self.store.claim(job, tick, until, now).await
+    }
+
+    async fn renew(&self, job: &str, until: Timestamp) -> Result<bool, StoreError> {
+        self.store.renew(job, until).await
+    }
+
+    async fn release(&self, job: &str) -> Result<(), StoreError> {
+        self.store.release(job).await
     }
 }
 
@@ -227,8 +269,17 @@ impl Scheduler {
                 Cron::parse(cron).map_err(|e| anyhow::anyhow!("schedule.{name}: {e}"))?,
             ));
         }
+        let store = StoreLeases(core.store.clone());
+        let leases: Arc<dyn Leases> = match &core.shared {
+            Some(shared) => Arc::new(RedisLeases {
+                shared: shared.clone(),
+                prefix: core.config.redis.prefix.clone(),
+                store,
+            }),
+            None => Arc::new(store),
+        };
         let mut scheduler = Self::new(
-            Arc::new(StoreLeases(core.store.clone())),
+            leases,
             zone,
             jobs,
             Arc::new(Operations(core.clone())),

@@ -393,3 +393,76 @@ async fn two_serve_processes_on_one_postgres_and_redis() {
     drop(store);
     db.drop().await;
 }
+
+#[tokio::test]
+async fn redis_gates_job_ticks_and_the_store_lease_stays_the_authority() {
+    use almanac::scheduler::{LEASE, Leases, RedisLeases, StoreLeases};
+    let Ok(url) = std::env::var("ALMANAC_TEST_REDIS_URL") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "ALMANAC_TEST_REDIS_URL is not set in CI"
+        );
+        eprintln!("NOT RUN: redis_gates_job_ticks (ALMANAC_TEST_REDIS_URL is not set)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("almanac-test-{:016x}", fastrand::u64(..));
+    // Three replicas on one store: two reach Redis, the third's Redis is dead.
+    let replica = |redis: String| {
+        let (dir, prefix) = (&dir, prefix.clone());
+        async move {
+            let store: std::sync::Arc<dyn almanac::store::Store> =
+                crate::support::open_store(dir).await.unwrap().into();
+            RedisLeases {
+                shared: std::sync::Arc::new(almanac::cache::Shared::new(&redis).unwrap()),
+                prefix,
+                store: StoreLeases(store),
+            }
+        }
+    };
+    let (a, b) = (replica(url.clone()).await, replica(url.clone()).await);
+    let dead = replica("redis://127.0.0.1:1".into()).await;
+    let now = Timestamp::now();
+    let until = now.plus(LEASE.as_secs() as i64);
+    let tick = now.floor(almanac::domain::Step::HOUR);
+
+    assert!(a.claim("ingest", tick, until, now).await.unwrap());
+    assert!(
+        !b.claim("ingest", tick, until, now).await.unwrap(),
+        "Redis holds the tick"
+    );
+    assert!(
+        !dead.claim("ingest", tick, until, now).await.unwrap(),
+        "without Redis the store's lease refuses the tick"
+    );
+    a.release("ingest").await.unwrap();
+
+    // Redis flushed (the tick's key gone): the store still refuses a tick already run.
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(format!("{prefix}:lease:ingest:{}", tick.epoch()))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(!b.claim("ingest", tick, until, now).await.unwrap());
+
+    // The next tick: the replica without Redis takes it through the store; a replica that
+    // then wins it in Redis is still refused by the store while the first holds the job.
+    let next = tick.plus(3_600);
+    assert!(dead.claim("ingest", next, until, now).await.unwrap());
+    assert!(!a.claim("ingest", next, until, now).await.unwrap());
+    // A tick another replica won in Redis is left to it without asking the store, which would
+    // have granted it.
+    let later = next.plus(3_600);
+    let _: () = redis::cmd("SET")
+        .arg(format!("{prefix}:lease:process:{}", later.epoch()))
+        .arg("elsewhere")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(!b.claim("process", later, until, now).await.unwrap());
+    assert!(dead.claim("process", later, until, now).await.unwrap());
+    assert_eq!(a.shared.errors() + b.shared.errors(), 0);
+    assert!(dead.shared.errors() > 0, "the dead Redis was tried");
+}
