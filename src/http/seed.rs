@@ -56,72 +56,6 @@ pub struct TrafficDataResponse<'a> {
     source: Option<&'a str>,
 }
 
-/// An hour of the seed's weather; built and serialized row by row, borrowing from the frame.
-#[derive(Serialize)]
-pub struct WeatherDataResponse<'a> {
-    /// `{location}-weather-{epoch}`.
-    id: Joined<'a>,
-    /// `{location}_{UTC date}`.
-    location_id: Joined<'a>,
-    date: Timestamp,
-    temperature: Option<f64>,
-    precipitation: Option<f64>,
-    humidity: Option<f64>,
-    wind_speed: Option<f64>,
-    pressure: Option<f64>,
-    description: Option<&'static str>,
-    source: Option<&'a str>,
-    created_at: Option<Timestamp>,
-    updated_at: Option<Timestamp>,
-}
-
-/// `{location}{separator}{instant}`, the instant as its epoch seconds or its UTC date; written
-/// into a buffer on the stack when serialized (two per row of a long answer).
-struct Joined<'a> {
-    location: &'a str,
-    separator: &'static str,
-    instant: Timestamp,
-    as_date: bool,
-}
-
-impl Serialize for Joined<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (mut epoch, mut rfc3339) = (itoa::Buffer::new(), [0; 25]);
-        let instant = if self.as_date {
-            match self.instant.rfc3339(&mut rfc3339) {
-                Some(text) => &text[..10],
-                None => return serializer.collect_str(&self.to_string()),
-            }
-        } else {
-            epoch.format(self.instant.epoch())
-        };
-        let mut buf = [0u8; 128];
-        let mut at = 0;
-        for part in [self.location, self.separator, instant] {
-            let Some(slot) = buf.get_mut(at..at + part.len()) else {
-                return serializer.serialize_str(&self.to_string());
-            };
-            slot.copy_from_slice(part.as_bytes());
-            at += part.len();
-        }
-        match std::str::from_utf8(&buf[..at]) {
-            Ok(text) => serializer.serialize_str(text),
-            Err(_) => serializer.serialize_str(&self.to_string()),
-        }
-    }
-}
-
-impl std::fmt::Display for Joined<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}{}", self.location, self.separator)?;
-        if self.as_date {
-            write!(f, "{}", self.instant.utc_date())
-        } else {
-            write!(f, "{}", self.instant.epoch())
-        }
-    }
-}
-
 /// A JSON array of `items`, serialized straight into one buffer of about the expected size.
 fn json_array<T: Serialize>(
     items: impl ExactSizeIterator<Item = T>,
@@ -287,13 +221,11 @@ pub async fn historical_weather(
         Dataset::Weather,
         async {
             let frame = read::weather_rows(&core, location, range, Some(&WEATHER)).await?;
-            let columns = WEATHER.map(|name| frame.column(name));
-            json_array(
-                frame
-                    .rows()
-                    .map(|row| weather_response(location, row, &columns)),
-                330,
+            Ok((
+                [(header::CONTENT_TYPE, "application/json")],
+                Bytes::from(weather_json(location, &frame)),
             )
+                .into_response())
         },
     )
     .await
@@ -384,7 +316,7 @@ fn traffic_response<'a>(
     }
 }
 
-/// The variables the seed's weather answer is made of, in [`weather_response`]'s order.
+/// The variables the seed's weather answer is made of, in [`weather_json`]'s order.
 const WEATHER: [&str; 6] = [
     "temperature",
     "precipitation",
@@ -394,36 +326,97 @@ const WEATHER: [&str; 6] = [
     "weather_code",
 ];
 
-fn weather_response<'a>(
-    location: &'a Location,
-    row: read::Row<'a>,
-    columns: &[Option<usize>; 6],
-) -> WeatherDataResponse<'a> {
-    let value = |i: usize| row.value(columns[i]);
-    let ts = row.ts();
-    WeatherDataResponse {
-        id: Joined {
-            location: &location.id,
-            separator: "-weather-",
-            instant: ts,
-            as_date: false,
-        },
-        // The UTC day (YYYY-MM-DD) `date` starts with.
-        location_id: Joined {
-            location: &location.id,
-            separator: "_",
-            instant: ts,
-            as_date: true,
-        },
-        date: ts,
-        temperature: value(0),
-        precipitation: value(1),
-        humidity: value(2),
-        wind_speed: value(3),
-        pressure: value(4),
-        description: value(5).and_then(weather::describe),
-        source: Some(row.source()),
-        created_at: row.created_at(),
-        updated_at: row.updated_at(),
+/// The seed's weather answer (`WeatherDataResponse` in `/openapi.json`), written by hand into
+/// one buffer: the keys are constants, `date` is formatted once per row (its first ten bytes are
+/// `location_id`'s day) and the run times once per change. Serialized by serde's derive, the 19
+/// keys and strings of every row were each scanned for escapes; this is the answer the seed's
+/// training jobs ask for two years at a time.
+fn weather_json(location: &Location, frame: &read::Frame) -> Vec<u8> {
+    let columns = WEATHER.map(|name| frame.column(name));
+    let quoted = serde_json::to_string(&location.id).unwrap_or_default();
+    let id = quoted
+        .as_bytes()
+        .get(1..quoted.len().saturating_sub(1))
+        .unwrap_or_default();
+    let (mut created, mut updated) = (TimeText::default(), TimeText::default());
+    let mut epoch = itoa::Buffer::new();
+    let mut out = Vec::with_capacity(frame.len() * 330 + 2);
+    out.push(b'[');
+    for (i, row) in frame.rows().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let ts = row.ts();
+        let mut buf = [0; 25];
+        let owned;
+        let date = match ts.rfc3339(&mut buf) {
+            Some(text) => text,
+            None => {
+                owned = ts.to_string();
+                &owned
+            }
+        };
+        out.extend_from_slice(b"{\"id\":\"");
+        out.extend_from_slice(id);
+        out.extend_from_slice(b"-weather-");
+        out.extend_from_slice(epoch.format(ts.epoch()).as_bytes());
+        out.extend_from_slice(b"\",\"location_id\":\"");
+        out.extend_from_slice(id);
+        out.push(b'_');
+        out.extend_from_slice(&date.as_bytes()[..10]);
+        out.extend_from_slice(b"\",\"date\":\"");
+        out.extend_from_slice(date.as_bytes());
+        out.extend_from_slice(b"\"");
+        for (key, column) in [
+            &b",\"temperature\":"[..],
+            b",\"precipitation\":",
+            b",\"humidity\":",
+            b",\"wind_speed\":",
+            b",\"pressure\":",
+        ]
+        .into_iter()
+        .zip(columns)
+        {
+            out.extend_from_slice(key);
+            json_value(&mut out, &row.value(column));
+        }
+        out.extend_from_slice(b",\"description\":");
+        json_value(&mut out, &row.value(columns[5]).and_then(weather::describe));
+        out.extend_from_slice(b",\"source\":");
+        json_value(&mut out, &**row.source());
+        out.extend_from_slice(b",\"created_at\":");
+        created.write(&mut out, row.created_at());
+        out.extend_from_slice(b",\"updated_at\":");
+        updated.write(&mut out, row.updated_at());
+        out.push(b'}');
+    }
+    out.push(b']');
+    out
+}
+
+/// Appends `value` as JSON (numbers and strings: nothing that can fail).
+fn json_value<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let _ = serde_json::to_writer(out, value);
+}
+
+/// An optional instant as a JSON string or `null`, formatted again only when it changes (a
+/// row's run times are mostly its neighbours').
+#[derive(Default)]
+struct TimeText {
+    last: Option<(Timestamp, String)>,
+}
+
+impl TimeText {
+    fn write(&mut self, out: &mut Vec<u8>, ts: Option<Timestamp>) {
+        let Some(ts) = ts else {
+            out.extend_from_slice(b"null");
+            return;
+        };
+        if self.last.as_ref().is_none_or(|(at, _)| *at != ts) {
+            self.last = Some((ts, format!("\"{ts}\"")));
+        }
+        if let Some((_, text)) = &self.last {
+            out.extend_from_slice(text.as_bytes());
+        }
     }
 }

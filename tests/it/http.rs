@@ -182,6 +182,9 @@ async fn historical_weather_returns_hourly_rows_for_a_point_in_the_city() {
             row["source"],
             native["variables"]["temperature"]["sources"][i]
         );
+        let written =
+            |key: &str| -> jiff::Timestamp { row[key].as_str().unwrap().parse().unwrap() };
+        assert!(written("created_at") <= written("updated_at"), "{row}");
         assert_eq!(row.as_object().unwrap().len(), 12, "{row}");
     }
 
