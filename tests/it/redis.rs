@@ -13,6 +13,19 @@ use crate::support::{client, config, serve};
 
 const WEATHER: &str = "/api/v1/tenants/t/external/operations/historical-weather-optimized";
 
+/// The test Redis server's URL; `None` (saying so) where none is configured, never in CI.
+fn redis_url(test: &str) -> Option<String> {
+    let url = std::env::var("ALMANAC_TEST_REDIS_URL").ok();
+    if url.is_none() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "ALMANAC_TEST_REDIS_URL is not set in CI"
+        );
+        eprintln!("NOT RUN: {test} (ALMANAC_TEST_REDIS_URL is not set)");
+    }
+    url
+}
+
 /// `x-cache` and the body of one GET.
 async fn fetch(url: &str) -> (u16, String, bytes::Bytes) {
     let response = client().get(url).send().await.unwrap();
@@ -34,12 +47,7 @@ async fn loaded(dir: &tempfile::TempDir) -> std::net::SocketAddr {
 
 #[tokio::test]
 async fn replicas_share_answers_and_see_each_others_writes() {
-    let Ok(url) = std::env::var("ALMANAC_TEST_REDIS_URL") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "ALMANAC_TEST_REDIS_URL is not set in CI"
-        );
-        eprintln!("NOT RUN: replicas_share_answers (ALMANAC_TEST_REDIS_URL is not set)");
+    let Some(url) = redis_url("replicas_share_answers") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -236,12 +244,7 @@ fn free_port() -> u16 {
 /// runs once between them, they answer byte for byte alike, and a write shows in both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_serve_processes_on_one_postgres_and_redis() {
-    let Ok(redis) = std::env::var("ALMANAC_TEST_REDIS_URL") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "ALMANAC_TEST_REDIS_URL is not set in CI"
-        );
-        eprintln!("NOT RUN: two_serve_processes (ALMANAC_TEST_REDIS_URL is not set)");
+    let Some(redis) = redis_url("two_serve_processes") else {
         return;
     };
     let Some(db) = crate::support::postgres("two_serve_processes").await else {
@@ -397,12 +400,7 @@ async fn two_serve_processes_on_one_postgres_and_redis() {
 #[tokio::test]
 async fn redis_gates_job_ticks_and_the_store_lease_stays_the_authority() {
     use almanac::scheduler::{LEASE, Leases, RedisLeases, StoreLeases};
-    let Ok(url) = std::env::var("ALMANAC_TEST_REDIS_URL") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "ALMANAC_TEST_REDIS_URL is not set in CI"
-        );
-        eprintln!("NOT RUN: redis_gates_job_ticks (ALMANAC_TEST_REDIS_URL is not set)");
+    let Some(url) = redis_url("redis_gates_job_ticks") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
