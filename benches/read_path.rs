@@ -1,9 +1,15 @@
 //! Where an uncached read of 24 months of hourly Madrid weather spends its time: the store's
 //! per-series reads, the merge into rows (`read::rows`), and the seed endpoint's JSON. Loads the
-//! window from the simulated upstream first. Prints figures; asserts only that data are there.
+//! window from the simulated upstream first. On SQLite, then on PostgreSQL when
+//! `ALMANAC_BENCH_POSTGRES_URL` (or `ALMANAC_TEST_POSTGRES_URL`) names a server. Prints figures;
+//! asserts only that data are there.
 //! Run: `cargo bench --bench read_path`.
 
 use std::time::Instant;
+
+#[path = "common/mod.rs"]
+#[allow(dead_code)] // only `psql` is used here
+mod common;
 
 use almanac::core::Core;
 use almanac::domain::{Dataset, Step, TimeRange, Timestamp};
@@ -15,16 +21,41 @@ fn main() {
 }
 
 async fn run() {
+    println!("SQLite:");
+    measure(None).await;
+    let Ok(admin) = std::env::var("ALMANAC_BENCH_POSTGRES_URL")
+        .or_else(|_| std::env::var("ALMANAC_TEST_POSTGRES_URL"))
+    else {
+        println!("PostgreSQL: not run (set ALMANAC_BENCH_POSTGRES_URL)");
+        return;
+    };
+    let name = format!("almanac_bench_{:08x}", fastrand::u32(..));
+    let url = format!(
+        "{}/{name}",
+        admin.rsplit_once('/').expect("a database URL").0
+    );
+    common::psql(&admin, &format!("CREATE DATABASE {name}"));
+    println!("PostgreSQL:");
+    measure(Some(&url)).await;
+    common::psql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
+}
+
+/// Loads the window into a fresh store (SQLite, or the PostgreSQL database at `postgres`) and
+/// times reading it back.
+async fn measure(postgres: Option<&str>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let env = [
+    let mut env = vec![
         (
             "ALMANAC__STORE__DATA_DIR",
             dir.path().to_str().expect("utf-8 path"),
         ),
         ("ALMANAC__LOCATIONS__MADRID__SOURCES__TRAFFIC", "[]"),
         ("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "false"),
-    ]
-    .map(|(k, v)| (k.to_string(), v.to_string()));
+    ];
+    if let Some(url) = postgres {
+        env.push(("ALMANAC__STORE__URL", url));
+    }
+    let env = env.into_iter().map(|(k, v)| (k.to_string(), v.to_string()));
     let mut config = almanac::config::load(None, env).expect("config");
     let upstream = almanac::demo::start_upstream(0.0).await.expect("upstream");
     almanac::demo::use_upstream(&mut config, upstream);
