@@ -124,21 +124,23 @@ pub struct Shared {
     connection: tokio::sync::Mutex<Option<redis::aio::ConnectionManager>>,
     resting_until: Mutex<Option<std::time::Instant>>,
     errors: std::sync::atomic::AtomicU64,
+    /// The limit of one call (`redis.timeout_ms`).
+    timeout: std::time::Duration,
 }
 
-const SHARED_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(150);
 const SHARED_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 const SHARED_REST: std::time::Duration = std::time::Duration::from_secs(5);
 const SHARED_TTL_SECS: u64 = 86_400;
 
 impl Shared {
-    /// Checks the URL; connects on first use.
-    pub fn new(url: &str) -> Result<Self, redis::RedisError> {
+    /// Checks the URL; connects on first use. Each call may take `timeout`.
+    pub fn new(url: &str, timeout: std::time::Duration) -> Result<Self, redis::RedisError> {
         Ok(Self {
             client: redis::Client::open(url)?,
             connection: tokio::sync::Mutex::new(None),
             resting_until: Mutex::new(None),
             errors: std::sync::atomic::AtomicU64::new(0),
+            timeout,
         })
     }
 
@@ -224,9 +226,9 @@ impl Shared {
                     }
                 }
             };
-            tokio::time::timeout(SHARED_TIMEOUT, command(connection))
+            tokio::time::timeout(self.timeout, command(connection))
                 .await
-                .map_err(|_| format!("no answer within {SHARED_TIMEOUT:?}"))?
+                .map_err(|_| format!("no answer within {:?}", self.timeout))?
                 .map_err(|e| e.to_string())
         };
         match attempt.await {

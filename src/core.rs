@@ -81,7 +81,11 @@ impl Core {
         ));
         let shared = match &config.redis.url {
             Some(url) => Some(Arc::new(
-                Shared::new(url.expose()).context("redis.url is not a Redis URL")?,
+                Shared::new(
+                    url.expose(),
+                    std::time::Duration::from_millis(config.redis.timeout_ms),
+                )
+                .context("redis.url is not a Redis URL")?,
             )),
             None => None,
         };

@@ -256,7 +256,10 @@ mod tests {
         );
         let err = load(
             Some(&file),
-            env(&[("ALMANAC__SOURCES__OPEN_METEO__ARCHIVE_URLL", "x")]),
+            env(&[
+                ("ALMANAC__SOURCES__OPEN_METEO__ARCHIVE_URLL", "x"),
+                ("ALMANAC__REDIS__TIMEOUT_MS", "0"),
+            ]),
         )
         .unwrap_err();
         let text = err.to_string();
@@ -266,6 +269,7 @@ mod tests {
             "archive_urll",
             "latitude must be",
             "Mars/Olympus",
+            "redis.timeout_ms must be 1..=10000, got 0",
         ] {
             assert!(text.contains(expected), "{expected} missing from:\n{text}");
         }

@@ -54,6 +54,10 @@ pub struct RedisConfig {
     /// The start of every key almanac writes (several deployments can share one Redis).
     #[serde(default = "default_redis_prefix")]
     pub prefix: String,
+    /// How long a Redis call may take before it counts as failed (and Redis is left alone for
+    /// a few seconds); 1..=10000.
+    #[serde(default = "default_redis_timeout_ms")]
+    pub timeout_ms: u64,
 }
 
 impl Default for RedisConfig {
@@ -61,12 +65,17 @@ impl Default for RedisConfig {
         Self {
             url: None,
             prefix: default_redis_prefix(),
+            timeout_ms: default_redis_timeout_ms(),
         }
     }
 }
 
 fn default_redis_prefix() -> String {
     "almanac".into()
+}
+
+fn default_redis_timeout_ms() -> u64 {
+    150
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -426,6 +435,12 @@ impl Config {
             ));
         }
         problems.extend(self.processing_problems());
+        if !(1..=10_000).contains(&self.redis.timeout_ms) {
+            problems.push(format!(
+                "redis.timeout_ms must be 1..=10000, got {}",
+                self.redis.timeout_ms
+            ));
+        }
         if !(1..=1200).contains(&self.init.months) {
             problems.push(format!(
                 "init.months must be between 1 and 1200, got {}",
