@@ -1,7 +1,9 @@
-//! The embedded default store: one SQLite file in WAL mode. Chunk writes stage the rows in a
-//! temporary table so that the counts (inserted / updated / unchanged) come from one join
-//! instead of a statement per row, then upsert them in one statement.
+//! The embedded default store: one SQLite file in WAL mode. A chunk whose range holds nothing
+//! yet is inserted as it is (all inserted); any other is staged in a temporary table so that the
+//! counts (inserted / updated / unchanged) come from one join instead of a statement per row,
+//! then upserted in one statement.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -247,44 +249,16 @@ impl Store for Sqlite {
         rejects: &[Reject],
     ) -> Result<Counts, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "CREATE TEMP TABLE IF NOT EXISTS staging (series_id INTEGER NOT NULL, ts INTEGER NOT NULL,
-             value REAL NOT NULL, flag INTEGER NOT NULL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID",
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM staging").execute(&mut *tx).await?;
-        for batch in rows.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Db>::new(
-                "INSERT OR REPLACE INTO staging (series_id, ts, value, flag) ",
-            );
-            insert.push_values(batch, |mut b, row| {
-                b.push_bind(row.series)
-                    .push_bind(row.ts.epoch())
-                    .push_bind(row.value)
-                    .push_bind(row.flag.code());
-            });
-            insert.build().execute(&mut *tx).await?;
-        }
-        // CROSS JOIN makes SQLite drive from the small staging table; left to itself (a temp
-        // table has no statistics) it scanned `observations`, so loads slowed as it grew.
-        let (total, existing, changed): (i64, i64, i64) = sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM staging), COUNT(o.ts),
-                    COALESCE(SUM(o.value IS NOT s.value OR o.flag IS NOT s.flag), 0)
-             FROM staging s CROSS JOIN observations o ON o.series_id = s.series_id AND o.ts = s.ts",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO observations (series_id, ts, value, flag, created_run, updated_run)
-             SELECT series_id, ts, value, flag, ?1, ?1 FROM staging WHERE true
-             ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value, flag = excluded.flag,
-               updated_run = excluded.updated_run
-             WHERE observations.value IS NOT excluded.value OR observations.flag IS NOT excluded.flag",
-        )
-        .bind(run)
-        .execute(&mut *tx)
-        .await?;
+        // The last of equal (series, instant) wins, as `INSERT OR REPLACE` into staging does.
+        let distinct: BTreeMap<(SeriesId, i64), &Row> =
+            rows.iter().map(|r| ((r.series, r.ts.epoch()), r)).collect();
+        let mut ids: Vec<SeriesId> = distinct.keys().map(|(series, _)| *series).collect();
+        ids.dedup();
+        let (total, existing, changed) =
+            match insert_if_fresh(&mut tx, run, &distinct, &ids).await? {
+                Some(inserted) => (inserted, 0, 0),
+                None => stage_and_upsert(&mut tx, run, rows).await?,
+            };
         for batch in rejects.chunks(ROWS_PER_STATEMENT) {
             let mut insert = QueryBuilder::<Db>::new(
                 "INSERT INTO rejects (run_id, record, reason, variable, ts, kind) ",
@@ -308,9 +282,10 @@ impl Store for Sqlite {
         if counts.inserted + counts.updated > 0 {
             sqlx::query(concat!(
                 "INSERT INTO versions (location_id, dataset, version) ",
-                "SELECT DISTINCT location_id, dataset, 1 FROM series WHERE id IN (SELECT series_id FROM staging) ",
+                "SELECT DISTINCT location_id, dataset, 1 FROM series WHERE id IN (SELECT value FROM json_each(?)) ",
                 "ON CONFLICT (location_id, dataset) DO UPDATE SET version = versions.version + 1"
             ))
+            .bind(serde_json::to_string(&ids).unwrap_or_default())
             .execute(&mut *tx)
             .await?;
         }
@@ -677,4 +652,101 @@ impl Store for Sqlite {
             instants: instants as u64,
         })
     }
+}
+
+type Tx<'a> = sqlx::Transaction<'a, Db>;
+
+/// A first load goes straight into `observations`: when none of the chunk's series holds a value
+/// between its first and last instant, the rows are inserted in key order and all count as
+/// inserted. Returns their number, or `None` when some are already stored and the counting
+/// upsert must do it. (Staging, counting and upserting cost three B-tree passes a row.)
+async fn insert_if_fresh(
+    tx: &mut Tx<'_>,
+    run: RunId,
+    rows: &BTreeMap<(SeriesId, i64), &Row>,
+    ids: &[SeriesId],
+) -> Result<Option<i64>, StoreError> {
+    let (Some(first), Some(last)) = (
+        rows.keys().map(|(_, ts)| *ts).min(),
+        rows.keys().map(|(_, ts)| *ts).max(),
+    ) else {
+        return Ok(None);
+    };
+    let stored: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM observations
+                        WHERE series_id IN (SELECT value FROM json_each(?1)) AND ts >= ?2 AND ts <= ?3)",
+    )
+    .bind(serde_json::to_string(ids).unwrap_or_default())
+    .bind(first)
+    .bind(last)
+    .fetch_one(&mut **tx)
+    .await?;
+    if stored {
+        return Ok(None);
+    }
+    let rows: Vec<&Row> = rows.values().copied().collect();
+    for batch in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = QueryBuilder::<Db>::new(
+            "INSERT INTO observations (series_id, ts, value, flag, created_run, updated_run) ",
+        );
+        insert.push_values(batch, |mut b, row| {
+            b.push_bind(row.series)
+                .push_bind(row.ts.epoch())
+                .push_bind(row.value)
+                .push_bind(row.flag.code())
+                .push_bind(run)
+                .push_bind(run);
+        });
+        insert.build().execute(&mut **tx).await?;
+    }
+    Ok(Some(rows.len() as i64))
+}
+
+/// Any other chunk: rows staged in a temporary table, one join counting the new, changed and
+/// unchanged ones, one upsert applying them. Returns (rows, already stored, changed).
+async fn stage_and_upsert(
+    tx: &mut Tx<'_>,
+    run: RunId,
+    rows: &[Row],
+) -> Result<(i64, i64, i64), StoreError> {
+    sqlx::query(
+        "CREATE TEMP TABLE IF NOT EXISTS staging (series_id INTEGER NOT NULL, ts INTEGER NOT NULL,
+         value REAL NOT NULL, flag INTEGER NOT NULL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID",
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM staging")
+        .execute(&mut **tx)
+        .await?;
+    for batch in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut insert =
+            QueryBuilder::<Db>::new("INSERT OR REPLACE INTO staging (series_id, ts, value, flag) ");
+        insert.push_values(batch, |mut b, row| {
+            b.push_bind(row.series)
+                .push_bind(row.ts.epoch())
+                .push_bind(row.value)
+                .push_bind(row.flag.code());
+        });
+        insert.build().execute(&mut **tx).await?;
+    }
+    // CROSS JOIN makes SQLite drive from the small staging table; left to itself (a temp
+    // table has no statistics) it scanned `observations`, so loads slowed as it grew.
+    let (total, existing, changed): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM staging), COUNT(o.ts),
+                COALESCE(SUM(o.value IS NOT s.value OR o.flag IS NOT s.flag), 0)
+         FROM staging s CROSS JOIN observations o ON o.series_id = s.series_id AND o.ts = s.ts",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO observations (series_id, ts, value, flag, created_run, updated_run)
+         SELECT series_id, ts, value, flag, ?1, ?1 FROM staging WHERE true
+         ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value, flag = excluded.flag,
+           updated_run = excluded.updated_run
+         WHERE observations.value IS NOT excluded.value OR observations.flag IS NOT excluded.flag",
+    )
+    .bind(run)
+    .execute(&mut **tx)
+    .await?;
+    Ok((total, existing, changed))
 }

@@ -308,6 +308,26 @@ pub async fn story(store: &dyn Store) {
         "a refused value is found by its series"
     );
     assert!(store.rejects(second_run).await.unwrap().is_empty());
+
+    // A first load of a range holding nothing yet (the fast path) counts an instant given twice
+    // once, and keeps the last value given.
+    let twice = [1.0, 2.0].map(|value| Row {
+        series: temperature,
+        ts: hour(100),
+        value,
+        flag: Flag::Observed,
+    });
+    let fresh = store.write_chunk(run, &twice, &[]).await.unwrap();
+    assert_eq!((fresh.inserted, fresh.updated, fresh.unchanged), (1, 0, 0));
+    let stored = store
+        .read(temperature, TimeRange::new(hour(100), hour(101)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.iter().map(|p| p.value).collect::<Vec<_>>(),
+        [2.0],
+        "the last value given wins"
+    );
 }
 
 /// Job runs and their children, heartbeats and abandoned runs, and leases, seen from two handles
