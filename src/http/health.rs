@@ -1,5 +1,6 @@
 //! Liveness (the process answers) and readiness (the store answers and every enabled location
-//! has weather data, i.e. `init` has run).
+//! holds data of each dataset it has sources for, i.e. `init` (or an import) has run). A price
+//! zone needs prices, a utility site its sensor readings; neither needs weather.
 
 use axum::Json;
 use axum::extract::State;
@@ -7,7 +8,8 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::core::Core;
-use crate::read;
+use crate::domain::Dataset;
+use crate::store::StoreError;
 
 pub async fn live() -> Json<Value> {
     Json(json!({ "status": "live" }))
@@ -19,13 +21,19 @@ pub async fn ready(State(core): State<Core>) -> (StatusCode, Json<Value>) {
         reasons.push(format!("store unreachable: {error}"));
     } else {
         for location in core.registry.enabled() {
-            match read::weather_extent(&core, location).await {
-                Ok(extent) if extent.instants > 0 => {}
-                Ok(_) => reasons.push(format!(
-                    "{}: no weather loaded yet (run `almanac init`)",
-                    location.id
-                )),
-                Err(error) => reasons.push(format!("{}: {error}", location.id)),
+            for (&dataset, sources) in &location.sources {
+                if sources.is_empty() {
+                    continue;
+                }
+                match holds(&core, &location.id, dataset, sources).await {
+                    Ok(true) => {}
+                    Ok(false) => reasons.push(format!(
+                        "{}: no {dataset} stored yet (`almanac init` loads it; imported data \
+                         comes with `almanac import`)",
+                        location.id
+                    )),
+                    Err(error) => reasons.push(format!("{}: {error}", location.id)),
+                }
             }
         }
     }
@@ -37,4 +45,21 @@ pub async fn ready(State(core): State<Core>) -> (StatusCode, Json<Value>) {
             Json(json!({ "status": "not_ready", "reasons": reasons })),
         )
     }
+}
+
+/// Whether one of `sources`' series of `dataset` at `location` holds a value (an index lookup
+/// per series: probes come every few seconds).
+async fn holds(
+    core: &Core,
+    location: &str,
+    dataset: Dataset,
+    sources: &[String],
+) -> Result<bool, StoreError> {
+    for series in core.store.series(location, dataset).await? {
+        if sources.contains(&series.source) && core.store.last_timestamp(series.id).await?.is_some()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

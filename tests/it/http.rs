@@ -310,6 +310,11 @@ async fn traffic_and_prices_are_served_from_their_providers() {
         .unwrap();
     assert!(!summary.failed(), "{summary}");
     let base = format!("http://{}", serve(almanac::http::router(core)).await);
+    assert_eq!(
+        get(format!("{base}/health/ready")).await,
+        (200, serde_json::json!({ "status": "ready" })),
+        "a price zone is ready with prices, without weather"
+    );
 
     let (_, cities) = get(format!("{base}/api/v1/external/cities")).await;
     assert_eq!(
