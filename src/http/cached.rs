@@ -32,7 +32,7 @@ where
     let version = core.store.version(location, dataset).await?;
     if let Some(entry) = core.cache.get(&key, version) {
         count(core, "hit");
-        return Ok(respond(&entry, headers, "hit"));
+        return Ok(respond(&entry, headers, "hit", true));
     }
     // Redis keys name the data version too: another replica's answer at this version is ours.
     let prefix = &core.config.redis.prefix;
@@ -42,8 +42,8 @@ where
     {
         count(core, "shared");
         let entry = Arc::new(Entry::new(version, body, content_type));
-        core.cache.put(key, entry.clone());
-        return Ok(respond(&entry, headers, "shared"));
+        let kept = core.cache.put(key, entry.clone());
+        return Ok(respond(&entry, headers, "shared", kept));
     }
     count(core, "miss");
     let response = compute.await?;
@@ -59,12 +59,12 @@ where
         .to_owned();
     let body = axum::body::to_bytes(body, usize::MAX).await?;
     let entry = Arc::new(Entry::new(version, body, content_type));
-    core.cache.put(key, entry.clone());
+    let kept = core.cache.put(key, entry.clone());
     if let Some(shared) = core.shared.clone() {
         let entry = entry.clone();
         tokio::spawn(async move { shared.put(&shared_key, &entry).await });
     }
-    Ok(respond(&entry, headers, "miss"))
+    Ok(respond(&entry, headers, "miss", kept))
 }
 
 fn count(core: &Core, result: &str) {
@@ -89,7 +89,9 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         })
 }
 
-fn respond(entry: &Entry, headers: &HeaderMap, cache: &'static str) -> Response {
+/// `entry` as the client asked for it; gzipped once and kept when the cache keeps `entry`, at the
+/// fastest level otherwise.
+fn respond(entry: &Entry, headers: &HeaderMap, cache: &'static str, kept: bool) -> Response {
     let not_modified = headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -102,7 +104,12 @@ fn respond(entry: &Entry, headers: &HeaderMap, cache: &'static str) -> Response 
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else if accepts_gzip(headers) {
-        let mut response = Response::new(Body::from(entry.gzip().clone()));
+        let body = if kept {
+            entry.gzip().clone()
+        } else {
+            entry.gzip_once()
+        };
+        let mut response = Response::new(Body::from(body));
         response
             .headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
