@@ -256,7 +256,10 @@ pub trait Store: Processing + Send + Sync {
     ) -> Result<(), StoreError>;
     /// Every noted absence of a location's dataset.
     async fn absences(&self, location: &str, dataset: Dataset) -> Result<Vec<Absence>, StoreError>;
-    /// Writes (or replaces) a series' daily rollups.
+    /// Writes a series' daily rollups, replacing a stored one only by one of at least as many
+    /// values: raw values leave the store only through rotation, so fewer means some of the day
+    /// were dropped already (a rotation killed between dropping one UTC month's partition and
+    /// the next, a local day spanning both), and the stored rollup is the whole day's.
     async fn write_rollups(&self, series: SeriesId, rows: &[DailyRollup])
     -> Result<(), StoreError>;
     /// A series' daily rollups for local days `from..=to`.

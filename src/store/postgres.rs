@@ -674,7 +674,8 @@ impl Store for Postgres {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                  ON CONFLICT (series_id, day) DO UPDATE SET count = excluded.count,
                      mean = excluded.mean, min = excluded.min, max = excluded.max,
-                     sum = excluded.sum, first = excluded.first, last = excluded.last",
+                     sum = excluded.sum, first = excluded.first, last = excluded.last
+                 WHERE excluded.count >= rollups.count",
             )
             .bind(series)
             .bind(row.day.to_string())

@@ -328,6 +328,34 @@ pub async fn story(store: &dyn Store) {
         [2.0],
         "the last value given wins"
     );
+
+    // A rollup is replaced only by one of at least as many values: fewer means part of the day
+    // was dropped already (a rotation killed between two months' partitions).
+    let day_of = |count: u64, mean: f64| almanac::domain::rollup::DailyRollup {
+        day: "2025-01-01".parse().unwrap(),
+        count,
+        mean,
+        min: 0.0,
+        max: 1.0,
+        sum: mean * count as f64,
+        first: 0.0,
+        last: 1.0,
+    };
+    let (from, to) = ("2024-12-31".parse().unwrap(), "2025-01-02".parse().unwrap());
+    for (written, kept) in [((24, 0.5), 24), ((22, 0.4), 24), ((24, 0.6), 24)] {
+        store
+            .write_rollups(temperature, &[day_of(written.0, written.1)])
+            .await
+            .unwrap();
+        let stored = store.rollups(temperature, from, to).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].count, kept, "after writing {written:?}");
+    }
+    let stored = store.rollups(temperature, from, to).await.unwrap();
+    assert_eq!(
+        stored[0].mean, 0.6,
+        "a whole day's rollup is replaced by a whole day's"
+    );
 }
 
 /// Job runs and their children, heartbeats and abandoned runs, and leases, seen from two handles
