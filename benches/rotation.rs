@@ -12,8 +12,8 @@ use std::time::Instant;
 mod common;
 use common::{VARIABLES, location, psql};
 
-use almanac::domain::{Dataset, Flag, Grid, Location, Step, TimeRange, Timestamp};
-use almanac::store::{NewRun, Postgres, Row, SeriesKey, Sqlite, Store};
+use almanac::domain::{Location, TimeRange, Timestamp};
+use almanac::store::{Postgres, Sqlite, Store};
 
 const CITIES: usize = 50;
 
@@ -147,47 +147,15 @@ fn size(url: &str) {
 async fn load(store: &dyn Store) -> Vec<i64> {
     let window = window();
     let locations: Vec<Location> = (0..CITIES).map(|i| location(i, 0.01)).collect();
-    store.sync_locations(&locations).await.expect("locations");
-    let run = store
-        .start_run(&NewRun {
-            operation: "bench",
-            location: None,
-            dataset: None,
-            source: None,
-            range: Some(window),
-            started_at: window.end,
-            parent: None,
-        })
-        .await
-        .expect("run");
+    let run = common::start(store, &locations, window).await;
     let mut ids = Vec::new();
     for location in &locations {
-        for variable in VARIABLES {
-            let key = SeriesKey {
-                location: &location.id,
-                dataset: Dataset::Weather,
-                variable,
-                source: "bench",
-                step: Step::HOUR,
-                unit: "x",
-            };
-            ids.push(store.ensure_series(&key).await.expect("series"));
-        }
+        ids.extend(common::series(store, location).await);
     }
     let started = Instant::now();
     let mut values = 0;
     for month in window.split_by_month() {
-        let rows: Vec<Row> = Grid::new(month, Step::HOUR)
-            .iter()
-            .flat_map(|ts| {
-                ids.iter().map(move |&series| Row {
-                    series,
-                    ts,
-                    value: (ts.epoch() % 997) as f64 / 10.0,
-                    flag: Flag::Observed,
-                })
-            })
-            .collect();
+        let rows = common::rows(month, &ids);
         values += store
             .write_chunk(run, &rows, &[])
             .await

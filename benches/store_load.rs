@@ -12,10 +12,10 @@ use std::time::Instant;
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{VARIABLES, location, psql};
+use common::{location, psql};
 
-use almanac::domain::{Dataset, Flag, Location, Step, TimeRange, Timestamp};
-use almanac::store::{Batch, NewRun, Postgres, Row, SeriesKey, Sqlite, Store};
+use almanac::domain::{Location, TimeRange, Timestamp};
+use almanac::store::{Batch, Postgres, Row, Sqlite, Store};
 
 fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -110,46 +110,13 @@ async fn load(store: &dyn Store, batched: bool) -> Vec<Vec<Row>> {
         end,
     };
     let locations: Vec<Location> = (0..10).map(|i| location(i, 0.1)).collect();
-    store.sync_locations(&locations).await.expect("locations");
-    let run = store
-        .start_run(&NewRun {
-            operation: "bench",
-            location: None,
-            dataset: None,
-            source: None,
-            range: Some(window),
-            started_at: end,
-            parent: None,
-        })
-        .await
-        .expect("run");
+    let run = common::start(store, &locations, window).await;
     let mut locations_chunks = Vec::new();
     for location in &locations {
         let mut chunks = Vec::new();
-        let mut ids = Vec::new();
-        for variable in VARIABLES {
-            let key = SeriesKey {
-                location: &location.id,
-                dataset: Dataset::Weather,
-                variable,
-                source: "bench",
-                step: Step::HOUR,
-                unit: "x",
-            };
-            ids.push(store.ensure_series(&key).await.expect("series"));
-        }
+        let ids = common::series(store, location).await;
         for month in window.split_by_month() {
-            let rows: Vec<Row> = almanac::domain::Grid::new(month, Step::HOUR)
-                .iter()
-                .flat_map(|ts| {
-                    ids.iter().map(move |&series| Row {
-                        series,
-                        ts,
-                        value: (ts.epoch() % 997) as f64 / 10.0,
-                        flag: Flag::Observed,
-                    })
-                })
-                .collect();
+            let rows = common::rows(month, &ids);
             chunks.push(rows);
         }
         locations_chunks.push(chunks);

@@ -313,6 +313,17 @@ pub async fn extent(
     core.store.extent(&ids).await
 }
 
+/// Whether a series of `dataset` from one of the location's sources for it holds a value (an
+/// index lookup per series, cheap enough for readiness probes).
+pub async fn holds(core: &Core, location: &Location, dataset: Dataset) -> Result<bool, StoreError> {
+    for series in prioritized(core, location, dataset).await? {
+        if core.store.last_timestamp(series.id).await?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// The location's series of `dataset`, those of its preferred sources first.
 async fn prioritized(
     core: &Core,

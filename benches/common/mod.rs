@@ -1,8 +1,9 @@
-//! What the store benches share: a bench location and running psql.
+//! What the store benches share: bench locations, their series and rows, and running psql.
 
 use std::collections::BTreeMap;
 
-use almanac::domain::{Coordinates, Location, LocationKind};
+use almanac::domain::{Coordinates, Dataset, Flag, Grid, Location, LocationKind, Step, TimeRange};
+use almanac::store::{NewRun, Row, RunId, SeriesId, SeriesKey, Store};
 
 /// The hourly weather variables every bench location gets.
 pub const VARIABLES: [&str; 6] = [
@@ -40,4 +41,53 @@ pub fn psql(url: &str, command: &str) {
         .status()
         .expect("psql");
     assert!(status.success(), "psql -c {command}");
+}
+
+/// Registers `locations` and starts the run the bench writes under.
+pub async fn start(store: &dyn Store, locations: &[Location], window: TimeRange) -> RunId {
+    store.sync_locations(locations).await.expect("locations");
+    store
+        .start_run(&NewRun {
+            operation: "bench",
+            location: None,
+            dataset: None,
+            source: None,
+            range: Some(window),
+            started_at: window.end,
+            parent: None,
+        })
+        .await
+        .expect("run")
+}
+
+/// The hourly series of [`VARIABLES`] at `location`, created on first use.
+pub async fn series(store: &dyn Store, location: &Location) -> Vec<SeriesId> {
+    let mut ids = Vec::new();
+    for variable in VARIABLES {
+        let key = SeriesKey {
+            location: &location.id,
+            dataset: Dataset::Weather,
+            variable,
+            source: "bench",
+            step: Step::HOUR,
+            unit: "x",
+        };
+        ids.push(store.ensure_series(&key).await.expect("series"));
+    }
+    ids
+}
+
+/// A value of each of `series` at every hour of `range`.
+pub fn rows(range: TimeRange, series: &[SeriesId]) -> Vec<Row> {
+    Grid::new(range, Step::HOUR)
+        .iter()
+        .flat_map(|ts| {
+            series.iter().map(move |&series| Row {
+                series,
+                ts,
+                value: (ts.epoch() % 997) as f64 / 10.0,
+                flag: Flag::Observed,
+            })
+        })
+        .collect()
 }

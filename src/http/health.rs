@@ -8,8 +8,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::core::Core;
-use crate::domain::Dataset;
-use crate::store::StoreError;
+use crate::read;
 
 pub async fn live() -> Json<Value> {
     Json(json!({ "status": "live" }))
@@ -25,7 +24,7 @@ pub async fn ready(State(core): State<Core>) -> (StatusCode, Json<Value>) {
                 if sources.is_empty() {
                     continue;
                 }
-                match holds(&core, &location.id, dataset, sources).await {
+                match read::holds(&core, location, dataset).await {
                     Ok(true) => {}
                     Ok(false) => reasons.push(format!(
                         "{}: no {dataset} stored yet (`almanac init` loads it; imported data \
@@ -45,21 +44,4 @@ pub async fn ready(State(core): State<Core>) -> (StatusCode, Json<Value>) {
             Json(json!({ "status": "not_ready", "reasons": reasons })),
         )
     }
-}
-
-/// Whether one of `sources`' series of `dataset` at `location` holds a value (an index lookup
-/// per series: probes come every few seconds).
-async fn holds(
-    core: &Core,
-    location: &str,
-    dataset: Dataset,
-    sources: &[String],
-) -> Result<bool, StoreError> {
-    for series in core.store.series(location, dataset).await? {
-        if sources.contains(&series.source) && core.store.last_timestamp(series.id).await?.is_some()
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }

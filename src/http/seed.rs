@@ -56,29 +56,13 @@ pub struct TrafficDataResponse<'a> {
     source: Option<&'a str>,
 }
 
-/// A JSON array of `items`, serialized straight into one buffer of about the expected size.
-fn json_array<T: Serialize>(
-    items: impl ExactSizeIterator<Item = T>,
-    bytes_each: usize,
-) -> Result<Response, ApiError> {
-    let mut body = Vec::with_capacity(items.len() * bytes_each + 2);
-    let items = std::cell::RefCell::new(Some(items));
-    serde_json::to_writer(&mut body, &Seq(items))?;
-    Ok((
+/// An encoded JSON answer (bytes, as the response cache keeps them).
+fn json_bytes(body: Vec<u8>) -> Response {
+    (
         [(header::CONTENT_TYPE, "application/json")],
         Bytes::from(body),
     )
-        .into_response())
-}
-
-/// Serializes an iterator once, as a sequence.
-struct Seq<I>(std::cell::RefCell<Option<I>>);
-
-impl<T: Serialize, I: Iterator<Item = T>> Serialize for Seq<I> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let items = self.0.borrow_mut().take();
-        serializer.collect_seq(items.into_iter().flatten())
-    }
+        .into_response()
 }
 
 /// The query of the historical endpoints; everything arrives as text and is checked by hand so
@@ -221,11 +205,7 @@ pub async fn historical_weather(
         Dataset::Weather,
         async {
             let frame = read::weather_rows(&core, location, range, Some(&WEATHER)).await?;
-            Ok((
-                [(header::CONTENT_TYPE, "application/json")],
-                Bytes::from(weather_json(location, &frame)),
-            )
-                .into_response())
+            Ok(json_bytes(weather_json(location, &frame)))
         },
     )
     .await
@@ -282,7 +262,11 @@ pub async fn historical_traffic(
             )
             .await?;
             let columns = TRAFFIC.map(|name| frame.column(name));
-            json_array(frame.rows().map(|row| traffic_response(row, &columns)), 160)
+            let rows: Vec<TrafficDataResponse> = frame
+                .rows()
+                .map(|row| traffic_response(row, &columns))
+                .collect();
+            Ok(json_bytes(serde_json::to_vec(&rows)?))
         },
     )
     .await

@@ -177,14 +177,7 @@ impl Postgres {
             rejected: rejects.len() as u64,
         };
         if counts.inserted + counts.updated > 0 {
-            sqlx::query(concat!(
-                "INSERT INTO versions (location_id, dataset, version) ",
-                "SELECT DISTINCT location_id, dataset, 1 FROM series WHERE id = ANY($1) ",
-                "ON CONFLICT (location_id, dataset) DO UPDATE SET version = versions.version + 1"
-            ))
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
+            raise_versions(&mut tx, &ids).await?;
         }
         sqlx::query(
             "UPDATE runs SET inserted = inserted + $1, updated = updated + $2, unchanged = unchanged + $3,
@@ -319,14 +312,7 @@ impl Postgres {
             return Ok(Vec::new());
         }
         let ids: Vec<i64> = held.iter().map(|h| h.0).collect();
-        sqlx::query(concat!(
-            "INSERT INTO versions (location_id, dataset, version) ",
-            "SELECT DISTINCT location_id, dataset, 1 FROM series WHERE id = ANY($1) ",
-            "ON CONFLICT (location_id, dataset) DO UPDATE SET version = versions.version + 1"
-        ))
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
+        raise_versions(&mut tx, &ids).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
             .execute(&mut *tx)
             .await?;
@@ -755,14 +741,7 @@ impl Store for Postgres {
                 .execute(&mut *tx)
                 .await?;
         if done.rows_affected() > 0 {
-            sqlx::query(concat!(
-                "INSERT INTO versions (location_id, dataset, version) ",
-                "SELECT location_id, dataset, 1 FROM series WHERE id = $1 ",
-                "ON CONFLICT (location_id, dataset) DO UPDATE SET version = versions.version + 1"
-            ))
-            .bind(series)
-            .execute(&mut *tx)
-            .await?;
+            raise_versions(&mut tx, &[series]).await?;
         }
         tx.commit().await?;
         Ok(done.rows_affected())
@@ -833,4 +812,21 @@ impl Store for Postgres {
             instants: instants as u64,
         })
     }
+}
+
+/// Raises the data version of every (location, dataset) holding one of `series`, inside the
+/// transaction that changed their values (cached answers at the old version are then stale).
+async fn raise_versions(
+    tx: &mut sqlx::Transaction<'_, Db>,
+    series: &[SeriesId],
+) -> Result<(), StoreError> {
+    sqlx::query(concat!(
+        "INSERT INTO versions (location_id, dataset, version) ",
+        "SELECT DISTINCT location_id, dataset, 1 FROM series WHERE id = ANY($1) ",
+        "ON CONFLICT (location_id, dataset) DO UPDATE SET version = versions.version + 1"
+    ))
+    .bind(series)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -280,14 +280,7 @@ impl Store for Sqlite {
             rejected: rejects.len() as u64,
         };
         if counts.inserted + counts.updated > 0 {
-            sqlx::query(concat!(
-                "INSERT INTO versions (location_id, dataset, version) ",
-                "SELECT DISTINCT location_id, dataset, 1 FROM series WHERE id IN (SELECT value FROM json_each(?)) ",
-                "ON CONFLICT (location_id, dataset) DO UPDATE SET version = versions.version + 1"
-            ))
-            .bind(serde_json::to_string(&ids).unwrap_or_default())
-            .execute(&mut *tx)
-            .await?;
+            raise_versions(&mut tx, &ids).await?;
         }
         sqlx::query(
             "UPDATE runs SET inserted = inserted + ?, updated = updated + ?, unchanged = unchanged + ?,
@@ -560,14 +553,7 @@ impl Store for Sqlite {
                 .execute(&mut *tx)
                 .await?;
         if done.rows_affected() > 0 {
-            sqlx::query(concat!(
-                "INSERT INTO versions (location_id, dataset, version) ",
-                "SELECT location_id, dataset, 1 FROM series WHERE id = ? ",
-                "ON CONFLICT (location_id, dataset) DO UPDATE SET version = versions.version + 1"
-            ))
-            .bind(series)
-            .execute(&mut *tx)
-            .await?;
+            raise_versions(&mut tx, &[series]).await?;
         }
         tx.commit().await?;
         Ok(done.rows_affected())
@@ -750,4 +736,19 @@ async fn stage_and_upsert(
     .execute(&mut **tx)
     .await?;
     Ok((total, existing, changed))
+}
+
+/// Raises the data version of every (location, dataset) holding one of `series`, inside the
+/// transaction that changed their values (cached answers at the old version are then stale).
+async fn raise_versions(tx: &mut Tx<'_>, series: &[SeriesId]) -> Result<(), StoreError> {
+    sqlx::query(concat!(
+        "INSERT INTO versions (location_id, dataset, version) ",
+        "SELECT DISTINCT location_id, dataset, 1 FROM series ",
+        "WHERE id IN (SELECT value FROM json_each(?)) ",
+        "ON CONFLICT (location_id, dataset) DO UPDATE SET version = versions.version + 1"
+    ))
+    .bind(serde_json::to_string(series).unwrap_or_default())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
