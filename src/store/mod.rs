@@ -4,6 +4,7 @@
 //! transaction, so a killed load leaves whole chunks or nothing.
 
 mod batch;
+mod block;
 mod postgres;
 mod processing;
 mod rows;

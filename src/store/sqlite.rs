@@ -14,11 +14,11 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Sqlite as Db};
 
-use super::rows;
 use super::{
     Absence, AbsenceKey, DailyRollup, Extent, NewRun, Point, Row, Run, RunId, Series, SeriesId,
     SeriesKey, Store, StoreError,
 };
+use super::{block, rows};
 use crate::domain::{Counts, Dataset, Location, Reject, RunStatus, TimeRange, Timestamp};
 
 /// Rows per multi-row INSERT: 4 parameters each, well under SQLite's 32 766-parameter limit.
@@ -29,6 +29,7 @@ pub struct Sqlite {
     pool: SqlitePool,
     instance: std::sync::Arc<str>,
     readers: std::sync::Arc<Readers>,
+    packer: std::sync::Arc<Packer>,
 }
 
 /// Read-only connections for bulk reads, run on blocking threads: sqlx costs about 1.5 µs per
@@ -42,7 +43,7 @@ impl Readers {
     /// Runs `work` on an idle connection (opening one if none is idle) and keeps it for reuse.
     fn with<T>(
         &self,
-        work: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+        work: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let connection = match idle {
@@ -65,7 +66,7 @@ impl Readers {
                 connection
             }
         };
-        let out = work(&connection).map_err(read_error)?;
+        let out = work(&connection)?;
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < 8
         {
@@ -77,6 +78,173 @@ impl Readers {
 
 fn read_error(error: rusqlite::Error) -> StoreError {
     StoreError::Read(error.to_string())
+}
+
+/// A series' values in `range`: packed blocks where the store has them, rows elsewhere, in one
+/// snapshot. Also returns the blocks whose values came from rows, to be packed.
+fn read_packed(
+    connection: &rusqlite::Connection,
+    series: SeriesId,
+    range: TimeRange,
+) -> Result<(Vec<Point>, Vec<i64>), StoreError> {
+    let Some((first, last)) = block::indices(range) else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let snapshot = connection.unchecked_transaction().map_err(read_error)?;
+    let mut blocks = snapshot
+        .prepare(
+            "SELECT block, data FROM blocks WHERE series_id = ? AND block >= ? AND block <= ?
+             ORDER BY block",
+        )
+        .map_err(read_error)?;
+    let mut stored = snapshot
+        .prepare(
+            "SELECT ts, value, flag, created_run, updated_run FROM observations
+             WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts",
+        )
+        .map_err(read_error)?;
+    let mut points = Vec::new();
+    let mut unpacked = Vec::new();
+    // Blocks `from..to` have no packed copy: their values in range come from the rows.
+    let mut from_rows = |from: i64, to: i64, points: &mut Vec<Point>| {
+        let start = range.start.max(block::span(from).start);
+        let end = range.end.min(block::span(to).start);
+        let mut found = stored
+            .query((series, start.epoch(), end.epoch()))
+            .map_err(read_error)?;
+        while let Some(row) = found.next().map_err(read_error)? {
+            let point = rows::point((
+                row.get(0).map_err(read_error)?,
+                row.get(1).map_err(read_error)?,
+                row.get(2).map_err(read_error)?,
+                row.get(3).map_err(read_error)?,
+                row.get(4).map_err(read_error)?,
+            ))?;
+            let index = block::index(point.ts);
+            if unpacked.last() != Some(&index) {
+                unpacked.push(index);
+            }
+            points.push(point);
+        }
+        Ok::<_, StoreError>(())
+    };
+    let mut next = first;
+    let mut found = blocks.query((series, first, last)).map_err(read_error)?;
+    while let Some(row) = found.next().map_err(read_error)? {
+        let index: i64 = row.get(0).map_err(read_error)?;
+        if index > next {
+            from_rows(next, index, &mut points)?;
+        }
+        let data = row.get_ref(1).map_err(read_error)?;
+        let data = data
+            .as_blob()
+            .map_err(|e| StoreError::Corrupt(format!("block {index} of series {series}: {e}")))?;
+        block::decode(data, range, &mut points)?;
+        next = index + 1;
+    }
+    if next <= last {
+        from_rows(next, last + 1, &mut points)?;
+    }
+    Ok((points, unpacked))
+}
+
+/// Packs blocks in the background, on its own writing connection: each in a transaction that
+/// reads the block's rows and stores their packed copy, so it matches the rows it was made
+/// from (writes, serialized with it, forget it if they change them later).
+struct Packer {
+    path: std::path::PathBuf,
+    /// Blocks being packed, so that concurrent reads ask once.
+    pending: std::sync::Mutex<std::collections::HashSet<(SeriesId, i64)>>,
+    connection: std::sync::Mutex<Option<rusqlite::Connection>>,
+}
+
+impl Packer {
+    /// Packs the series' `blocks` soon, those not already being packed.
+    fn request(self: &std::sync::Arc<Self>, series: SeriesId, blocks: Vec<i64>) {
+        let blocks: Vec<i64> = match self.pending.lock() {
+            Ok(mut pending) => blocks
+                .into_iter()
+                .filter(|&b| pending.insert((series, b)))
+                .collect(),
+            Err(_) => return,
+        };
+        if blocks.is_empty() {
+            return;
+        }
+        let packer = self.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = packer.pack(series, &blocks) {
+                tracing::warn!(%error, series, "packing blocks failed; reads use the rows");
+            }
+            if let Ok(mut pending) = packer.pending.lock() {
+                for b in &blocks {
+                    pending.remove(&(series, *b));
+                }
+            }
+        });
+    }
+
+    fn pack(&self, series: SeriesId, blocks: &[i64]) -> Result<(), StoreError> {
+        let mut connection = self
+            .connection
+            .lock()
+            .map_err(|_| StoreError::Read("the packing connection was poisoned".into()))?;
+        if connection.is_none() {
+            let opened = rusqlite::Connection::open(&self.path).map_err(read_error)?;
+            opened
+                .busy_timeout(Duration::from_secs(10))
+                .map_err(read_error)?;
+            opened
+                .execute_batch("PRAGMA synchronous = NORMAL;")
+                .map_err(read_error)?;
+            *connection = Some(opened);
+        }
+        let connection = connection.as_mut().expect("opened above");
+        let tx = connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(read_error)?;
+        for &index in blocks {
+            let span = block::span(index);
+            let points = {
+                let mut stored = tx
+                    .prepare(
+                        "SELECT ts, value, flag, created_run, updated_run FROM observations
+                         WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts",
+                    )
+                    .map_err(read_error)?;
+                let found = stored
+                    .query_map((series, span.start.epoch(), span.end.epoch()), |row| {
+                        Ok((
+                            row.get(0)?,
+                            row.get(1)?,
+                            row.get(2)?,
+                            row.get(3)?,
+                            row.get(4)?,
+                        ))
+                    })
+                    .map_err(read_error)?;
+                let mut points = Vec::new();
+                for row in found {
+                    points.push(rows::point(row.map_err(read_error)?)?);
+                }
+                points
+            };
+            if points.is_empty() {
+                tx.execute(
+                    "DELETE FROM blocks WHERE series_id = ? AND block = ?",
+                    (series, index),
+                )
+                .map_err(read_error)?;
+            } else {
+                tx.execute(
+                    "INSERT OR REPLACE INTO blocks (series_id, block, data) VALUES (?, ?, ?)",
+                    (series, index, block::encode(&points)),
+                )
+                .map_err(read_error)?;
+            }
+        }
+        tx.commit().map_err(read_error)
+    }
 }
 
 impl Sqlite {
@@ -129,7 +297,20 @@ impl Sqlite {
                 path: path.to_path_buf(),
                 idle: std::sync::Mutex::new(Vec::new()),
             }),
+            packer: std::sync::Arc::new(Packer {
+                path: path.to_path_buf(),
+                pending: Default::default(),
+                connection: std::sync::Mutex::new(None),
+            }),
         })
+    }
+
+    /// How many packed blocks the store holds (see [`block`]).
+    pub async fn packed_blocks(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blocks")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
     }
 }
 
@@ -281,6 +462,7 @@ impl Store for Sqlite {
         };
         if counts.inserted + counts.updated > 0 {
             raise_versions(&mut tx, &ids).await?;
+            forget_blocks(&mut tx, block_spans(&distinct)).await?;
         }
         sqlx::query(
             "UPDATE runs SET inserted = inserted + ?, updated = updated + ?, unchanged = unchanged + ?,
@@ -554,6 +736,9 @@ impl Store for Sqlite {
                 .await?;
         if done.rows_affected() > 0 {
             raise_versions(&mut tx, &[series]).await?;
+            if let Some((first, last)) = block::indices(range) {
+                forget_blocks(&mut tx, [(series, first, last)]).await?;
+            }
         }
         tx.commit().await?;
         Ok(done.rows_affected())
@@ -593,30 +778,15 @@ impl Store for Sqlite {
 
     async fn read(&self, series: SeriesId, range: TimeRange) -> Result<Vec<Point>, StoreError> {
         let readers = self.readers.clone();
-        let rows = tokio::task::spawn_blocking(move || {
-            readers.with(|connection| {
-                let mut statement = connection.prepare(
-                    "SELECT ts, value, flag, created_run, updated_run FROM observations
-                     WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts",
-                )?;
-                let rows = statement.query_map(
-                    (series, range.start.epoch(), range.end.epoch()),
-                    |row| {
-                        Ok((
-                            row.get::<_, i64>(0)?,
-                            row.get::<_, f64>(1)?,
-                            row.get::<_, i64>(2)?,
-                            row.get::<_, i64>(3)?,
-                            row.get::<_, i64>(4)?,
-                        ))
-                    },
-                )?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()
-            })
+        let (points, unpacked) = tokio::task::spawn_blocking(move || {
+            readers.with(|connection| read_packed(connection, series, range))
         })
         .await
         .map_err(|e| StoreError::Read(format!("the read did not finish: {e}")))??;
-        rows.into_iter().map(rows::point).collect()
+        if !unpacked.is_empty() {
+            self.packer.request(series, unpacked);
+        }
+        Ok(points)
     }
 
     async fn extent(&self, series: &[SeriesId]) -> Result<Extent, StoreError> {
@@ -736,6 +906,36 @@ async fn stage_and_upsert(
     .execute(&mut **tx)
     .await?;
     Ok((total, existing, changed))
+}
+
+/// The blocks each series' rows fall in, first to last: `(series, first, last)`.
+fn block_spans(rows: &BTreeMap<(SeriesId, i64), &Row>) -> Vec<(SeriesId, i64, i64)> {
+    let mut spans: Vec<(SeriesId, i64, i64)> = Vec::new();
+    for &(series, ts) in rows.keys() {
+        let index = block::index(Timestamp::from_epoch(ts));
+        match spans.last_mut() {
+            Some((s, _, last)) if *s == series => *last = index,
+            _ => spans.push((series, index, index)),
+        }
+    }
+    spans
+}
+
+/// Forgets the packed copies of blocks `first..=last` of each series, inside the transaction
+/// that changed their rows.
+async fn forget_blocks(
+    tx: &mut Tx<'_>,
+    spans: impl IntoIterator<Item = (SeriesId, i64, i64)>,
+) -> Result<(), StoreError> {
+    for (series, first, last) in spans {
+        sqlx::query("DELETE FROM blocks WHERE series_id = ? AND block >= ? AND block <= ?")
+            .bind(series)
+            .bind(first)
+            .bind(last)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Raises the data version of every (location, dataset) holding one of `series`, inside the
