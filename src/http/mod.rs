@@ -5,6 +5,7 @@ mod admin;
 mod cached;
 mod error;
 mod health;
+mod json;
 mod locations;
 mod native;
 mod params;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cached::cached;
 use super::error::ApiError;
+use super::json;
 use super::params::{ApiBody, ApiQuery, coordinates, date_range};
 use crate::core::Core;
 use crate::domain::{Dataset, Location, Step, TimeRange, Timestamp, weather};
@@ -324,6 +325,9 @@ fn weather_json(location: &Location, frame: &read::Frame) -> Vec<u8> {
         .unwrap_or_default();
     let (mut created, mut updated) = (TimeText::default(), TimeText::default());
     let mut epoch = itoa::Buffer::new();
+    // The constant parts around a row's instant, with the location's id in them.
+    let head = [&b"{\"id\":\""[..], id, b"-weather-"].concat();
+    let middle = [&b"\",\"location_id\":\""[..], id, b"_"].concat();
     let mut out = Vec::with_capacity(frame.len() * 330 + 2);
     out.push(b'[');
     for (i, row) in frame.rows().enumerate() {
@@ -340,13 +344,9 @@ fn weather_json(location: &Location, frame: &read::Frame) -> Vec<u8> {
                 &owned
             }
         };
-        out.extend_from_slice(b"{\"id\":\"");
-        out.extend_from_slice(id);
-        out.extend_from_slice(b"-weather-");
+        out.extend_from_slice(&head);
         out.extend_from_slice(epoch.format(ts.epoch()).as_bytes());
-        out.extend_from_slice(b"\",\"location_id\":\"");
-        out.extend_from_slice(id);
-        out.push(b'_');
+        out.extend_from_slice(&middle);
         out.extend_from_slice(&date.as_bytes()[..10]);
         out.extend_from_slice(b"\",\"date\":\"");
         out.extend_from_slice(date.as_bytes());
@@ -362,12 +362,18 @@ fn weather_json(location: &Location, frame: &read::Frame) -> Vec<u8> {
         .zip(columns)
         {
             out.extend_from_slice(key);
-            json_value(&mut out, &row.value(column));
+            match row.value(column) {
+                Some(value) => json::number(&mut out, value),
+                None => out.extend_from_slice(b"null"),
+            }
         }
         out.extend_from_slice(b",\"description\":");
-        json_value(&mut out, &row.value(columns[5]).and_then(weather::describe));
+        match row.value(columns[5]).and_then(weather::describe) {
+            Some(text) => json::string(&mut out, text),
+            None => out.extend_from_slice(b"null"),
+        }
         out.extend_from_slice(b",\"source\":");
-        json_value(&mut out, &**row.source());
+        json::string(&mut out, row.source());
         out.extend_from_slice(b",\"created_at\":");
         created.write(&mut out, row.created_at());
         out.extend_from_slice(b",\"updated_at\":");
@@ -379,10 +385,6 @@ fn weather_json(location: &Location, frame: &read::Frame) -> Vec<u8> {
 }
 
 /// Appends `value` as JSON (numbers and strings: nothing that can fail).
-fn json_value<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
-    let _ = serde_json::to_writer(out, value);
-}
-
 /// An optional instant as a JSON string or `null`, formatted again only when it changes (a
 /// row's run times are mostly its neighbours').
 #[derive(Default)]

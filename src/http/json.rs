@@ -1,0 +1,129 @@
+//! JSON written by hand for the largest answers, byte for byte as `serde_json` writes it. Most
+//! stored values have one or two decimals (a provider's rounding): for those the shortest form
+//! that reads back the same is that decimal, printed with integer arithmetic; the shortest-digit
+//! search (`serde_json`'s float writer) was an eighth of an uncached 2-year answer.
+
+/// A number as `serde_json` writes an `f64` (`null` when not finite).
+pub fn number(out: &mut Vec<u8>, value: f64) {
+    if value == 0.0 {
+        out.extend_from_slice(if value.is_sign_negative() {
+            b"-0.0"
+        } else {
+            b"0.0"
+        });
+        return;
+    }
+    // Below 1e9 doubles lie under 1e-6 apart, so no other decimal of as few digits reads back
+    // as the same double: the decimal found is the shortest form.
+    if value.abs() < 1e9 {
+        for (scale, places) in [(10.0, 1), (100.0, 2)] {
+            // Rounded by truncation (`f64::round` is a library call on baseline x86-64); a
+            // value that is no such decimal fails the exact test whatever this gives.
+            let scaled = value * scale;
+            let scaled = (scaled + 0.5f64.copysign(scaled)) as i64;
+            if scaled as f64 / scale == value {
+                fixed(out, scaled, places);
+                return;
+            }
+        }
+    }
+    let _ = serde_json::to_writer(out, &value);
+}
+
+/// `scaled / 10^places` in decimal, trailing zeros dropped down to one place (`12.0`, `0.05`).
+fn fixed(out: &mut Vec<u8>, scaled: i64, mut places: u32) {
+    if scaled < 0 {
+        out.push(b'-');
+    }
+    let scaled = scaled.unsigned_abs();
+    let unit = 10u64.pow(places);
+    let (whole, mut fraction) = (scaled / unit, scaled % unit);
+    while places > 1 && fraction % 10 == 0 {
+        fraction /= 10;
+        places -= 1;
+    }
+    out.extend_from_slice(itoa::Buffer::new().format(whole).as_bytes());
+    out.push(b'.');
+    let mut digits = [b'0'; 2];
+    for digit in digits[..places as usize].iter_mut().rev() {
+        *digit = b'0' + (fraction % 10) as u8;
+        fraction /= 10;
+    }
+    out.extend_from_slice(&digits[..places as usize]);
+}
+
+/// A string as `serde_json` writes it: quoted as it is when nothing in it needs escaping.
+pub fn string(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(out, text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn same_as_serde(value: f64) {
+        let mut out = Vec::new();
+        number(&mut out, value);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            serde_json::to_string(&value).unwrap(),
+            "{value:?}"
+        );
+    }
+
+    #[test]
+    fn numbers_read_as_serde_writes_them() {
+        for value in [
+            0.0,
+            -0.0,
+            0.1,
+            -0.1,
+            0.05,
+            0.01,
+            -0.01,
+            12.0,
+            100.0,
+            1013.25,
+            -3.7038,
+            1e-7,
+            999_999_999.9,
+            1e9,
+            1.5e9,
+            1e17,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::NAN,
+            f64::INFINITY,
+            0.1 + 0.2,
+            2.675,
+        ] {
+            same_as_serde(value);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn decimals_read_as_serde_writes_them(k in -2_000_000_000i64..2_000_000_000, places in 0u32..4) {
+            same_as_serde(k as f64 / 10f64.powi(places as i32));
+        }
+
+        #[test]
+        fn any_double_reads_as_serde_writes_it(bits in any::<u64>()) {
+            same_as_serde(f64::from_bits(bits));
+        }
+
+        #[test]
+        fn strings_read_as_serde_writes_them(text in ".{0,12}") {
+            let mut out = Vec::new();
+            string(&mut out, &text);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&text).unwrap());
+        }
+    }
+}
