@@ -28,6 +28,8 @@ pub struct Core {
     pub cache: Arc<ResponseCache>,
     /// The Redis layer of the cache, when `redis.url` is set.
     pub shared: Option<Arc<Shared>>,
+    /// Turns to compute a data answer (`http.concurrent_answers`).
+    pub answers: Arc<tokio::sync::Semaphore>,
     /// What the operations called with this handle are limited to.
     pub scope: Scope,
 }
@@ -38,6 +40,14 @@ pub struct Core {
 pub struct Scope {
     pub job: Option<RunId>,
     pub location: Option<String>,
+}
+
+/// `http.concurrent_answers`, 0 meaning one per core.
+fn concurrent_answers(config: &Config) -> usize {
+    match config.http.concurrent_answers {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n as usize,
+    }
 }
 
 impl Core {
@@ -90,6 +100,7 @@ impl Core {
             None => None,
         };
         Ok(Self {
+            answers: Arc::new(tokio::sync::Semaphore::new(concurrent_answers(&config))),
             config: Arc::new(config),
             registry: Arc::new(registry),
             store,

@@ -101,6 +101,9 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     /// The largest request body, kB.
     pub max_body_kb: u32,
+    /// Data answers computed at once (reads and encoding, on a cache miss); more wait their turn
+    /// in arrival order. 0: one per core.
+    pub concurrent_answers: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -22,4 +22,4 @@ pub use series::{
     Aggregation, Counts, Dataset, Flag, Observation, RefusedKind, Reject, RejectedValue, RunStatus,
     Variable,
 };
-pub use time::{Grid, Step, TimeRange, Timestamp};
+pub use time::{Grid, Rfc3339Days, Step, TimeRange, Timestamp};

@@ -125,19 +125,49 @@ impl Timestamp {
             return None;
         }
         *buf = *b"0000-00-00T00:00:00+00:00";
-        let mut put = |at: usize, width: usize, mut n: u32| {
-            for i in (at..at + width).rev() {
-                buf[i] = b'0' + (n % 10) as u8;
-                n /= 10;
-            }
-        };
-        put(0, 4, year as u32);
-        put(5, 2, month);
-        put(8, 2, day);
-        put(11, 2, (second / 3_600) as u32);
-        put(14, 2, (second / 60 % 60) as u32);
-        put(17, 2, (second % 60) as u32);
+        digits(buf, 0, 4, year as u32);
+        digits(buf, 5, 2, month);
+        digits(buf, 8, 2, day);
+        clock(buf, second);
         std::str::from_utf8(buf).ok()
+    }
+}
+
+/// `n` in decimal into `buf[at..at + width]`, zero-padded.
+fn digits(buf: &mut [u8; 25], at: usize, width: usize, mut n: u32) {
+    for i in (at..at + width).rev() {
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+}
+
+/// The time of day (seconds since midnight) into an RFC 3339 text.
+fn clock(buf: &mut [u8; 25], second: i64) {
+    digits(buf, 11, 2, (second / 3_600) as u32);
+    digits(buf, 14, 2, (second / 60 % 60) as u32);
+    digits(buf, 17, 2, (second % 60) as u32);
+}
+
+/// [`Timestamp::rfc3339`] of instants in order, the date worked out again only when the day
+/// changes (an answer's rows are mostly the same day's hours).
+#[derive(Default)]
+pub struct Rfc3339Days {
+    day: Option<i64>,
+    buf: [u8; 25],
+}
+
+impl Rfc3339Days {
+    /// The text of `ts`; `None` for years outside 0 to 9999.
+    pub fn format(&mut self, ts: Timestamp) -> Option<&[u8; 25]> {
+        let (day, second) = (ts.0.div_euclid(86_400), ts.0.rem_euclid(86_400));
+        if self.day == Some(day) {
+            clock(&mut self.buf, second);
+        } else {
+            self.day = None;
+            ts.rfc3339(&mut self.buf)?;
+            self.day = Some(day);
+        }
+        Some(&self.buf)
     }
 }
 
@@ -279,6 +309,29 @@ impl Grid {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn texts_of_instants_in_order_match_display() {
+        let mut days = super::Rfc3339Days::default();
+        let instants = (-90_000i64..200_000).step_by(1_799).chain([
+            -62_200_000_000,
+            0,
+            59,
+            253_402_300_799,
+            253_402_300_800,
+            86_399,
+            86_400,
+        ]);
+        for epoch in instants {
+            let ts = super::Timestamp::from_epoch(epoch);
+            let text = days
+                .format(ts)
+                .map(|b| String::from_utf8(b.to_vec()).unwrap());
+            let display = ts.to_string();
+            let in_range = display.len() == 25 && !display.starts_with('-'); // years 0 to 9999
+            assert_eq!(text.as_deref(), in_range.then_some(&*display), "{epoch}");
+        }
+    }
+
     #[test]
     fn display_matches_jiff_across_eras() {
         for epoch in [

@@ -45,6 +45,13 @@ where
         let kept = core.cache.put(key, entry.clone());
         return Ok(respond(&entry, headers, "shared", kept));
     }
+    // Computing is CPU work: a turn each, in arrival order (`http.concurrent_answers`), held
+    // until the answer is encoded. While waiting, another request may have computed this one.
+    let _turn = core.answers.acquire().await;
+    if let Some(entry) = core.cache.get(&key, version) {
+        count(core, "hit");
+        return Ok(respond(&entry, headers, "hit", true));
+    }
     count(core, "miss");
     let response = compute.await?;
     if response.status() != StatusCode::OK {

@@ -63,6 +63,25 @@ pub fn string(out: &mut Vec<u8>, text: &str) {
     }
 }
 
+/// [`string`] of strings that come back again and again (each row's source and description):
+/// quoted once while the same one (the same borrowed text) comes back.
+#[derive(Default)]
+pub struct Strings<'a> {
+    last: Option<&'a str>,
+    quoted: Vec<u8>,
+}
+
+impl<'a> Strings<'a> {
+    pub fn write(&mut self, out: &mut Vec<u8>, text: &'a str) {
+        if !self.last.is_some_and(|last| std::ptr::eq(last, text)) {
+            self.quoted.clear();
+            string(&mut self.quoted, text);
+            self.last = Some(text);
+        }
+        out.extend_from_slice(&self.quoted);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,10 +139,16 @@ mod tests {
         }
 
         #[test]
-        fn strings_read_as_serde_writes_them(text in ".{0,12}") {
-            let mut out = Vec::new();
-            string(&mut out, &text);
-            prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&text).unwrap());
+        fn strings_read_as_serde_writes_them(texts in proptest::collection::vec(".{0,12}", 1..4)) {
+            let mut strings = Strings::default();
+            for text in texts.iter().chain(&texts).chain(texts.iter().rev()) {
+                let (mut out, mut again) = (Vec::new(), Vec::new());
+                string(&mut out, text);
+                strings.write(&mut again, text);
+                let serde = serde_json::to_string(text).unwrap();
+                prop_assert_eq!(String::from_utf8(out).unwrap(), serde.clone());
+                prop_assert_eq!(String::from_utf8(again).unwrap(), serde);
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::json;
 use super::params::{ApiBody, ApiQuery, coordinates, date_range};
 use crate::core::Core;
-use crate::domain::{Dataset, Location, Step, TimeRange, Timestamp, weather};
+use crate::domain::{Dataset, Location, Rfc3339Days, Step, TimeRange, Timestamp, weather};
 use crate::read;
 
 #[derive(Serialize)]
@@ -325,6 +325,8 @@ fn weather_json(location: &Location, frame: &read::Frame) -> Vec<u8> {
         .unwrap_or_default();
     let (mut created, mut updated) = (TimeText::default(), TimeText::default());
     let mut epoch = itoa::Buffer::new();
+    let mut dates = Rfc3339Days::default();
+    let (mut descriptions, mut sources) = (json::Strings::default(), json::Strings::default());
     // The constant parts around a row's instant, with the location's id in them.
     let head = [&b"{\"id\":\""[..], id, b"-weather-"].concat();
     let middle = [&b"\",\"location_id\":\""[..], id, b"_"].concat();
@@ -335,21 +337,20 @@ fn weather_json(location: &Location, frame: &read::Frame) -> Vec<u8> {
             out.push(b',');
         }
         let ts = row.ts();
-        let mut buf = [0; 25];
         let owned;
-        let date = match ts.rfc3339(&mut buf) {
+        let date: &[u8] = match dates.format(ts) {
             Some(text) => text,
             None => {
                 owned = ts.to_string();
-                &owned
+                owned.as_bytes()
             }
         };
         out.extend_from_slice(&head);
         out.extend_from_slice(epoch.format(ts.epoch()).as_bytes());
         out.extend_from_slice(&middle);
-        out.extend_from_slice(&date.as_bytes()[..10]);
+        out.extend_from_slice(&date[..10]);
         out.extend_from_slice(b"\",\"date\":\"");
-        out.extend_from_slice(date.as_bytes());
+        out.extend_from_slice(date);
         out.extend_from_slice(b"\"");
         for (key, column) in [
             &b",\"temperature\":"[..],
@@ -369,11 +370,11 @@ fn weather_json(location: &Location, frame: &read::Frame) -> Vec<u8> {
         }
         out.extend_from_slice(b",\"description\":");
         match row.value(columns[5]).and_then(weather::describe) {
-            Some(text) => json::string(&mut out, text),
+            Some(text) => descriptions.write(&mut out, text),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"source\":");
-        json::string(&mut out, row.source());
+        sources.write(&mut out, row.source());
         out.extend_from_slice(b",\"created_at\":");
         created.write(&mut out, row.created_at());
         out.extend_from_slice(b",\"updated_at\":");
@@ -384,7 +385,6 @@ fn weather_json(location: &Location, frame: &read::Frame) -> Vec<u8> {
     out
 }
 
-/// Appends `value` as JSON (numbers and strings: nothing that can fail).
 /// An optional instant as a JSON string or `null`, formatted again only when it changes (a
 /// row's run times are mostly its neighbours').
 #[derive(Default)]

@@ -1072,3 +1072,50 @@ async fn cors_answers_configured_origins_only() {
         .unwrap();
     assert_eq!(allow(&closed), None, "no origin is allowed by default");
 }
+
+/// Data answers are computed a turn at a time (`http.concurrent_answers`, here one): of many
+/// concurrent requests for one uncomputed answer, one computes it and the others, having waited
+/// their turn, find it in the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_of_one_answer_compute_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = serve(almanac::demo::upstream::router()).await;
+    let config = crate::support::config(
+        &dir,
+        upstream,
+        &[("ALMANAC__HTTP__CONCURRENT_ANSWERS", "1")],
+    );
+    let core = almanac::core::Core::open(config).await.unwrap();
+    let now = Timestamp::now().floor(Step::HOUR);
+    let loaded = ops::init::run(&core, 1, now, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(!loaded.failed(), "{loaded}");
+    let base = format!("http://{}", serve(almanac::http::router(core)).await);
+    let (start, end) = (now.plus(-30 * 86_400).utc_date(), now.utc_date());
+    let url =
+        format!("{base}{WEATHER}?latitude=40.45&longitude=-3.69&start_date={start}&end_date={end}");
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let url = url.clone();
+        requests.spawn(async move {
+            let response = client().get(url).send().await.unwrap();
+            let status = response.status().as_u16();
+            let cache = response.headers()["x-cache"].to_str().unwrap().to_owned();
+            (status, cache, response.bytes().await.unwrap())
+        });
+    }
+    let answers = requests.join_all().await;
+    let mut caches: Vec<&str> = answers.iter().map(|(_, c, _)| c.as_str()).collect();
+    caches.sort();
+    assert_eq!(
+        caches,
+        ["hit"; 7].into_iter().chain(["miss"]).collect::<Vec<_>>()
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|(s, _, b)| *s == 200 && *b == answers[0].2)
+    );
+    assert!(answers[0].2.len() > 100_000, "a month of hourly rows");
+}
