@@ -327,6 +327,7 @@ fn weather_json(location: &Location, frame: &read::Frame) -> Vec<u8> {
     let mut epoch = itoa::Buffer::new();
     let mut dates = Rfc3339Days::default();
     let (mut descriptions, mut sources) = (json::Strings::default(), json::Strings::default());
+    let mut numbers: [json::Numbers; 5] = Default::default();
     // The constant parts around a row's instant, with the location's id in them.
     let head = [&b"{\"id\":\""[..], id, b"-weather-"].concat();
     let middle = [&b"\",\"location_id\":\""[..], id, b"_"].concat();
@@ -352,7 +353,7 @@ fn weather_json(location: &Location, frame: &read::Frame) -> Vec<u8> {
         out.extend_from_slice(b"\",\"date\":\"");
         out.extend_from_slice(date);
         out.extend_from_slice(b"\"");
-        for (key, column) in [
+        for ((key, column), numbers) in [
             &b",\"temperature\":"[..],
             b",\"precipitation\":",
             b",\"humidity\":",
@@ -361,10 +362,11 @@ fn weather_json(location: &Location, frame: &read::Frame) -> Vec<u8> {
         ]
         .into_iter()
         .zip(columns)
+        .zip(&mut numbers)
         {
             out.extend_from_slice(key);
             match row.value(column) {
-                Some(value) => json::number(&mut out, value),
+                Some(value) => numbers.write(&mut out, value),
                 None => out.extend_from_slice(b"null"),
             }
         }
