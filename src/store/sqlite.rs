@@ -305,7 +305,7 @@ impl Sqlite {
         })
     }
 
-    /// How many packed blocks the store holds (see [`block`]).
+    /// How many packed blocks the store holds (see `store/block.rs`).
     pub async fn packed_blocks(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blocks")
             .fetch_one(&self.pool)
