@@ -80,6 +80,10 @@ fn read_error(error: rusqlite::Error) -> StoreError {
     StoreError::Read(error.to_string())
 }
 
+/// A series' points in a range of instants, in order.
+const POINTS_IN_RANGE: &str = "SELECT ts, value, flag, created_run, updated_run FROM observations
+     WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts";
+
 /// A series' values in `range`: packed blocks where the store has them, rows elsewhere, in one
 /// snapshot. Also returns the blocks whose values came from rows, to be packed.
 fn read_packed(
@@ -97,12 +101,7 @@ fn read_packed(
              ORDER BY block",
         )
         .map_err(read_error)?;
-    let mut stored = snapshot
-        .prepare(
-            "SELECT ts, value, flag, created_run, updated_run FROM observations
-             WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts",
-        )
-        .map_err(read_error)?;
+    let mut stored = snapshot.prepare(POINTS_IN_RANGE).map_err(read_error)?;
     let mut points = Vec::new();
     let mut unpacked = Vec::new();
     // Blocks `from..to` have no packed copy: their values in range come from the rows.
@@ -206,12 +205,7 @@ impl Packer {
         for &index in blocks {
             let span = block::span(index);
             let points = {
-                let mut stored = tx
-                    .prepare(
-                        "SELECT ts, value, flag, created_run, updated_run FROM observations
-                         WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts",
-                    )
-                    .map_err(read_error)?;
+                let mut stored = tx.prepare(POINTS_IN_RANGE).map_err(read_error)?;
                 let found = stored
                     .query_map((series, span.start.epoch(), span.end.epoch()), |row| {
                         Ok((
