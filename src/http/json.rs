@@ -72,7 +72,8 @@ pub struct Numbers {
     scratch: Vec<u8>,
 }
 
-/// The longest text a slot keeps (`-123456789.25`, and any shortest double but the longest).
+/// The longest text a slot keeps: every one- or two-decimal value's (`-123456789.25`) and most
+/// other doubles'; a longer one is written without the table.
 const NUMBER_TEXT: usize = 23;
 const SLOT_BITS: u32 = 9;
 
@@ -98,7 +99,7 @@ impl Numbers {
                 return;
             };
             text.copy_from_slice(&self.scratch);
-            *slot = (bits, self.scratch.len() as u8, slot.2);
+            (slot.0, slot.1) = (bits, self.scratch.len() as u8);
         }
         // The whole slot, then the part past the text dropped: a copy of constant length.
         out.extend_from_slice(&slot.2);

@@ -87,7 +87,7 @@ pub fn encode(points: &[Point]) -> Vec<u8> {
     out
 }
 
-/// A reader over a block's bytes that fails, naming the block, instead of panicking.
+/// A reader over a block's bytes that fails on a short block instead of panicking.
 struct Bytes<'a> {
     bytes: &'a [u8],
     at: usize,

@@ -84,6 +84,18 @@ fn read_error(error: rusqlite::Error) -> StoreError {
 const POINTS_IN_RANGE: &str = "SELECT ts, value, flag, created_run, updated_run FROM observations
      WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts";
 
+/// A row of [`POINTS_IN_RANGE`] as a point.
+fn point_of(row: &rusqlite::Row<'_>) -> Result<Point, StoreError> {
+    let column = |i| row.get::<_, i64>(i).map_err(read_error);
+    rows::point((
+        column(0)?,
+        row.get(1).map_err(read_error)?,
+        column(2)?,
+        column(3)?,
+        column(4)?,
+    ))
+}
+
 /// A series' values in `range`: packed blocks where the store has them, rows elsewhere, in one
 /// snapshot. Also returns the blocks whose values came from rows, to be packed.
 fn read_packed(
@@ -112,13 +124,7 @@ fn read_packed(
             .query((series, start.epoch(), end.epoch()))
             .map_err(read_error)?;
         while let Some(row) = found.next().map_err(read_error)? {
-            let point = rows::point((
-                row.get(0).map_err(read_error)?,
-                row.get(1).map_err(read_error)?,
-                row.get(2).map_err(read_error)?,
-                row.get(3).map_err(read_error)?,
-                row.get(4).map_err(read_error)?,
-            ))?;
+            let point = point_of(row)?;
             let index = block::index(point.ts);
             if unpacked.last() != Some(&index) {
                 unpacked.push(index);
@@ -138,7 +144,8 @@ fn read_packed(
         let data = data
             .as_blob()
             .map_err(|e| StoreError::Corrupt(format!("block {index} of series {series}: {e}")))?;
-        block::decode(data, range, &mut points)?;
+        block::decode(data, range, &mut points)
+            .map_err(|e| StoreError::Corrupt(format!("block {index} of series {series}: {e}")))?;
         next = index + 1;
     }
     if next <= last {
@@ -204,25 +211,14 @@ impl Packer {
             .map_err(read_error)?;
         for &index in blocks {
             let span = block::span(index);
-            let points = {
-                let mut stored = tx.prepare(POINTS_IN_RANGE).map_err(read_error)?;
-                let found = stored
-                    .query_map((series, span.start.epoch(), span.end.epoch()), |row| {
-                        Ok((
-                            row.get(0)?,
-                            row.get(1)?,
-                            row.get(2)?,
-                            row.get(3)?,
-                            row.get(4)?,
-                        ))
-                    })
-                    .map_err(read_error)?;
-                let mut points = Vec::new();
-                for row in found {
-                    points.push(rows::point(row.map_err(read_error)?)?);
-                }
-                points
-            };
+            let mut points = Vec::new();
+            let mut stored = tx.prepare(POINTS_IN_RANGE).map_err(read_error)?;
+            let mut found = stored
+                .query((series, span.start.epoch(), span.end.epoch()))
+                .map_err(read_error)?;
+            while let Some(row) = found.next().map_err(read_error)? {
+                points.push(point_of(row)?);
+            }
             if points.is_empty() {
                 tx.execute(
                     "DELETE FROM blocks WHERE series_id = ? AND block = ?",
