@@ -73,12 +73,18 @@ pub fn load(
     for (name, raw) in env {
         if let Some(path) = name.strip_prefix(ENV_PREFIX) {
             let keys: Vec<String> = path.split("__").map(str::to_lowercase).collect();
-            if let Err(problem) = set(&mut merged, &keys, parse_env_value(&raw)) {
+            let value = if SECRETS.contains(&keys.join(".").as_str()) {
+                secret_env_value(&raw)
+            } else {
+                parse_env_value(&raw)
+            };
+            if let Err(problem) = set(&mut merged, &keys, value) {
                 problems.push(format!("{name}: {problem}"));
             }
         }
     }
     problems.extend(resolve_secret_files(&mut merged));
+    problems.extend(empty_secrets(&merged));
     let mut unknown = Vec::new();
     let parsed: Result<Config, _> = serde_ignored::deserialize(Value::Table(merged), |path| {
         unknown.push(format!("unknown key `{path}`"))
@@ -117,6 +123,34 @@ fn parse_env_value(raw: &str) -> Value {
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| Value::String(raw.to_string()))
+}
+
+/// A secret from the environment is always a string, whatever it looks like (`12345` is the
+/// five characters, not a number); a value written as a quoted TOML string loses its quotes.
+fn secret_env_value(raw: &str) -> Value {
+    match parse_env_value(raw) {
+        Value::String(s) => Value::String(s),
+        _ => Value::String(raw.to_string()),
+    }
+}
+
+/// A secret set to nothing (an empty variable, `""`, an empty file, only whitespace) is a
+/// mistake, never "no secret": an empty admin token would match a request without one.
+fn empty_secrets(merged: &Table) -> Vec<String> {
+    SECRETS
+        .iter()
+        .filter(|secret| {
+            lookup(merged, secret)
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.trim().is_empty())
+        })
+        .map(|secret| {
+            let env_name = format!("{ENV_PREFIX}{}", secret.replace('.', "__").to_uppercase());
+            format!(
+                "{secret} is set but empty: give it a value or leave {env_name} (and `{secret}_file`) unset"
+            )
+        })
+        .collect()
 }
 
 fn merge(base: &mut Table, layer: Table) {
@@ -324,6 +358,43 @@ mod tests {
             printed.contains("[redacted]") && !printed.contains("k2"),
             "{printed}"
         );
+    }
+
+    #[test]
+    fn an_empty_secret_is_refused_and_a_numeric_one_is_a_string() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty_file = write(&dir, "empty", " \n");
+        let pointer = write(
+            &dir,
+            "p.toml",
+            &format!("[http]\nadmin_token_file = {:?}\n", empty_file),
+        );
+        for (file, value) in [
+            (None, Some("")),
+            (None, Some("\"\"")),
+            (None, Some("   ")),
+            (None, Some("''")),
+            (Some(pointer.as_path()), None),
+        ] {
+            let pairs: Vec<(&str, &str)> = value
+                .map(|v| ("ALMANAC__HTTP__ADMIN_TOKEN", v))
+                .into_iter()
+                .collect();
+            let err = load(file, env(&pairs)).unwrap_err().to_string();
+            assert!(
+                err.contains("http.admin_token is set but empty"),
+                "{value:?}: {err}"
+            );
+        }
+        for (raw, expected) in [
+            ("12345", "12345"),
+            ("1e3", "1e3"),
+            ("\"a b\"", "a b"),
+            ("true", "true"),
+        ] {
+            let config = load(None, env(&[("ALMANAC__HTTP__ADMIN_TOKEN", raw)])).unwrap();
+            assert_eq!(config.http.admin_token.unwrap().expose(), expected);
+        }
     }
 
     #[test]

@@ -155,7 +155,7 @@ fn job_for(core: &Core, name: &str, request: &JobRequest) -> Result<Job, ApiErro
     Ok(job)
 }
 
-/// Checks the bearer token against the configured one, in time independent of where they differ.
+/// Checks the bearer token against the configured one (see [`bearer_matches`]).
 pub(super) fn authorize(core: &Core, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = &core.config.http.admin_token else {
         return Err(ApiError {
@@ -166,16 +166,8 @@ pub(super) fn authorize(core: &Core, headers: &HeaderMap) -> Result<(), ApiError
     };
     let given = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let expected = token.expose().as_bytes();
-    let same = given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
+        .and_then(|v| v.to_str().ok());
+    let same = bearer_matches(given, token.expose());
     if same {
         Ok(())
     } else {
@@ -186,5 +178,56 @@ pub(super) fn authorize(core: &Core, headers: &HeaderMap) -> Result<(), ApiError
                 "admin routes need `Authorization: Bearer <token>` with the configured admin token"
                     .into(),
         })
+    }
+}
+
+/// Whether an `Authorization` header value carries `expected` as a bearer token. The scheme is
+/// case-insensitive (RFC 7235); a missing header, another scheme or an empty token never
+/// matches, even an empty `expected` (which configuration refuses anyway). The comparison takes
+/// time that depends only on the given token's length, never on where it differs from
+/// `expected` or on `expected`'s length.
+fn bearer_matches(header: Option<&str>, expected: &str) -> bool {
+    let Some((scheme, given)) = header.and_then(|h| h.trim().split_once(' ')) else {
+        return false;
+    };
+    let (given, expected) = (given.trim_start().as_bytes(), expected.as_bytes());
+    if !scheme.eq_ignore_ascii_case("bearer") || given.is_empty() || expected.is_empty() {
+        return false;
+    }
+    let mut differ = u8::from(given.len() != expected.len());
+    for (i, byte) in given.iter().enumerate() {
+        differ |= byte ^ expected[i % expected.len()];
+    }
+    std::hint::black_box(differ) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_matches;
+
+    #[test]
+    fn only_the_configured_bearer_token_matches() {
+        assert!(bearer_matches(Some("Bearer s3cret"), "s3cret"));
+        assert!(bearer_matches(Some("bearer s3cret"), "s3cret"));
+        assert!(bearer_matches(Some("BEARER  s3cret"), "s3cret"));
+        for wrong in [
+            None,
+            Some(""),
+            Some("Bearer"),
+            Some("Bearer "),
+            Some("Basic s3cret"),
+            Some("Bearer s3cre"),
+            Some("Bearer s3cret2"),
+            Some("Bearer s3cres"),
+            Some("Bearer s3crets3cret"),
+        ] {
+            assert!(!bearer_matches(wrong, "s3cret"), "{wrong:?} matched");
+        }
+        for header in [None, Some(""), Some("Bearer "), Some("Bearer x")] {
+            assert!(
+                !bearer_matches(header, ""),
+                "{header:?} matched an empty token"
+            );
+        }
     }
 }

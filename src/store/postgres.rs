@@ -31,6 +31,14 @@ pub struct Postgres {
 }
 
 impl Postgres {
+    /// Starts a transaction that writes. PostgreSQL locks rows, not the database, so there is
+    /// no turn to take (the unit is SQLite's write turn, see `Sqlite::begin_write`).
+    pub(super) async fn begin_write(
+        &self,
+    ) -> Result<((), sqlx::Transaction<'static, sqlx::Postgres>), StoreError> {
+        Ok(((), self.pool.begin().await?))
+    }
+
     /// Connects to `url` and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()

@@ -256,7 +256,7 @@ macro_rules! processing_impl {
                 run: $crate::store::RunId,
                 rows: &[$crate::domain::windows::WindowMetrics],
             ) -> Result<u64, $crate::store::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let (_turn, mut tx) = self.begin_write().await?;
                 for r in rows {
                     sqlx::query(
                         "INSERT INTO window_metrics (series_id, kind, start_ts, end_ts, count,
@@ -334,7 +334,7 @@ macro_rules! processing_impl {
                 from: $crate::domain::Timestamp,
                 found: &[$crate::domain::anomaly::Anomaly],
             ) -> Result<u64, $crate::store::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let (_turn, mut tx) = self.begin_write().await?;
                 sqlx::query(
                     "DELETE FROM anomalies
                      WHERE series_id = $1 AND ts >= $2 AND resolved_at IS NULL",

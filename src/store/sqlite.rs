@@ -21,6 +21,11 @@ use super::{
 use super::{block, rows};
 use crate::domain::{Counts, Dataset, Location, Reject, RunStatus, TimeRange, Timestamp};
 
+/// How long a statement waits for another process' write lock before failing with
+/// `database is locked`: writes hold it for a batch (tens of milliseconds) or a rotation's
+/// delete (seconds at most).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Rows per multi-row INSERT: 4 parameters each, well under SQLite's 32 766-parameter limit.
 const ROWS_PER_STATEMENT: usize = 4_000;
 
@@ -30,7 +35,15 @@ pub struct Sqlite {
     instance: std::sync::Arc<str>,
     readers: std::sync::Arc<Readers>,
     packer: std::sync::Arc<Packer>,
+    /// This process' writers, one at a time and in arrival order (see [`Sqlite::begin_write`]).
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
+
+/// A write transaction with this process' write turn, held until both are dropped.
+pub(super) type WriteTx = (
+    tokio::sync::OwnedMutexGuard<()>,
+    sqlx::Transaction<'static, Db>,
+);
 
 /// Read-only connections for bulk reads, run on blocking threads: sqlx costs about 1.5 µs per
 /// row, which is most of a 24-month read; rusqlite on the same SQLite library costs a tenth.
@@ -55,9 +68,7 @@ impl Readers {
                         | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )
                 .map_err(read_error)?;
-                connection
-                    .busy_timeout(Duration::from_secs(10))
-                    .map_err(read_error)?;
+                connection.busy_timeout(BUSY_TIMEOUT).map_err(read_error)?;
                 // Long reads revisit the same pages: keep them (64 MB, or the file's size,
                 // whichever is less) and map the file rather than copy each page in.
                 connection
@@ -197,9 +208,7 @@ impl Packer {
             .map_err(|_| StoreError::Read("the packing connection was poisoned".into()))?;
         if connection.is_none() {
             let opened = rusqlite::Connection::open(&self.path).map_err(read_error)?;
-            opened
-                .busy_timeout(Duration::from_secs(10))
-                .map_err(read_error)?;
+            opened.busy_timeout(BUSY_TIMEOUT).map_err(read_error)?;
             opened
                 .execute_batch("PRAGMA synchronous = NORMAL;")
                 .map_err(read_error)?;
@@ -268,7 +277,7 @@ impl Sqlite {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         // Connections to a local file are cheap to keep: none is closed for being idle or old,
         // so no reaper runs (a process on paused time, as the scheduler's tests are, would see
@@ -292,7 +301,20 @@ impl Sqlite {
                 pending: Default::default(),
                 connection: std::sync::Mutex::new(None),
             }),
+            writer: Default::default(),
         })
+    }
+
+    /// Starts a transaction that writes: first this process' turn (its writers queue here rather
+    /// than in SQLite's busy handler), then `BEGIN IMMEDIATE`, which takes SQLite's write lock
+    /// at once, waiting up to [`BUSY_TIMEOUT`] for another process to release it. A deferred
+    /// transaction takes the lock only at its first write, and one that has read by then fails
+    /// at once if another wrote meanwhile (SQLITE_BUSY_SNAPSHOT, 517) or deadlocks with another
+    /// reader turned writer (SQLITE_BUSY, 5): no timeout helps either.
+    pub(super) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        let turn = self.writer.clone().lock_owned().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok((turn, tx))
     }
 
     /// How many packed blocks the store holds (see `store/block.rs`).
@@ -314,7 +336,7 @@ impl Store for Sqlite {
     }
 
     async fn sync_locations(&self, locations: &[Location]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         for l in locations {
             sqlx::query(
                 "INSERT INTO locations (id, name, country, kind, latitude, longitude, timezone, radius_km, enabled)
@@ -419,7 +441,7 @@ impl Store for Sqlite {
         rows: &[Row],
         rejects: &[Reject],
     ) -> Result<Counts, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         // The last of equal (series, instant) wins, as `INSERT OR REPLACE` into staging does.
         let distinct: BTreeMap<(SeriesId, i64), &Row> =
             rows.iter().map(|r| ((r.series, r.ts.epoch()), r)).collect();
@@ -658,7 +680,7 @@ impl Store for Sqlite {
         series: SeriesId,
         rows: &[DailyRollup],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         for row in rows {
             sqlx::query(
                 "INSERT INTO rollups (series_id, day, count, mean, min, max, sum, first, last)
@@ -716,7 +738,7 @@ impl Store for Sqlite {
     }
 
     async fn delete(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let done =
             sqlx::query("DELETE FROM observations WHERE series_id = ? AND ts >= ? AND ts < ?")
                 .bind(series)

@@ -141,6 +141,20 @@ fn unknown_config_keys_stop_the_start_with_every_problem() {
 }
 
 #[test]
+fn an_empty_admin_token_stops_serve_before_it_listens() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_almanac"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("ALMANAC__STORE__DATA_DIR", dir.path())
+        .env("ALMANAC__HTTP__ADMIN_TOKEN", "")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("http.admin_token is set but empty"), "{text}");
+}
+
+#[test]
 fn locations_nearest_answers_covered_and_not_covered() {
     let run = |lat: &str, lon: &str| {
         let output = Command::new(env!("CARGO_BIN_EXE_almanac"))

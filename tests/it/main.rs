@@ -12,6 +12,7 @@ mod http;
 mod import;
 mod init;
 mod killed;
+mod locks;
 mod openapi;
 mod outage;
 mod processing;
