@@ -104,6 +104,16 @@ pub struct HttpConfig {
     /// Data answers computed at once (reads and encoding, on a cache miss); more wait their turn
     /// in arrival order. 0: one per core.
     pub concurrent_answers: u32,
+    /// Open client connections at most; past it, new ones wait in the listen backlog.
+    pub max_connections: u32,
+    /// How long a connection may take to send a request's head (request line and headers),
+    /// seconds; an idle keep-alive connection is closed after as long.
+    pub header_timeout_secs: u32,
+    /// How long a request's body may take to arrive, seconds.
+    pub body_timeout_secs: u32,
+    /// A connection on which no byte moves either way for this long while a request is answered
+    /// (a client that stopped reading) is closed, seconds.
+    pub idle_timeout_secs: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -438,6 +448,20 @@ impl Config {
             ));
         }
         problems.extend(self.processing_problems());
+        for (name, value, max) in [
+            ("http.max_connections", self.http.max_connections, 1_000_000),
+            (
+                "http.header_timeout_secs",
+                self.http.header_timeout_secs,
+                3_600,
+            ),
+            ("http.body_timeout_secs", self.http.body_timeout_secs, 3_600),
+            ("http.idle_timeout_secs", self.http.idle_timeout_secs, 3_600),
+        ] {
+            if !(1..=max).contains(&value) {
+                problems.push(format!("{name} must be 1..={max}, got {value}"));
+            }
+        }
         if !(1..=10_000).contains(&self.redis.timeout_ms) {
             problems.push(format!(
                 "redis.timeout_ms must be 1..=10000, got {}",

@@ -11,6 +11,7 @@ mod native;
 mod params;
 mod processing;
 mod seed;
+mod serve;
 
 use std::time::Instant;
 
@@ -24,6 +25,7 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
+pub use serve::{Limits, serve_until};
 
 use crate::core::Core;
 
@@ -178,9 +180,8 @@ async fn docs() -> impl IntoResponse {
 
 /// Serves until Ctrl-C or SIGTERM, then lets requests in flight finish.
 pub async fn serve(core: Core, listener: TcpListener) -> anyhow::Result<()> {
-    axum::serve(listener, router(core))
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let limits = Limits::of(&core.config.http);
+    serve_until(listener, router(core), limits, shutdown()).await;
     Ok(())
 }
 

@@ -1,10 +1,12 @@
 //! Request parameters as the seed's clients send them: query strings whose rejections become
 //! our error shape, coordinates, and dates as ISO dates or date-times with or without offset.
 
+use std::time::Duration;
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use serde::de::DeserializeOwned;
@@ -21,19 +23,39 @@ impl FromRequest<Core> for ApiBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, core: &Core) -> Result<Self, Self::Rejection> {
-        match Bytes::from_request(request, core).await {
-            Ok(bytes) => Ok(Self(bytes)),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError {
-                    status: StatusCode::PAYLOAD_TOO_LARGE,
-                    code: "body_too_large",
-                    detail: format!(
-                        "the body is larger than the limit of {} kB (http.max_body_kb)",
-                        core.config.http.max_body_kb
-                    ),
-                })
+        let http = &core.config.http;
+        let too_large = || ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "body_too_large",
+            detail: format!(
+                "the body is larger than the limit of {} kB (http.max_body_kb)",
+                http.max_body_kb
+            ),
+        };
+        // An announced length over the limit is refused before a byte of the body is read.
+        let announced = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > u64::from(http.max_body_kb) * 1024) {
+            return Err(too_large());
+        }
+        let limit = Duration::from_secs(http.body_timeout_secs.into());
+        match tokio::time::timeout(limit, Bytes::from_request(request, core)).await {
+            Err(_) => Err(ApiError {
+                status: StatusCode::REQUEST_TIMEOUT,
+                code: "body_timeout",
+                detail: format!(
+                    "the body did not arrive within {} s (http.body_timeout_secs)",
+                    http.body_timeout_secs
+                ),
+            }),
+            Ok(Ok(bytes)) => Ok(Self(bytes)),
+            Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(too_large())
             }
-            Err(rejection) => Err(ApiError::bad_request("invalid_body", rejection.body_text())),
+            Ok(Err(rejection)) => Err(ApiError::bad_request("invalid_body", rejection.body_text())),
         }
     }
 }

@@ -5,6 +5,7 @@ mod admin;
 mod backfill;
 mod cli;
 mod conformance;
+mod connections;
 mod fixtures;
 mod fuzz;
 mod gaps;
