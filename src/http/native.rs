@@ -291,7 +291,52 @@ pub(super) fn stored_at<'a>(
     }
 }
 
-/// [`answer`] through the response cache, keyed by the location and the query as given.
+/// A series request, parsed and checked: what the answer depends on, and nothing else.
+struct SeriesRequest<'a> {
+    location: &'a crate::domain::Location,
+    /// Where the values are stored (a city's prices at its price zone).
+    stored_at: &'a crate::domain::Location,
+    dataset: Dataset,
+    step: Step,
+    range: crate::domain::TimeRange,
+    variables: Vec<&'static str>,
+    resolution: Resolution,
+    fill: Option<(Fill, usize)>,
+    csv: bool,
+    flags: bool,
+}
+
+impl SeriesRequest<'_> {
+    /// The cache key: every field, by destructuring without `..`, so that a field added to the
+    /// request cannot be left out of it.
+    fn key(&self) -> String {
+        let Self {
+            location,
+            stored_at,
+            dataset,
+            step,
+            range,
+            variables,
+            resolution,
+            fill,
+            csv,
+            flags,
+        } = self;
+        let fill = fill.map(|(method, max_gap)| (method as u8, max_gap));
+        format!(
+            "series|{}|{}|{dataset}|{}|{}|{}|{}|{variables:?}|{fill:?}|{csv}|{flags}",
+            location.id,
+            stored_at.id,
+            step.seconds(),
+            range.start.epoch(),
+            range.end.epoch(),
+            resolution.as_str(),
+        )
+    }
+}
+
+/// [`answer`] through the response cache, keyed by the parsed request: a bad parameter is a 400
+/// whether or not a good one's answer is cached.
 async fn answer_cached(
     core: &Core,
     headers: &HeaderMap,
@@ -299,42 +344,25 @@ async fn answer_cached(
     dataset: &str,
     query: SeriesQuery,
 ) -> Result<Response, ApiError> {
-    let Some(parsed) = Dataset::parse(dataset) else {
-        return answer(core, location, dataset, query).await;
-    };
-    let stored_at = stored_at(core, location, parsed);
-    let SeriesQuery {
-        start,
-        end,
-        variables,
-        resolution,
-        format,
-        fill,
-        max_gap,
-        ..
-    } = &query;
-    let key = format!(
-        "series|{}|{parsed}|{start:?}|{end:?}|{variables:?}|{resolution:?}|{format:?}|{fill:?}|{max_gap:?}",
-        location.id
-    );
-    let id = stored_at.id.clone();
+    let request = parse(core, location, dataset, &query)?;
+    let id = request.stored_at.id.clone();
     cached(
         core,
         headers,
-        key,
+        request.key(),
         &id,
-        parsed,
-        answer(core, location, dataset, query),
+        request.dataset,
+        answer(core, request),
     )
     .await
 }
 
-async fn answer(
-    core: &Core,
-    location: &crate::domain::Location,
+fn parse<'a>(
+    core: &'a Core,
+    location: &'a crate::domain::Location,
     dataset: &str,
-    query: SeriesQuery,
-) -> Result<Response, ApiError> {
+    query: &SeriesQuery,
+) -> Result<SeriesRequest<'a>, ApiError> {
     let dataset = Dataset::parse(dataset).ok_or_else(|| {
         let known: Vec<_> = Dataset::ALL.iter().map(|d| d.as_str()).collect();
         ApiError::bad_request(
@@ -357,7 +385,7 @@ async fn answer(
         .filter(|v| dataset.natural_step(v.name).is_none_or(|s| s == step))
         .map(|v| v.name)
         .collect();
-    let wanted: Vec<&'static str> = match query.variables.as_deref() {
+    let variables: Vec<&'static str> = match query.variables.as_deref() {
         None => names.clone(),
         Some(list) => list
             .split(',')
@@ -376,7 +404,6 @@ async fn answer(
             })
             .collect::<Result<_, _>>()?,
     };
-    let stored_at = stored_at(core, location, dataset);
     let resolution = match query.resolution.as_deref().unwrap_or("raw") {
         "raw" => Resolution::Raw,
         "hour" => Resolution::Hour,
@@ -422,13 +449,53 @@ async fn answer(
             ));
         }
     };
-    let format = query.format.as_deref().unwrap_or("columnar");
-    if !["columnar", "json", "csv"].contains(&format) {
-        return Err(ApiError::bad_request(
-            "invalid_parameter",
-            format!("format is columnar (also json) or csv, got `{format}`"),
-        ));
-    }
+    let csv = match query.format.as_deref().unwrap_or("columnar") {
+        "columnar" | "json" => false,
+        "csv" => true,
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("format is columnar (also json) or csv, got `{other}`"),
+            ));
+        }
+    };
+    let flags = match query.flags.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("flags is true or false, got `{other}`"),
+            ));
+        }
+    };
+    Ok(SeriesRequest {
+        location,
+        stored_at: stored_at(core, location, dataset),
+        dataset,
+        step,
+        range,
+        variables,
+        resolution,
+        fill,
+        csv,
+        flags,
+    })
+}
+
+async fn answer(core: &Core, request: SeriesRequest<'_>) -> Result<Response, ApiError> {
+    let SeriesRequest {
+        location,
+        stored_at,
+        dataset,
+        step,
+        range,
+        variables: wanted,
+        resolution,
+        fill,
+        csv: as_csv,
+        flags: with_flags,
+    } = request;
     let rows = read::rows(core, stored_at, dataset, step, range, Some(&wanted)).await?;
     let mut variables: BTreeMap<&'static str, Column> = wanted
         .iter()
@@ -530,17 +597,7 @@ async fn answer(
         }
         time = axis;
     }
-    let with_flags = match query.flags.as_deref() {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(
-                "invalid_parameter",
-                format!("flags is true or false, got `{other}`"),
-            ));
-        }
-    };
-    if format == "csv" {
+    if as_csv {
         return Ok(csv(&time, &variables, with_flags));
     }
     Ok(Json(Columnar {

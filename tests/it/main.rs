@@ -3,6 +3,7 @@
 
 mod admin;
 mod backfill;
+mod cache_keys;
 mod cli;
 mod conformance;
 mod connections;
