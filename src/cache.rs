@@ -93,6 +93,12 @@ impl ResponseCache {
         None
     }
 
+    /// The answer kept under `key`, whatever data version it was computed at: what can still be
+    /// said while the store cannot tell the current version.
+    pub fn last(&self, key: &str) -> Option<Arc<Entry>> {
+        self.inner.lock().ok()?.entries.get(key).cloned()
+    }
+
     /// Keeps `entry` under `key` (if it fits the budget), evicting the oldest entries as needed;
     /// whether it was kept.
     pub fn put(&self, key: String, entry: Arc<Entry>) -> bool {

@@ -2,7 +2,9 @@
 //! answer's (location, dataset) is read first; a cached answer at that version is sent as is,
 //! gzipped when the client accepts it, or as `304 Not Modified` when the client already holds it
 //! (`If-None-Match`). Only `200` answers are kept. With Redis configured, a local miss asks Redis
-//! (`x-cache: shared`) before computing, and a computed answer is offered to Redis.
+//! (`x-cache: shared`) before computing, and a computed answer is offered to Redis. While the
+//! store does not answer, the last answer computed for the request is sent (`x-cache: stale`),
+//! and a request without one gets 503 `store_unavailable`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,7 +31,18 @@ pub async fn cached<F>(
 where
     F: Future<Output = Result<Response, ApiError>>,
 {
-    let version = core.store.version(location, dataset).await?;
+    let version = match core.store.version(location, dataset).await {
+        Ok(version) => version,
+        // The store does not answer: the last answer computed is better than none, and says so.
+        Err(error) if error.is_unavailable() => match core.cache.last(&key) {
+            Some(entry) => {
+                count(core, "stale");
+                return Ok(respond(&entry, headers, "stale", true));
+            }
+            None => return Err(error.into()),
+        },
+        Err(error) => return Err(error.into()),
+    };
     if let Some(entry) = core.cache.get(&key, version) {
         count(core, "hit");
         return Ok(respond(&entry, headers, "hit", true));

@@ -3,9 +3,11 @@
 //! clients already look). Internal errors are logged with their chain and answered generically.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+
+use crate::store::StoreError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -46,23 +48,47 @@ impl ApiError {
     }
 }
 
+/// Seconds a client is asked to wait before trying again while the store is unreachable.
+const STORE_RETRY_AFTER: &str = "5";
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(Body {
                 code: self.code,
                 detail: &self.detail,
             }),
         )
-            .into_response()
+            .into_response();
+        if self.code == "store_unavailable" {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(STORE_RETRY_AFTER),
+            );
+        }
+        response
     }
 }
 
-/// Anything unexpected (the store failing, a bug): logged in full, answered as a plain 500.
+/// Anything unexpected: the store out of reach is a 503 `store_unavailable` (with
+/// `Retry-After`); anything else (a bug, a corrupt row) is logged in full and answered as a
+/// plain 500.
 impl<E: Into<anyhow::Error>> From<E> for ApiError {
     fn from(error: E) -> Self {
         let error = error.into();
+        let unreachable = error
+            .chain()
+            .filter_map(|e| e.downcast_ref::<StoreError>())
+            .any(StoreError::is_unavailable);
+        if unreachable {
+            tracing::warn!(error = format!("{error:#}"), "the store did not answer");
+            return Self {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "store_unavailable",
+                detail: format!("the store does not answer; try again in {STORE_RETRY_AFTER} s"),
+            };
+        }
         tracing::error!(error = format!("{error:#}"), "request failed");
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,

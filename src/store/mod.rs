@@ -54,6 +54,32 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether the store could not be reached (rather than refusing or failing the request):
+    /// the server is down or restarting, a connection broke, or none could be had in time.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(error) => {
+                broken_connection(error)
+                    || matches!(error, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A connection that failed under the statement: I/O, a protocol break, or PostgreSQL saying
+/// it is shutting down or not accepting connections (SQLSTATE class 08, 57P01–57P03).
+pub(crate) fn broken_connection(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
+}
+
 /// What identifies a series, with its fixed step and canonical unit.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SeriesKey<'a> {

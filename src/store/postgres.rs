@@ -404,13 +404,15 @@ impl Store for Postgres {
     }
 
     async fn series(&self, location: &str, dataset: Dataset) -> Result<Vec<Series>, StoreError> {
-        let rows: Vec<rows::SeriesRow> = sqlx::query_as(
-            "SELECT id, location_id, variable, source, step_seconds, unit FROM series
+        let rows: Vec<rows::SeriesRow> = once_more(|| {
+            sqlx::query_as(
+                "SELECT id, location_id, variable, source, step_seconds, unit FROM series
              WHERE location_id = $1 AND dataset = $2 ORDER BY id",
-        )
-        .bind(location)
-        .bind(dataset.as_str())
-        .fetch_all(&self.pool)
+            )
+            .bind(location)
+            .bind(dataset.as_str())
+            .fetch_all(&self.pool)
+        })
         .await?;
         rows.into_iter()
             .map(|row| rows::series(row, dataset))
@@ -580,13 +582,15 @@ impl Store for Postgres {
     }
 
     async fn runs(&self, limit: u32) -> Result<Vec<Run>, StoreError> {
-        let rows: Vec<rows::RunRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            rows::run_columns!(),
-            " FROM runs ORDER BY id DESC LIMIT $1"
-        ))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        let rows: Vec<rows::RunRow> = once_more(|| {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                rows::run_columns!(),
+                " FROM runs ORDER BY id DESC LIMIT $1"
+            ))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+        })
         .await?;
         rows.into_iter().map(rows::run).collect()
     }
@@ -693,14 +697,16 @@ impl Store for Postgres {
         from: jiff::civil::Date,
         to: jiff::civil::Date,
     ) -> Result<Vec<DailyRollup>, StoreError> {
-        let rows: Vec<rows::RollupRow> = sqlx::query_as(
-            "SELECT day, count, mean, min, max, sum, first, last FROM rollups
+        let rows: Vec<rows::RollupRow> = once_more(|| {
+            sqlx::query_as(
+                "SELECT day, count, mean, min, max, sum, first, last FROM rollups
              WHERE series_id = $1 AND day >= $2 AND day <= $3 ORDER BY day",
-        )
-        .bind(series)
-        .bind(from.to_string())
-        .bind(to.to_string())
-        .fetch_all(&self.pool)
+            )
+            .bind(series)
+            .bind(from.to_string())
+            .bind(to.to_string())
+            .fetch_all(&self.pool)
+        })
         .await?;
         rows.into_iter().map(rows::rollup).collect()
     }
@@ -756,46 +762,53 @@ impl Store for Postgres {
     }
 
     async fn version(&self, location: &str, dataset: Dataset) -> Result<i64, StoreError> {
-        let version: Option<i64> = sqlx::query_scalar(
-            "SELECT version FROM versions WHERE location_id = $1 AND dataset = $2",
-        )
-        .bind(location)
-        .bind(dataset.as_str())
-        .fetch_optional(&self.pool)
+        let version: Option<i64> = once_more(|| {
+            sqlx::query_scalar(
+                "SELECT version FROM versions WHERE location_id = $1 AND dataset = $2",
+            )
+            .bind(location)
+            .bind(dataset.as_str())
+            .fetch_optional(&self.pool)
+        })
         .await?;
         Ok(version.unwrap_or(0))
     }
 
     async fn count_present(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM observations WHERE series_id = $1 AND ts >= $2 AND ts < $3",
-        )
-        .bind(series)
-        .bind(range.start.epoch())
-        .bind(range.end.epoch())
-        .fetch_one(&self.pool)
+        let n: i64 = once_more(|| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM observations WHERE series_id = $1 AND ts >= $2 AND ts < $3",
+            )
+            .bind(series)
+            .bind(range.start.epoch())
+            .bind(range.end.epoch())
+            .fetch_one(&self.pool)
+        })
         .await?;
         Ok(n as u64)
     }
 
     async fn last_timestamp(&self, series: SeriesId) -> Result<Option<Timestamp>, StoreError> {
-        let last: Option<i64> =
+        let last: Option<i64> = once_more(|| {
             sqlx::query_scalar("SELECT MAX(ts) FROM observations WHERE series_id = $1")
                 .bind(series)
                 .fetch_one(&self.pool)
-                .await?;
+        })
+        .await?;
         Ok(last.map(Timestamp::from_epoch))
     }
 
     async fn read(&self, series: SeriesId, range: TimeRange) -> Result<Vec<Point>, StoreError> {
-        let rows: Vec<rows::PointRow> = sqlx::query_as(
-            "SELECT ts, value, flag, created_run, updated_run FROM observations
+        let rows: Vec<rows::PointRow> = once_more(|| {
+            sqlx::query_as(
+                "SELECT ts, value, flag, created_run, updated_run FROM observations
              WHERE series_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts",
-        )
-        .bind(series)
-        .bind(range.start.epoch())
-        .bind(range.end.epoch())
-        .fetch_all(&self.pool)
+            )
+            .bind(series)
+            .bind(range.start.epoch())
+            .bind(range.end.epoch())
+            .fetch_all(&self.pool)
+        })
         .await?;
         rows.into_iter().map(rows::point).collect()
     }
@@ -819,6 +832,22 @@ impl Store for Postgres {
             last: last.map(Timestamp::from_epoch),
             instants: instants as u64,
         })
+    }
+}
+
+/// Runs a read again, once, when its connection turned out broken (the server restarted, or
+/// terminated that connection, since the pool last used it): the pool hands out a fresh one.
+async fn once_more<T, F, Fut>(read: F) -> Result<T, sqlx::Error>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    match read().await {
+        Err(error) if super::broken_connection(&error) => {
+            tracing::debug!(%error, "a pooled connection was broken; reading again on another");
+            read().await
+        }
+        done => done,
     }
 }
 
