@@ -30,6 +30,10 @@ pub struct Core {
     pub shared: Option<Arc<Shared>>,
     /// Turns to compute a data answer (`http.concurrent_answers`).
     pub answers: Arc<tokio::sync::Semaphore>,
+    /// Extents of series sets by data version (see [`crate::read::extent_of`]).
+    pub extents: Arc<crate::memo::Versioned<crate::store::Extent>>,
+    /// The last readiness verdict: ready, or the reasons not (`/health/ready`).
+    pub readiness: Arc<crate::memo::Recent<Result<(), Vec<String>>>>,
     /// What the operations called with this handle are limited to.
     pub scope: Scope,
 }
@@ -108,6 +112,8 @@ impl Core {
             metrics,
             cache,
             shared,
+            extents: Default::default(),
+            readiness: Arc::new(crate::memo::Recent::new(std::time::Duration::from_secs(1))),
             scope: Scope::default(),
         })
     }

@@ -26,6 +26,7 @@ pub mod core;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod memo;
 pub mod metrics;
 pub mod ops;
 pub mod read;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::core::Core;
 use crate::domain::{Dataset, Flag, Location, Step, TimeRange, Timestamp};
-use crate::store::{Extent, Point, RunId, StoreError};
+use crate::store::{Extent, Point, RunId, SeriesId, StoreError};
 
 /// One stored value in a row: the value, how it came to be and which source gave it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -310,7 +310,26 @@ pub async fn extent(
         .filter(|s| s.step == step)
         .map(|s| s.id)
         .collect();
-    core.store.extent(&ids).await
+    extent_of(core, &location.id, dataset, &ids).await
+}
+
+/// The extent of `ids`, series of `location`'s `dataset`. Counting the instants scans the
+/// series, so an extent is kept with the data version it was computed at and computed again
+/// only after a write changed that data (from any process).
+pub async fn extent_of(
+    core: &Core,
+    location: &str,
+    dataset: Dataset,
+    ids: &[SeriesId],
+) -> Result<Extent, StoreError> {
+    if ids.is_empty() {
+        return Ok(Extent::default());
+    }
+    let version = core.store.version(location, dataset).await?;
+    let key = format!("{ids:?}");
+    core.extents
+        .get_or(location, dataset, key, version, core.store.extent(ids))
+        .await
 }
 
 /// Whether a series of `dataset` from one of the location's sources for it holds a value (an

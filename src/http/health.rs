@@ -14,7 +14,32 @@ pub async fn live() -> Json<Value> {
     Json(json!({ "status": "live" }))
 }
 
+/// Readiness, answered at once: the verdict is kept for a second, and while one request
+/// checks again the others get the last verdict; a check the store does not answer within
+/// [`CHECK_WITHIN`] says so (Kubernetes' probe gives up after its `timeoutSeconds`).
 pub async fn ready(State(core): State<Core>) -> (StatusCode, Json<Value>) {
+    let check = async {
+        tokio::time::timeout(CHECK_WITHIN, check(&core))
+            .await
+            .unwrap_or_else(|_| {
+                Err(vec![format!(
+                    "store unreachable: no answer within {} ms",
+                    CHECK_WITHIN.as_millis()
+                )])
+            })
+    };
+    match core.readiness.get_or(check).await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Err(reasons) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "not_ready", "reasons": reasons })),
+        ),
+    }
+}
+
+const CHECK_WITHIN: std::time::Duration = std::time::Duration::from_millis(800);
+
+async fn check(core: &Core) -> Result<(), Vec<String>> {
     let mut reasons = Vec::new();
     if let Err(error) = core.store.ping().await {
         reasons.push(format!("store unreachable: {error}"));
@@ -24,7 +49,7 @@ pub async fn ready(State(core): State<Core>) -> (StatusCode, Json<Value>) {
                 if sources.is_empty() {
                     continue;
                 }
-                match read::holds(&core, location, dataset).await {
+                match read::holds(core, location, dataset).await {
                     Ok(true) => {}
                     Ok(false) => reasons.push(format!(
                         "{}: no {dataset} stored yet (`almanac init` loads it; imported data \
@@ -37,11 +62,8 @@ pub async fn ready(State(core): State<Core>) -> (StatusCode, Json<Value>) {
         }
     }
     if reasons.is_empty() {
-        (StatusCode::OK, Json(json!({ "status": "ready" })))
+        Ok(())
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "not_ready", "reasons": reasons })),
-        )
+        Err(reasons)
     }
 }

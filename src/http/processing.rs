@@ -875,7 +875,9 @@ async fn gather_status(
             if ids.is_empty() {
                 continue;
             }
-            let last = core.store.extent(&ids).await?.last;
+            let last = crate::read::extent_of(core, &location.id, dataset, &ids)
+                .await?
+                .last;
             freshness.push(Freshness {
                 location: location.id.clone(),
                 dataset,

@@ -7,6 +7,7 @@ mod cache_keys;
 mod cli;
 mod conformance;
 mod connections;
+mod deploy;
 mod fixtures;
 mod fuzz;
 mod gaps;

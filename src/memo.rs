@@ -1,0 +1,164 @@
+//! Small answers kept so that cheap-looking requests stay cheap under load:
+//! - [`Versioned`]: values that depend only on one (location, dataset)'s data (a set of series'
+//!   extent, which needs a scan), kept with the data version they were computed at, so any write
+//!   from any process makes them stale; computed one at a time, so a crowd asking at once
+//!   computes each once.
+//! - [`Recent`]: a verdict (readiness) recomputed at most once per period; while one request
+//!   recomputes it, the others get the previous one at once.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::domain::Dataset;
+
+pub struct Versioned<V> {
+    entries: Mutex<HashMap<(String, Dataset, String), (i64, V)>>,
+    computing: tokio::sync::Mutex<()>,
+}
+
+impl<V: Clone> Default for Versioned<V> {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            computing: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+impl<V: Clone> Versioned<V> {
+    /// The value for `key` of `location`'s `dataset` at data `version`: kept, or computed by
+    /// `compute` (one computation at a time; a value computed meanwhile is taken instead).
+    pub async fn get_or<E, F>(
+        &self,
+        location: &str,
+        dataset: Dataset,
+        key: String,
+        version: i64,
+        compute: F,
+    ) -> Result<V, E>
+    where
+        F: Future<Output = Result<V, E>>,
+    {
+        let key = (location.to_owned(), dataset, key);
+        if let Some(value) = self.kept(&key, version) {
+            return Ok(value);
+        }
+        let _one = self.computing.lock().await;
+        if let Some(value) = self.kept(&key, version) {
+            return Ok(value);
+        }
+        let value = compute.await?;
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.insert(key, (version, value.clone()));
+        }
+        Ok(value)
+    }
+
+    fn kept(&self, key: &(String, Dataset, String), version: i64) -> Option<V> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(key)
+            .filter(|(at, _)| *at == version)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+pub struct Recent<T> {
+    period: Duration,
+    last: Mutex<Option<(Instant, T)>>,
+    computing: tokio::sync::Mutex<()>,
+}
+
+impl<T: Clone> Recent<T> {
+    pub fn new(period: Duration) -> Self {
+        Self {
+            period,
+            last: Mutex::new(None),
+            computing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The last value if younger than the period; else `compute`'s, unless another request is
+    /// computing it, in which case the last value (or, before the first, the one being computed).
+    pub async fn get_or<F: Future<Output = T>>(&self, compute: F) -> T {
+        let last = self.last();
+        if let Some((at, value)) = &last
+            && at.elapsed() < self.period
+        {
+            return value.clone();
+        }
+        let _one = match (self.computing.try_lock(), last) {
+            (Ok(guard), _) => guard,
+            (Err(_), Some((_, value))) => return value,
+            (Err(_), None) => {
+                let guard = self.computing.lock().await;
+                if let Some((_, value)) = self.last() {
+                    return value;
+                }
+                guard
+            }
+        };
+        let value = compute.await;
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some((Instant::now(), value.clone()));
+        }
+        value
+    }
+
+    fn last(&self) -> Option<(Instant, T)> {
+        self.last.lock().ok()?.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use super::{Recent, Versioned};
+    use crate::domain::Dataset;
+
+    #[tokio::test]
+    async fn a_versioned_value_is_computed_once_per_version() {
+        let memo = Versioned::<u32>::default();
+        let runs = AtomicU32::new(0);
+        let compute = || async { Ok::<_, ()>(runs.fetch_add(1, Ordering::SeqCst) + 1) };
+        let get = |version| memo.get_or("m", Dataset::Weather, "k".into(), version, compute());
+        assert_eq!(get(1).await, Ok(1));
+        assert_eq!(get(1).await, Ok(1));
+        assert_eq!(get(2).await, Ok(2), "a new version computes again");
+        let other = memo
+            .get_or("m", Dataset::Traffic, "k".into(), 2, compute())
+            .await;
+        assert_eq!(other, Ok(3), "another dataset is another value");
+        let (a, b) = tokio::join!(get(3), get(3));
+        assert_eq!((a, b), (Ok(4), Ok(4)), "two at once compute once");
+    }
+
+    #[tokio::test]
+    async fn a_recent_value_is_not_waited_for_while_recomputed() {
+        let recent = Recent::new(Duration::ZERO);
+        assert_eq!(recent.get_or(async { 1 }).await, 1);
+        let (slow, fast) = tokio::join!(
+            recent.get_or(async {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                2
+            }),
+            async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                recent.get_or(async { 3 }).await
+            }
+        );
+        assert_eq!(
+            (slow, fast),
+            (2, 1),
+            "the second got the last value at once"
+        );
+        assert_eq!(recent.get_or(async { 4 }).await, 4);
+        let kept = Recent::new(Duration::from_secs(60));
+        assert_eq!(kept.get_or(async { 5 }).await, 5);
+        assert_eq!(kept.get_or(async { 6 }).await, 5, "young enough to keep");
+    }
+}
