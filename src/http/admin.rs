@@ -6,14 +6,14 @@
 //! job of that name, so a request never runs a job that is already running (409).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
 use super::ApiError;
-use super::params::ApiBody;
+use super::params::{ApiBody, ApiPath};
 use crate::core::Core;
 use crate::domain::Timestamp;
 use crate::ops::job::{self, Job};
@@ -42,7 +42,7 @@ pub struct Started {
 
 pub async fn start(
     State(core): State<Core>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     headers: HeaderMap,
     ApiBody(body): ApiBody,
 ) -> Result<Response, ApiError> {

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::params::{ApiQuery, coordinates, date_range};
+use super::params::{ApiPath, ApiQuery, coordinates, date_range};
 use crate::core::Core;
 use crate::domain::{Dataset, Grid, Location, TimeRange, Timestamp};
 
@@ -43,7 +43,7 @@ fn find<'a>(core: &'a Core, id: &str) -> Result<&'a Location, ApiError> {
 /// `GET /api/v1/locations/{id}`: one location (by id or alias) and what is stored for it.
 pub async fn one(
     State(core): State<Core>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Detail>, ApiError> {
     let location = find(&core, &id)?;
     Ok(Json(Detail {
@@ -62,7 +62,7 @@ pub struct Availability {
 /// instants and how many instants hold a value.
 pub async fn availability(
     State(core): State<Core>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Availability>, ApiError> {
     let location = find(&core, &id)?;
     Ok(Json(Availability {
@@ -198,7 +198,7 @@ pub struct VariableCoverage {
 /// window up to now).
 pub async fn coverage(
     State(core): State<Core>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<RangeQuery>,
 ) -> Result<Json<Coverage>, ApiError> {
     let location = find(&core, &id)?;

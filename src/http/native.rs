@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::cached::cached;
 use super::error::ApiError;
-use super::params::{ApiQuery, date_range};
+use super::params::{ApiPath, ApiQuery, date_range};
 use crate::core::Core;
 use crate::domain::{Aggregation, Dataset, Flag, Grid, Step, Timestamp};
 use crate::read;
@@ -92,7 +92,7 @@ pub struct GapsQuery {
 /// series, with its severity; the range defaults to the `init` window.
 pub async fn gaps(
     State(core): State<Core>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<GapsQuery>,
 ) -> Result<Json<Vec<crate::ops::gaps::SeriesGaps>>, ApiError> {
     let location = core
@@ -163,7 +163,7 @@ pub struct RejectOut {
 /// `GET /api/v1/runs/{id}`: one run with the runs it started (a job's) and the records it refused.
 pub async fn run(
     State(core): State<Core>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<RunDetail>, ApiError> {
     let id: i64 = id.parse().map_err(|_| {
         ApiError::bad_request("invalid_run", format!("a run id is a number, got `{id}`"))
@@ -243,7 +243,7 @@ pub async fn sources(
 /// `GET /api/v1/locations/{id}/{dataset}?start&end[&variables][&resolution][&format]`.
 pub async fn series(
     State(core): State<Core>,
-    Path((id, dataset)): Path<(String, String)>,
+    ApiPath((id, dataset)): ApiPath<(String, String)>,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<SeriesQuery>,
 ) -> Result<Response, ApiError> {
@@ -260,7 +260,7 @@ pub async fn series(
 /// (404 `location_not_covered` naming the nearest when none does).
 pub async fn series_at_point(
     State(core): State<Core>,
-    Path(dataset): Path<String>,
+    ApiPath(dataset): ApiPath<String>,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<SeriesQuery>,
 ) -> Result<Response, ApiError> {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use jiff::civil::{Date, DateTime};
@@ -60,6 +60,24 @@ impl FromRequest<Core> for ApiBody {
     }
 }
 
+/// `Path<T>` whose rejection (a segment that is not UTF-8 once decoded, or not of the expected
+/// type) is an [`ApiError`] naming the problem.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::bad_request(
+                "invalid_path",
+                format!("the URL's path: {}", rejection.body_text()),
+            )),
+        }
+    }
+}
+
 /// `Query<T>` whose rejection is an [`ApiError`] naming the problem.
 pub struct ApiQuery<T>(pub T);
 
@@ -101,18 +119,29 @@ enum End {
     End,
 }
 
-/// The half-open range a `start_date`/`end_date` pair names. Both ends are inclusive as in the
+/// The half-open range a `start`/`end` pair names (see [`named_date_range`]).
+pub fn date_range(start: &str, end: &str, max_days: u32) -> Result<TimeRange, ApiError> {
+    named_date_range(["start", "end"], start, end, max_days)
+}
+
+/// The half-open range a pair of date parameters names (`names`, as the client sent them: the
+/// seed's `start_date`/`end_date`, almanac's `start`/`end`). Both ends are inclusive as in the
 /// seed's `BETWEEN`; an end given as a plain date includes that whole day. Times without an
 /// offset are UTC.
 ///
 /// A range longer than `max_days` (`http.max_range_days`) is refused, naming the limit.
-pub fn date_range(start: &str, end: &str, max_days: u32) -> Result<TimeRange, ApiError> {
-    let from = instant("start_date", start, End::Start)?;
-    let to = instant("end_date", end, End::End)?;
+pub fn named_date_range(
+    [start_name, end_name]: [&str; 2],
+    start: &str,
+    end: &str,
+    max_days: u32,
+) -> Result<TimeRange, ApiError> {
+    let from = instant(start_name, start, End::Start)?;
+    let to = instant(end_name, end, End::End)?;
     if to < from {
         return Err(ApiError::bad_request(
             "invalid_range",
-            format!("end_date {end} is before start_date {start}"),
+            format!("{end_name} {end} is before {start_name} {start}"),
         ));
     }
     let days = (to.epoch() - from.epoch()) / 86_400;
@@ -196,6 +225,21 @@ mod tests {
             range("2024-01-01T00:00:00.000Z", "2024-01-01T00:00").0,
             "2024-01-01T00:00:00+00:00"
         );
+    }
+
+    #[test]
+    fn errors_name_the_parameters_the_client_sent() {
+        let native = date_range("2024-02-01", "nope", 36_600).unwrap_err().detail;
+        assert!(native.starts_with("end `nope`"), "{native}");
+        let seed = named_date_range(
+            ["start_date", "end_date"],
+            "2024-02-01",
+            "2024-01-01",
+            36_600,
+        )
+        .unwrap_err()
+        .detail;
+        assert_eq!(seed, "end_date 2024-01-01 is before start_date 2024-02-01");
     }
 
     #[test]

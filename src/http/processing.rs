@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::params::{ApiQuery, date_range};
+use super::params::{ApiPath, ApiQuery, date_range};
 use crate::core::Core;
 use crate::domain::anomaly::Severity;
 use crate::domain::network::{self, Balance, Basis, NodeVolume, Role};
@@ -157,7 +157,7 @@ fn volume_at(
 /// (default the last 7 days of hourly windows).
 pub async fn history(
     State(core): State<Core>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<Vec<HistoryRow>>, ApiError> {
     let location = node(&core, &id)?;
@@ -269,7 +269,7 @@ at ingestion as physically impossible)";
 /// local day (default the last 7 days).
 pub async fn quality(
     State(core): State<Core>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<QualityQuery>,
 ) -> Result<Json<QualityReport>, ApiError> {
     let location = node(&core, &id)?;
@@ -531,7 +531,7 @@ pub struct MetricsQuery {
 /// `GET /api/v1/nodes/{id}/metrics?time_window`: the window holding the node's newest reading.
 pub async fn metrics(
     State(core): State<Core>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<MetricsQuery>,
 ) -> Result<Json<LatestMetrics>, ApiError> {
     let location = node(&core, &id)?;
@@ -593,7 +593,7 @@ pub struct Resolved {
 pub async fn resolve(
     State(core): State<Core>,
     headers: axum::http::HeaderMap,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<Resolved>, ApiError> {
     super::admin::authorize(&core, &headers)?;
     let id: i64 = raw.parse().map_err(|_| {
@@ -1045,7 +1045,7 @@ previous 30 days' mean; period = 2.0TD period of the local hour (P1 10–14 h an
 /// and the daily cost index of the location's price zone (the chocolate factory's features).
 pub async fn energy_features(
     State(core): State<Core>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<FeaturesQuery>,
 ) -> Result<Json<EnergyFeatures>, ApiError> {
     let location = core

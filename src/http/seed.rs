@@ -3,7 +3,7 @@
 //! fill are `null`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::cached::cached;
 use super::error::ApiError;
 use super::json;
-use super::params::{ApiBody, ApiQuery, coordinates, date_range};
+use super::params::{ApiBody, ApiPath, ApiQuery, coordinates, named_date_range};
 use crate::core::Core;
 use crate::domain::{Dataset, Location, Rfc3339Days, Step, TimeRange, Timestamp, weather};
 use crate::read;
@@ -136,7 +136,7 @@ fn first_source(location: &Location, dataset: Dataset) -> Option<String> {
 /// `GET /api/v1/external/operations/cities/{city_id}/availability`.
 pub async fn availability(
     State(core): State<Core>,
-    Path(city_id): Path<String>,
+    ApiPath(city_id): ApiPath<String>,
 ) -> Result<Json<DataAvailabilityResponse>, ApiError> {
     let location = core.registry.get(&city_id).ok_or_else(|| {
         ApiError::not_found(
@@ -174,7 +174,8 @@ fn resolve(core: &Core, query: RangeAtPoint) -> Result<(&Location, TimeRange), A
         &required(query.latitude, "latitude")?,
         &required(query.longitude, "longitude")?,
     )?;
-    let range = date_range(
+    let range = named_date_range(
+        ["start_date", "end_date"],
         &required(query.start_date, "start_date")?,
         &required(query.end_date, "end_date")?,
         core.config.http.max_range_days,
@@ -192,7 +193,7 @@ fn resolve(core: &Core, query: RangeAtPoint) -> Result<(&Location, TimeRange), A
 /// per city, shared by every tenant in it.
 pub async fn historical_weather(
     State(core): State<Core>,
-    Path(_tenant_id): Path<String>,
+    ApiPath(_tenant_id): ApiPath<String>,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<RangeAtPoint>,
 ) -> Result<Response, ApiError> {
@@ -216,7 +217,7 @@ pub async fn historical_weather(
 /// deprecated form): the same answer, the query in a JSON body.
 pub async fn historical_weather_post(
     core: State<Core>,
-    tenant: Path<String>,
+    tenant: ApiPath<String>,
     headers: HeaderMap,
     ApiBody(body): ApiBody,
 ) -> Result<Response, ApiError> {
@@ -228,7 +229,7 @@ pub async fn historical_weather_post(
 /// [`historical_traffic`], the query in a JSON body.
 pub async fn historical_traffic_post(
     core: State<Core>,
-    tenant: Path<String>,
+    tenant: ApiPath<String>,
     headers: HeaderMap,
     ApiBody(body): ApiBody,
 ) -> Result<Response, ApiError> {
@@ -240,7 +241,7 @@ pub async fn historical_traffic_post(
 /// quarter-hourly traffic of the city covering the tenant's point.
 pub async fn historical_traffic(
     State(core): State<Core>,
-    Path(_tenant_id): Path<String>,
+    ApiPath(_tenant_id): ApiPath<String>,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<RangeAtPoint>,
 ) -> Result<Response, ApiError> {

@@ -8,6 +8,7 @@ mod cli;
 mod conformance;
 mod connections;
 mod deploy;
+mod docs;
 mod fixtures;
 mod fuzz;
 mod gaps;
