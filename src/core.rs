@@ -34,6 +34,8 @@ pub struct Core {
     pub extents: Arc<crate::memo::Versioned<crate::store::Extent>>,
     /// The last readiness verdict: ready, or the reasons not (`/health/ready`).
     pub readiness: Arc<crate::memo::Recent<Result<(), Vec<String>>>>,
+    /// The last `/api/v1/status` answer.
+    pub status: Arc<crate::memo::Recent<serde_json::Value>>,
     /// What the operations called with this handle are limited to.
     pub scope: Scope,
 }
@@ -114,6 +116,7 @@ impl Core {
             shared,
             extents: Default::default(),
             readiness: Arc::new(crate::memo::Recent::new(std::time::Duration::from_secs(1))),
+            status: Arc::new(crate::memo::Recent::new(std::time::Duration::from_secs(1))),
             scope: Scope::default(),
         })
     }

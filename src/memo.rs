@@ -3,12 +3,12 @@
 //!   extent, which needs a scan), kept with the data version they were computed at, so any write
 //!   from any process makes them stale; computed one at a time, so a crowd asking at once
 //!   computes each once.
-//! - [`Recent`]: a verdict (readiness) recomputed at most once per period; while one request
-//!   recomputes it, the others get the previous one at once.
+//! - [`Recent`]: an answer (readiness, status) recomputed in the background at most once per
+//!   period; requests get the last one at once.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::domain::Dataset;
@@ -68,7 +68,7 @@ impl<V: Clone> Versioned<V> {
 pub struct Recent<T> {
     period: Duration,
     last: Mutex<Option<(Instant, T)>>,
-    computing: tokio::sync::Mutex<()>,
+    computing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl<T: Clone> Recent<T> {
@@ -76,35 +76,54 @@ impl<T: Clone> Recent<T> {
         Self {
             period,
             last: Mutex::new(None),
-            computing: tokio::sync::Mutex::new(()),
+            computing: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
-    /// The last value if younger than the period; else `compute`'s, unless another request is
-    /// computing it, in which case the last value (or, before the first, the one being computed).
-    pub async fn get_or<F: Future<Output = T>>(&self, compute: F) -> T {
+    /// The last value if younger than the period. Older, it is still the answer, and `compute`
+    /// runs in the background to replace it (unless it already does): nobody waits for a
+    /// recomputation but the very first.
+    pub async fn get_or<F>(self: &Arc<Self>, compute: F) -> T
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + Sync + 'static,
+    {
         let last = self.last();
         if let Some((at, value)) = &last
             && at.elapsed() < self.period
         {
             return value.clone();
         }
-        let _one = match (self.computing.try_lock(), last) {
-            (Ok(guard), _) => guard,
-            (Err(_), Some((_, value))) => return value,
-            (Err(_), None) => {
-                let guard = self.computing.lock().await;
+        match (self.computing.clone().try_lock_owned(), last) {
+            (Ok(guard), Some((_, value))) => {
+                let this = self.clone();
+                tokio::spawn(async move {
+                    let fresh = compute.await;
+                    this.keep(fresh);
+                    drop(guard);
+                });
+                value
+            }
+            (Err(_), Some((_, value))) => value,
+            (free, None) => {
+                let _one = match free {
+                    Ok(guard) => guard,
+                    Err(_) => self.computing.clone().lock_owned().await,
+                };
                 if let Some((_, value)) = self.last() {
                     return value;
                 }
-                guard
+                let value = compute.await;
+                self.keep(value.clone());
+                value
             }
-        };
-        let value = compute.await;
-        if let Ok(mut last) = self.last.lock() {
-            *last = Some((Instant::now(), value.clone()));
         }
-        value
+    }
+
+    fn keep(&self, value: T) {
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some((Instant::now(), value));
+        }
     }
 
     fn last(&self) -> Option<(Instant, T)> {
@@ -114,6 +133,7 @@ impl<T: Clone> Recent<T> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::Duration;
 
@@ -138,26 +158,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_recent_value_is_not_waited_for_while_recomputed() {
-        let recent = Recent::new(Duration::ZERO);
-        assert_eq!(recent.get_or(async { 1 }).await, 1);
-        let (slow, fast) = tokio::join!(
-            recent.get_or(async {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                2
-            }),
-            async {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                recent.get_or(async { 3 }).await
-            }
-        );
+    async fn a_recent_value_is_recomputed_in_the_background() {
+        let recent = Arc::new(Recent::new(Duration::ZERO));
         assert_eq!(
-            (slow, fast),
-            (2, 1),
-            "the second got the last value at once"
+            recent.get_or(async { 1 }).await,
+            1,
+            "the first is waited for"
         );
-        assert_eq!(recent.get_or(async { 4 }).await, 4);
-        let kept = Recent::new(Duration::from_secs(60));
+        let slow = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            2
+        };
+        assert_eq!(recent.get_or(slow).await, 1, "the last one, at once");
+        assert_eq!(
+            recent.get_or(async { 3 }).await,
+            1,
+            "one recomputation at a time"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            recent.get_or(async { 4 }).await,
+            2,
+            "the background one landed"
+        );
+        let kept = Arc::new(Recent::new(Duration::from_secs(60)));
         assert_eq!(kept.get_or(async { 5 }).await, 5);
         assert_eq!(kept.get_or(async { 6 }).await, 5, "young enough to keep");
     }

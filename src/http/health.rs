@@ -14,12 +14,12 @@ pub async fn live() -> Json<Value> {
     Json(json!({ "status": "live" }))
 }
 
-/// Readiness, answered at once: the verdict is kept for a second, and while one request
-/// checks again the others get the last verdict; a check the store does not answer within
-/// [`CHECK_WITHIN`] says so (Kubernetes' probe gives up after its `timeoutSeconds`).
+/// Readiness, answered at once from the last verdict; one at most a second old is checked again
+/// in the background. A check the store does not answer within [`CHECK_WITHIN`] says so.
 pub async fn ready(State(core): State<Core>) -> (StatusCode, Json<Value>) {
-    let check = async {
-        tokio::time::timeout(CHECK_WITHIN, check(&core))
+    let checked = core.clone();
+    let check = async move {
+        tokio::time::timeout(CHECK_WITHIN, check(&checked))
             .await
             .unwrap_or_else(|_| {
                 Err(vec![format!(

@@ -800,8 +800,18 @@ pub struct Status {
 const STALE_AFTER: i64 = 3_600;
 
 /// `GET /api/v1/status`: freshness of every enabled location's data, the last processing run,
-/// and the health of store and cache.
-pub async fn status(State(core): State<Core>) -> Json<Status> {
+/// and the health of store and cache; from an answer at most a second old (recomputed in the
+/// background: it reads the last 500 runs and every location's extents).
+pub async fn status(State(core): State<Core>) -> Json<serde_json::Value> {
+    let computed = core.clone();
+    let fresh = async move {
+        let Json(status) = current_status(computed).await;
+        serde_json::to_value(status).unwrap_or_default()
+    };
+    Json(core.status.get_or(fresh).await)
+}
+
+async fn current_status(core: Core) -> Json<Status> {
     let now = Timestamp::now();
     let cache = CacheStatus {
         redis_configured: core.shared.is_some(),
