@@ -13,8 +13,11 @@ use std::time::{Duration, Instant};
 
 use crate::domain::Dataset;
 
+/// (location, dataset, key) → (data version, value).
+type Entries<V> = HashMap<(String, Dataset, String), (i64, V)>;
+
 pub struct Versioned<V> {
-    entries: Mutex<HashMap<(String, Dataset, String), (i64, V)>>,
+    entries: Mutex<Entries<V>>,
     computing: tokio::sync::Mutex<()>,
 }
 
