@@ -1,5 +1,5 @@
 //! Where an uncached read of 24 months of hourly Madrid weather spends its time: the store's
-//! per-series reads, the merge into rows (`read::rows`), and the seed endpoint's JSON. Loads the
+//! per-series reads, the merge into rows (`query::rows`), and the seed endpoint's JSON. Loads the
 //! window from the simulated upstream first. On SQLite, then on PostgreSQL when
 //! `ALMANAC_BENCH_POSTGRES_URL` (or `ALMANAC_TEST_POSTGRES_URL`) names a server. Prints figures;
 //! asserts only that data are there.
@@ -118,14 +118,14 @@ async fn measure(postgres: Option<&str>) {
         let store_ms = started.elapsed().as_secs_f64() * 1000.0;
 
         let started = Instant::now();
-        let rows = almanac::read::rows(&core, &madrid, Dataset::Weather, Step::HOUR, range, None)
+        let rows = almanac::query::rows(&core, &madrid, Dataset::Weather, Step::HOUR, range, None)
             .await
             .expect("rows");
         let rows_ms = started.elapsed().as_secs_f64() * 1000.0;
         assert!(rows.len() > 17_000);
         println!(
             "round {round}: store.read of {} hourly series: {points} points in {store_ms:.0} ms ({:.2} µs/point); \
-             read::rows (same reads + merge + runs): {} rows in {rows_ms:.0} ms",
+             query::rows (same reads + merge + runs): {} rows in {rows_ms:.0} ms",
             hourly.len(),
             store_ms * 1000.0 / points as f64,
             rows.len()

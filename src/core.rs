@@ -30,7 +30,7 @@ pub struct Core {
     pub shared: Option<Arc<Shared>>,
     /// Turns to compute a data answer (`http.concurrent_answers`).
     pub answers: Arc<tokio::sync::Semaphore>,
-    /// Extents of series sets by data version (see [`crate::read::extent_of`]).
+    /// Extents of series sets by data version (see [`crate::query::extent_of`]).
     pub extents: Arc<crate::memo::Versioned<crate::store::Extent>>,
     /// The last readiness verdict: ready, or the reasons not (`/health/ready`).
     pub readiness: Arc<crate::memo::Recent<Result<(), Vec<String>>>>,

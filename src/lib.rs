@@ -29,7 +29,7 @@ pub mod http;
 pub mod memo;
 pub mod metrics;
 pub mod ops;
-pub mod read;
+pub mod query;
 pub mod scheduler;
 pub mod sources;
 pub mod store;

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::core::Core;
-use crate::read;
+use crate::query;
 
 pub async fn live() -> Json<Value> {
     Json(json!({ "status": "live" }))
@@ -49,7 +49,7 @@ async fn check(core: &Core) -> Result<(), Vec<String>> {
                 if sources.is_empty() {
                     continue;
                 }
-                match read::holds(core, location, dataset).await {
+                match query::holds(core, location, dataset).await {
                     Ok(true) => {}
                     Ok(false) => reasons.push(format!(
                         "{}: no {dataset} stored yet (`almanac init` loads it; imported data \

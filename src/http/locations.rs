@@ -79,7 +79,7 @@ async fn stored(core: &Core, location: &Location) -> Result<BTreeMap<Dataset, St
             continue;
         }
         let ids: Vec<i64> = series.iter().map(|s| s.id).collect();
-        let extent = crate::read::extent_of(core, &location.id, dataset, &ids).await?;
+        let extent = crate::query::extent_of(core, &location.id, dataset, &ids).await?;
         datasets.insert(
             dataset,
             Stored {
@@ -228,7 +228,8 @@ pub async fn coverage(
                 },
                 series.step,
             );
-            let extent = crate::read::extent_of(&core, &location.id, dataset, &[series.id]).await?;
+            let extent =
+                crate::query::extent_of(&core, &location.id, dataset, &[series.id]).await?;
             let present = core.store.count_present(series.id, range).await?;
             let expected = grid.len();
             datasets.entry(dataset).or_default().push(VariableCoverage {

@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::params::{ApiPath, ApiQuery, date_range};
 use crate::core::Core;
 use crate::domain::{Aggregation, Dataset, Flag, Grid, Step, Timestamp};
-use crate::read;
+use crate::query;
 
 #[derive(Deserialize)]
 pub struct SeriesQuery {
@@ -204,7 +204,7 @@ pub async fn metrics(State(core): State<Core>) -> Result<axum::response::Respons
     let locations = core.registry.enabled().filter(|_| up);
     for location in locations {
         for &dataset in location.sources.keys() {
-            let extent = read::extent(&core, location, dataset, step_of(dataset)).await?;
+            let extent = query::extent(&core, location, dataset, step_of(dataset)).await?;
             let labels = [
                 ("city", location.id.as_str()),
                 ("data_type", dataset.as_str()),
@@ -496,7 +496,7 @@ async fn answer(core: &Core, request: SeriesRequest<'_>) -> Result<Response, Api
         csv: as_csv,
         flags: with_flags,
     } = request;
-    let rows = read::rows(core, stored_at, dataset, step, range, Some(&wanted)).await?;
+    let rows = query::rows(core, stored_at, dataset, step, range, Some(&wanted)).await?;
     let mut variables: BTreeMap<&'static str, Column> = wanted
         .iter()
         .map(|&name| {
@@ -537,7 +537,7 @@ async fn answer(core: &Core, request: SeriesRequest<'_>) -> Result<Response, Api
                 Resolution::Day => ts.to_jiff().to_zoned(zone.clone()).date().to_string(),
                 _ => ts.floor(Step::HOUR).to_string(),
             };
-            let mut buckets: Vec<(String, Vec<read::Row>)> = Vec::new();
+            let mut buckets: Vec<(String, Vec<query::Row>)> = Vec::new();
             for row in rows.rows() {
                 let key = label(row.ts());
                 match buckets.last_mut() {

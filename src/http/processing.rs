@@ -885,7 +885,7 @@ async fn gather_status(
             if ids.is_empty() {
                 continue;
             }
-            let last = crate::read::extent_of(core, &location.id, dataset, &ids)
+            let last = crate::query::extent_of(core, &location.id, dataset, &ids)
                 .await?
                 .last;
             freshness.push(Freshness {

@@ -257,7 +257,7 @@ async fn the_hybrid_rule_takes_a_source_only_in_its_local_hours() {
     assert!(!summary.failed(), "{summary}");
     let madrid = core.registry.get("madrid").unwrap();
     let day = TimeRange::new(now.plus(-23 * 3_600), now).unwrap();
-    let frame = almanac::read::weather_rows(&core, madrid, day, None)
+    let frame = almanac::query::weather_rows(&core, madrid, day, None)
         .await
         .unwrap();
     assert_eq!(frame.len(), 23);
@@ -395,7 +395,7 @@ async fn esios_with_a_token_agrees_with_apidatos_hour_by_hour() {
     let other: Vec<_> = ree.iter().map(|p| (p.ts, p.value)).collect();
     assert_eq!(pairs, other);
     let zone = core.registry.get("es_peninsular").unwrap();
-    let frame = almanac::read::rows(&core, zone, Dataset::EnergyPrice, Step::HOUR, window, None)
+    let frame = almanac::query::rows(&core, zone, Dataset::EnergyPrice, Step::HOUR, window, None)
         .await
         .unwrap();
     let spot = frame.column("spot");
