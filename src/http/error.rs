@@ -61,11 +61,22 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
-        if self.code == "store_unavailable" {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(STORE_RETRY_AFTER),
-            );
+        let headers = response.headers_mut();
+        match self.code {
+            "store_unavailable" => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(STORE_RETRY_AFTER),
+                );
+            }
+            // RFC 9110: a 401 names the scheme that would be accepted.
+            "unauthorized" => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"almanac admin\""),
+                );
+            }
+            _ => {}
         }
         response
     }

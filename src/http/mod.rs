@@ -2,6 +2,7 @@
 //! unknown routes and methods included. Handlers only read: they never fetch upstream.
 
 mod admin;
+mod body;
 mod cached;
 mod error;
 mod health;
@@ -106,6 +107,7 @@ pub fn router(core: Core) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             core.config.http.max_body_kb as usize * 1024,
         ))
+        .layer(middleware::from_fn_with_state(core.clone(), body::whole))
         .layer(middleware::from_fn_with_state(core.clone(), cors))
         .layer(middleware::from_fn(trace))
         .with_state(core)

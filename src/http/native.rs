@@ -415,33 +415,24 @@ fn parse<'a>(
             ));
         }
     };
+    // `max_gap` is checked whether or not a fill asks for it: a bad value is never ignored.
+    let max_gap = match query.max_gap.as_deref() {
+        None => 3,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1_000).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_parameter",
+                    format!("max_gap is a number of missing steps, 1 to 1000, got `{text}`"),
+                )
+            })?,
+    };
     let fill = match query.fill.as_deref().unwrap_or("none") {
         "none" => None,
-        method @ ("locf" | "linear") => {
-            let max_gap = match query.max_gap.as_deref() {
-                None => 3,
-                Some(text) => text
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=1_000).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::bad_request(
-                            "invalid_parameter",
-                            format!(
-                                "max_gap is a number of missing steps, 1 to 1000, got `{text}`"
-                            ),
-                        )
-                    })?,
-            };
-            Some((
-                if method == "locf" {
-                    Fill::Locf
-                } else {
-                    Fill::Linear
-                },
-                max_gap,
-            ))
-        }
+        "locf" => Some((Fill::Locf, max_gap)),
+        "linear" => Some((Fill::Linear, max_gap)),
         other => {
             return Err(ApiError::bad_request(
                 "invalid_parameter",

@@ -1,12 +1,9 @@
 //! Request parameters as the seed's clients send them: query strings whose rejections become
 //! our error shape, coordinates, and dates as ISO dates or date-times with or without offset.
 
-use std::time::Duration;
-
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use serde::de::DeserializeOwned;
@@ -15,47 +12,17 @@ use super::error::ApiError;
 use crate::core::Core;
 use crate::domain::{Coordinates, TimeRange, Timestamp};
 
-/// A request body, at most `http.max_body_kb`; too large a body is a 413 in our error shape
-/// naming the limit.
+/// A request body (read whole by `body::whole`, which refuses one too large or too slow).
 pub struct ApiBody(pub Bytes);
 
 impl FromRequest<Core> for ApiBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, core: &Core) -> Result<Self, Self::Rejection> {
-        let http = &core.config.http;
-        let too_large = || ApiError {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            code: "body_too_large",
-            detail: format!(
-                "the body is larger than the limit of {} kB (http.max_body_kb)",
-                http.max_body_kb
-            ),
-        };
-        // An announced length over the limit is refused before a byte of the body is read.
-        let announced = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if announced.is_some_and(|n| n > u64::from(http.max_body_kb) * 1024) {
-            return Err(too_large());
-        }
-        let limit = Duration::from_secs(http.body_timeout_secs.into());
-        match tokio::time::timeout(limit, Bytes::from_request(request, core)).await {
-            Err(_) => Err(ApiError {
-                status: StatusCode::REQUEST_TIMEOUT,
-                code: "body_timeout",
-                detail: format!(
-                    "the body did not arrive within {} s (http.body_timeout_secs)",
-                    http.body_timeout_secs
-                ),
-            }),
-            Ok(Ok(bytes)) => Ok(Self(bytes)),
-            Ok(Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(too_large())
-            }
-            Ok(Err(rejection)) => Err(ApiError::bad_request("invalid_body", rejection.body_text())),
+        // Limits and deadlines were applied when the body was read (`body::whole`).
+        match Bytes::from_request(request, core).await {
+            Ok(bytes) => Ok(Self(bytes)),
+            Err(rejection) => Err(ApiError::bad_request("invalid_body", rejection.body_text())),
         }
     }
 }
@@ -170,6 +137,15 @@ fn instant(name: &str, raw: &str, which: End) -> Result<Timestamp, ApiError> {
             ),
         )
     };
+    // A well-formed date the calendar arithmetic cannot carry (the end of year 9999).
+    let out_of_range = || {
+        ApiError::bad_request(
+            "invalid_date",
+            format!(
+                "{name} `{raw}` is outside the dates almanac handles (0001-01-01 to 9999-12-30)"
+            ),
+        )
+    };
     if let Ok(ts) = text.parse::<jiff::Timestamp>() {
         return Ok(Timestamp::from_jiff(ts));
     }
@@ -179,15 +155,15 @@ fn instant(name: &str, raw: &str, which: End) -> Result<Timestamp, ApiError> {
         return dt
             .to_zoned(TimeZone::UTC)
             .map(|z| Timestamp::from_jiff(z.timestamp()))
-            .map_err(|_| invalid());
+            .map_err(|_| out_of_range());
     }
     let date = text.parse::<Date>().map_err(|_| invalid())?;
     let day = if which == End::End {
-        date.tomorrow().map_err(|_| invalid())?
+        date.tomorrow().map_err(|_| out_of_range())?
     } else {
         date
     };
-    let start = day.to_zoned(TimeZone::UTC).map_err(|_| invalid())?;
+    let start = day.to_zoned(TimeZone::UTC).map_err(|_| out_of_range())?;
     let ts = Timestamp::from_jiff(start.timestamp());
     Ok(if which == End::End { ts.plus(-1) } else { ts })
 }
@@ -224,6 +200,16 @@ mod tests {
         assert_eq!(
             range("2024-01-01T00:00:00.000Z", "2024-01-01T00:00").0,
             "2024-01-01T00:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn a_date_past_the_calendar_says_so() {
+        let error = date_range("9999-12-30", "9999-12-31", 36_600).unwrap_err();
+        assert!(
+            error.detail.contains("outside the dates"),
+            "{}",
+            error.detail
         );
     }
 

@@ -120,6 +120,7 @@ async fn each_parameter_of_each_cached_route_keys_its_answer() {
         format!("{native}&resolution=week"),
         format!("{native}&fill=cubic"),
         format!("{native}&fill=linear&max_gap=0"),
+        format!("{native}&max_gap=abc"),
         format!("{native}&variables=nope"),
         format!("{point}&lat=100&lon=-3.70"),
         format!("{seed}?latitude=40.42&longitude=-3.70&start_date={d}&end_date=never"),

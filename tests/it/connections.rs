@@ -189,3 +189,36 @@ async fn requests_hyper_cannot_parse_get_the_api_error_shape() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_body_no_route_reads_leaves_the_connection_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let address = server(&dir, &[]).await;
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    // The body comes after a pause, as a client that waits for `100 Continue` would send it.
+    stream
+        .write_all(b"GET /api/v1/locations HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stream.write_all(b"hello").await.unwrap();
+    stream
+        .write_all(b"GET /nowhere HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}")
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET /health/live HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answers = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answers))
+        .await
+        .expect("the three answers within 10 s")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answers);
+    let statuses: Vec<&str> = text
+        .match_indices("HTTP/1.1 ")
+        .map(|(at, _)| &text[at + 9..at + 12])
+        .collect();
+    assert_eq!(statuses, ["200", "404", "200"], "{text}");
+}
