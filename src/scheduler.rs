@@ -46,6 +46,13 @@ pub trait Leases: Send + Sync + 'static {
 /// Leases in the store's `leases` table, held under the store handle's instance name.
 pub struct StoreLeases(pub Arc<dyn Store>);
 
+impl StoreLeases {
+    /// The leases in `core`'s store.
+    pub fn of(core: &crate::core::Core) -> Self {
+        Self(core.store.clone())
+    }
+}
+
 #[async_trait]
 impl Leases for StoreLeases {
     fn holder(&self) -> &str {

@@ -69,7 +69,7 @@ pub async fn start(
         ));
     }
 
-    let leases = StoreLeases(core.store.clone());
+    let leases = StoreLeases::of(&core);
     let now = Timestamp::now();
     let until = now.plus(scheduler::LEASE.as_secs() as i64);
     if !leases.claim(job.name(), now, until, now).await? {

@@ -31,7 +31,7 @@ pub async fn cached<F>(
 where
     F: Future<Output = Result<Response, ApiError>>,
 {
-    let version = match core.store.version(location, dataset).await {
+    let version = match crate::query::version(core, location, dataset).await {
         Ok(version) => version,
         // The store does not answer: the last answer computed is better than none, and says so.
         Err(error) if error.is_unavailable() => match core.cache.last(&key) {

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::store::StoreError;
+use crate::query::QueryError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -88,10 +88,16 @@ impl IntoResponse for ApiError {
 impl<E: Into<anyhow::Error>> From<E> for ApiError {
     fn from(error: E) -> Self {
         let error = error.into();
-        let unreachable = error
-            .chain()
-            .filter_map(|e| e.downcast_ref::<StoreError>())
-            .any(StoreError::is_unavailable);
+        match error.downcast_ref::<QueryError>() {
+            Some(QueryError::NotFound { code, detail }) => {
+                return Self::not_found(code, detail.clone());
+            }
+            Some(QueryError::Invalid { code, detail }) => {
+                return Self::bad_request(code, detail.clone());
+            }
+            _ => {}
+        }
+        let unreachable = crate::query::unreachable(&error);
         if unreachable {
             tracing::warn!(error = format!("{error:#}"), "the store did not answer");
             return Self {

@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::core::Core;
-use crate::query;
 
 pub async fn live() -> Json<Value> {
     Json(json!({ "status": "live" }))
@@ -19,7 +18,7 @@ pub async fn live() -> Json<Value> {
 pub async fn ready(State(core): State<Core>) -> (StatusCode, Json<Value>) {
     let checked = core.clone();
     let check = async move {
-        tokio::time::timeout(CHECK_WITHIN, check(&checked))
+        tokio::time::timeout(CHECK_WITHIN, crate::query::health::readiness(&checked))
             .await
             .unwrap_or_else(|_| {
                 Err(vec![format!(
@@ -38,32 +37,3 @@ pub async fn ready(State(core): State<Core>) -> (StatusCode, Json<Value>) {
 }
 
 const CHECK_WITHIN: std::time::Duration = std::time::Duration::from_millis(800);
-
-async fn check(core: &Core) -> Result<(), Vec<String>> {
-    let mut reasons = Vec::new();
-    if let Err(error) = core.store.ping().await {
-        reasons.push(format!("store unreachable: {error}"));
-    } else {
-        for location in core.registry.enabled() {
-            for (&dataset, sources) in &location.sources {
-                if sources.is_empty() {
-                    continue;
-                }
-                match query::holds(core, location, dataset).await {
-                    Ok(true) => {}
-                    Ok(false) => reasons.push(format!(
-                        "{}: no {dataset} stored yet (`almanac init` loads it; imported data \
-                         comes with `almanac import`)",
-                        location.id
-                    )),
-                    Err(error) => reasons.push(format!("{}: {error}", location.id)),
-                }
-            }
-        }
-    }
-    if reasons.is_empty() {
-        Ok(())
-    } else {
-        Err(reasons)
-    }
-}

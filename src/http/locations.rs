@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 use super::params::{ApiPath, ApiQuery, coordinates, date_range};
 use crate::core::Core;
-use crate::domain::{Dataset, Grid, Location, TimeRange, Timestamp};
+use crate::domain::{Dataset, Location, TimeRange, Timestamp};
+use crate::query::locations::{Coverage, Stored};
 
 /// `GET /api/v1/locations`: every enabled location (cities, sites and price zones).
 pub async fn list(State(core): State<Core>) -> Json<Vec<Location>> {
@@ -23,15 +24,6 @@ pub struct Detail {
     location: Location,
     /// What is stored per dataset.
     datasets: BTreeMap<Dataset, Stored>,
-}
-
-#[derive(Serialize)]
-pub struct Stored {
-    series: usize,
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
-    /// Distinct instants holding at least one value.
-    instants: u64,
 }
 
 fn find<'a>(core: &'a Core, id: &str) -> Result<&'a Location, ApiError> {
@@ -48,7 +40,7 @@ pub async fn one(
     let location = find(&core, &id)?;
     Ok(Json(Detail {
         location: location.clone(),
-        datasets: stored(&core, location).await?,
+        datasets: crate::query::locations::stored(&core, location).await?,
     }))
 }
 
@@ -67,30 +59,8 @@ pub async fn availability(
     let location = find(&core, &id)?;
     Ok(Json(Availability {
         location: location.id.clone(),
-        datasets: stored(&core, location).await?,
+        datasets: crate::query::locations::stored(&core, location).await?,
     }))
-}
-
-async fn stored(core: &Core, location: &Location) -> Result<BTreeMap<Dataset, Stored>, ApiError> {
-    let mut datasets = BTreeMap::new();
-    for &dataset in Dataset::ALL {
-        let series = core.store.series(&location.id, dataset).await?;
-        if series.is_empty() {
-            continue;
-        }
-        let ids: Vec<i64> = series.iter().map(|s| s.id).collect();
-        let extent = crate::query::extent_of(core, &location.id, dataset, &ids).await?;
-        datasets.insert(
-            dataset,
-            Stored {
-                series: series.len(),
-                first: extent.first,
-                last: extent.last,
-                instants: extent.instants,
-            },
-        );
-    }
-    Ok(datasets)
 }
 
 #[derive(Deserialize)]
@@ -171,28 +141,6 @@ pub struct RangeQuery {
     end: Option<String>,
 }
 
-#[derive(Serialize)]
-pub struct Coverage {
-    location: String,
-    start: Timestamp,
-    end: Timestamp,
-    datasets: BTreeMap<Dataset, Vec<VariableCoverage>>,
-}
-
-#[derive(Serialize)]
-pub struct VariableCoverage {
-    variable: String,
-    source: String,
-    step_seconds: i64,
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
-    /// Instants of the series' grid in the range.
-    expected: u64,
-    present: u64,
-    /// `present / expected`, 0–1 (null when nothing is expected).
-    completeness: Option<f64>,
-}
-
 /// `GET /api/v1/locations/{id}/coverage[?start&end]`: per dataset, variable and source, the first
 /// and last stored instants and how much of the range's grid is present (default: the `init`
 /// window up to now).
@@ -218,37 +166,7 @@ pub async fn coverage(
             ));
         }
     };
-    let mut datasets: BTreeMap<Dataset, Vec<VariableCoverage>> = BTreeMap::new();
-    for &dataset in Dataset::ALL {
-        for series in core.store.series(&location.id, dataset).await? {
-            let grid = Grid::new(
-                TimeRange {
-                    start: range.start.ceil(series.step),
-                    end: range.end,
-                },
-                series.step,
-            );
-            let extent =
-                crate::query::extent_of(&core, &location.id, dataset, &[series.id]).await?;
-            let present = core.store.count_present(series.id, range).await?;
-            let expected = grid.len();
-            datasets.entry(dataset).or_default().push(VariableCoverage {
-                variable: series.variable,
-                source: series.source,
-                step_seconds: series.step.seconds(),
-                first: extent.first,
-                last: extent.last,
-                expected,
-                present,
-                completeness: (expected > 0)
-                    .then(|| (present as f64 / expected as f64 * 10_000.0).round() / 10_000.0),
-            });
-        }
-    }
-    Ok(Json(Coverage {
-        location: location.id.clone(),
-        start: range.start,
-        end: range.end,
-        datasets,
-    }))
+    Ok(Json(
+        crate::query::locations::coverage(&core, location, range).await?,
+    ))
 }

@@ -15,7 +15,6 @@ use super::error::ApiError;
 use super::params::{ApiPath, ApiQuery, date_range};
 use crate::core::Core;
 use crate::domain::{Aggregation, Dataset, Flag, Grid, Step, Timestamp};
-use crate::query;
 
 #[derive(Deserialize)]
 pub struct SeriesQuery {
@@ -134,7 +133,7 @@ pub struct RunsQuery {
 pub async fn runs(
     State(core): State<Core>,
     ApiQuery(query): ApiQuery<RunsQuery>,
-) -> Result<Json<Vec<crate::store::Run>>, ApiError> {
+) -> Result<Json<Vec<crate::query::runs::Run>>, ApiError> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=1_000).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -142,54 +141,18 @@ pub async fn runs(
             format!("limit must be between 1 and 1000, got {limit}"),
         ));
     }
-    Ok(Json(core.store.runs(limit).await?))
-}
-
-#[derive(Serialize)]
-pub struct RunDetail {
-    #[serde(flatten)]
-    run: crate::store::Run,
-    /// The runs a job run started (empty for other runs).
-    children: Vec<crate::store::Run>,
-    rejects: Vec<RejectOut>,
-}
-
-#[derive(Serialize)]
-pub struct RejectOut {
-    reason: String,
-    record: String,
+    Ok(Json(crate::query::runs::recent(&core, limit).await?))
 }
 
 /// `GET /api/v1/runs/{id}`: one run with the runs it started (a job's) and the records it refused.
 pub async fn run(
     State(core): State<Core>,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<RunDetail>, ApiError> {
+) -> Result<Json<crate::query::runs::RunDetail>, ApiError> {
     let id: i64 = id.parse().map_err(|_| {
         ApiError::bad_request("invalid_run", format!("a run id is a number, got `{id}`"))
     })?;
-    let run = core
-        .store
-        .runs_by_id(&[id])
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::not_found("unknown_run", format!("no run {id}")))?;
-    let rejects = core
-        .store
-        .rejects(id)
-        .await?
-        .into_iter()
-        .map(|r| RejectOut {
-            reason: r.reason,
-            record: r.record,
-        })
-        .collect();
-    let children = core.store.child_runs(id).await?;
-    Ok(Json(RunDetail {
-        run,
-        children,
-        rejects,
-    }))
+    Ok(Json(crate::query::runs::detail(&core, id).await?))
 }
 
 /// `GET /metrics`: Prometheus text format. The per-city gauges are read from the store at scrape
@@ -198,13 +161,13 @@ pub async fn metrics(State(core): State<Core>) -> Result<axum::response::Respons
     use axum::response::IntoResponse;
     // The store's health is itself a metric: when it does not answer, the per-city gauges keep
     // their last values and `almanac_store_up` says why.
-    let up = core.store.ping().await.is_ok();
+    let up = crate::query::health::store_up(&core).await;
     core.metrics
         .set("almanac_store_up", &[], if up { 1.0 } else { 0.0 });
     let locations = core.registry.enabled().filter(|_| up);
     for location in locations {
         for &dataset in location.sources.keys() {
-            let extent = query::extent(&core, location, dataset, step_of(dataset)).await?;
+            let extent = crate::query::extent(&core, location, dataset, step_of(dataset)).await?;
             let labels = [
                 ("city", location.id.as_str()),
                 ("data_type", dataset.as_str()),
@@ -277,18 +240,6 @@ pub async fn series_at_point(
         .map_err(|e| ApiError::not_found("location_not_covered", e.to_string()))?
         .location;
     answer_cached(&core, &headers, location, &dataset, query).await
-}
-
-/// Where `dataset` of `location` is stored: a city's prices at its price zone, the rest at it.
-pub(super) fn stored_at<'a>(
-    core: &'a Core,
-    location: &'a crate::domain::Location,
-    dataset: Dataset,
-) -> &'a crate::domain::Location {
-    match (dataset, &location.price_zone) {
-        (Dataset::EnergyPrice, Some(zone)) => core.registry.get(zone).unwrap_or(location),
-        _ => location,
-    }
 }
 
 /// A series request, parsed and checked: what the answer depends on, and nothing else.
@@ -462,7 +413,7 @@ fn parse<'a>(
     };
     Ok(SeriesRequest {
         location,
-        stored_at: stored_at(core, location, dataset),
+        stored_at: crate::query::stored_at(core, location, dataset),
         dataset,
         step,
         range,
@@ -487,7 +438,7 @@ async fn answer(core: &Core, request: SeriesRequest<'_>) -> Result<Response, Api
         csv: as_csv,
         flags: with_flags,
     } = request;
-    let rows = query::rows(core, stored_at, dataset, step, range, Some(&wanted)).await?;
+    let rows = crate::query::rows(core, stored_at, dataset, step, range, Some(&wanted)).await?;
     let mut variables: BTreeMap<&'static str, Column> = wanted
         .iter()
         .map(|&name| {
@@ -528,7 +479,7 @@ async fn answer(core: &Core, request: SeriesRequest<'_>) -> Result<Response, Api
                 Resolution::Day => ts.to_jiff().to_zoned(zone.clone()).date().to_string(),
                 _ => ts.floor(Step::HOUR).to_string(),
             };
-            let mut buckets: Vec<(String, Vec<query::Row>)> = Vec::new();
+            let mut buckets: Vec<(String, Vec<crate::query::Row>)> = Vec::new();
             for row in rows.rows() {
                 let key = label(row.ts());
                 match buckets.last_mut() {

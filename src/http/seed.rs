@@ -15,7 +15,6 @@ use super::json;
 use super::params::{ApiBody, ApiPath, ApiQuery, coordinates, named_date_range};
 use crate::core::Core;
 use crate::domain::{Dataset, Location, Rfc3339Days, Step, TimeRange, Timestamp, weather};
-use crate::query;
 
 #[derive(Serialize)]
 pub struct CityInfoResponse {
@@ -144,8 +143,9 @@ pub async fn availability(
             format!("no city `{city_id}`; GET /api/v1/external/cities lists them"),
         )
     })?;
-    let extent = query::weather_extent(&core, location).await?;
-    let traffic = query::extent(&core, location, Dataset::Traffic, Step::QUARTER_HOUR).await?;
+    let extent = crate::query::weather_extent(&core, location).await?;
+    let traffic =
+        crate::query::extent(&core, location, Dataset::Traffic, Step::QUARTER_HOUR).await?;
     Ok(Json(DataAvailabilityResponse {
         city_id: location.id.clone(),
         city_name: location.name.clone(),
@@ -206,7 +206,7 @@ pub async fn historical_weather(
         &location.id,
         Dataset::Weather,
         async {
-            let frame = query::weather_rows(&core, location, range, Some(&WEATHER)).await?;
+            let frame = crate::query::weather_rows(&core, location, range, Some(&WEATHER)).await?;
             Ok(json_bytes(weather_json(location, &frame)))
         },
     )
@@ -254,7 +254,7 @@ pub async fn historical_traffic(
         &location.id,
         Dataset::Traffic,
         async {
-            let frame = query::rows(
+            let frame = crate::query::rows(
                 &core,
                 location,
                 Dataset::Traffic,
@@ -289,7 +289,7 @@ fn congestion(service_level: f64) -> &'static str {
 const TRAFFIC: [&str; 3] = ["intensity", "service_level", "average_speed"];
 
 fn traffic_response<'a>(
-    row: query::Row<'a>,
+    row: crate::query::Row<'a>,
     columns: &[Option<usize>; 3],
 ) -> TrafficDataResponse<'a> {
     TrafficDataResponse {
@@ -317,7 +317,7 @@ const WEATHER: [&str; 6] = [
 /// `location_id`'s day) and the run times once per change. Serialized by serde's derive, the 19
 /// keys and strings of every row were each scanned for escapes; this is the answer the seed's
 /// training jobs ask for two years at a time.
-fn weather_json(location: &Location, frame: &query::Frame) -> Vec<u8> {
+fn weather_json(location: &Location, frame: &crate::query::Frame) -> Vec<u8> {
     let columns = WEATHER.map(|name| frame.column(name));
     let quoted = serde_json::to_string(&location.id).unwrap_or_default();
     let id = quoted

@@ -45,6 +45,12 @@ pub async fn extent_of(
         .await
 }
 
+/// The data version of `location`'s `dataset`: raised by every write that changes it, from
+/// any process (the response cache keys its answers by it).
+pub async fn version(core: &Core, location: &str, dataset: Dataset) -> Result<i64, StoreError> {
+    core.store.version(location, dataset).await
+}
+
 /// Whether a series of `dataset` from one of the location's sources for it holds a value (an
 /// index lookup per series, cheap enough for readiness probes).
 pub async fn holds(core: &Core, location: &Location, dataset: Dataset) -> Result<bool, StoreError> {

@@ -1,10 +1,37 @@
 //! The query wing: every answer the API or the CLI gives is computed here from parsed values
 //! and returned as plain structs; `http` and `cli` only parse, call one function and render.
+//!
 //! Rooms: `frame` (stored series assembled into rows, by source priority), `extent` (how much
-//! is stored, per data version).
+//! is stored, per data version), and the processing API's: `nodes` (the networks' nodes and
+//! their windows), `quality`, `anomalies`, `network` (balance, efficiency, dashboard),
+//! `status`, `energy` (price features); `locations` (what is stored, coverage), `runs`,
+//! `health` (readiness).
 
+pub mod anomalies;
+pub mod energy;
+mod error;
 pub mod extent;
 pub mod frame;
+pub mod health;
+pub mod locations;
+pub mod network;
+pub mod nodes;
+pub mod quality;
+pub mod runs;
+pub mod status;
 
-pub use extent::{extent, extent_of, holds, weather_extent};
+pub use error::QueryError;
+pub use error::unreachable;
+pub use extent::{extent, extent_of, holds, version, weather_extent};
 pub use frame::{Cell, Frame, Row, rows, weather_rows};
+
+use crate::core::Core;
+use crate::domain::{Dataset, Location};
+
+/// Where `dataset` of `location` is stored: a city's prices at its price zone, the rest at it.
+pub fn stored_at<'a>(core: &'a Core, location: &'a Location, dataset: Dataset) -> &'a Location {
+    match (dataset, &location.price_zone) {
+        (Dataset::EnergyPrice, Some(zone)) => core.registry.get(zone).unwrap_or(location),
+        _ => location,
+    }
+}

@@ -16,6 +16,7 @@ mod http;
 mod import;
 mod init;
 mod killed;
+mod layout;
 mod locks;
 mod openapi;
 mod outage;

@@ -1,0 +1,138 @@
+//! The service's status: freshness of every enabled location's data, the last processing
+//! run, and the health of store and cache.
+
+use serde::Serialize;
+
+use crate::core::Core;
+use crate::domain::{Dataset, RunStatus, Timestamp};
+use crate::store::{Run, StoreError};
+
+#[derive(Clone, Serialize)]
+pub struct Freshness {
+    location: String,
+    dataset: Dataset,
+    latest_data: Option<Timestamp>,
+    age_seconds: Option<i64>,
+}
+
+#[derive(Clone, Serialize)]
+pub struct ProcessingStatus {
+    last_run: Option<Run>,
+    /// A last run older than this makes the status `stale`.
+    stale_after_seconds: i64,
+}
+
+#[derive(Clone, Serialize)]
+pub struct CacheStatus {
+    redis_configured: bool,
+    redis_errors: Option<u64>,
+}
+
+#[derive(Clone, Serialize)]
+pub struct Status {
+    /// `healthy`, `stale` (processing has not run for an hour) or `degraded` (the store does
+    /// not answer).
+    status: &'static str,
+    reasons: Vec<String>,
+    timestamp: Timestamp,
+    store_up: bool,
+    cache: CacheStatus,
+    processing: ProcessingStatus,
+    data_freshness: Vec<Freshness>,
+}
+
+const STALE_AFTER: i64 = 3_600;
+
+/// The status at `now`. It reads the last 500 runs and every location's extents: `http` keeps
+/// it for a second (`Core::status`).
+pub async fn status(core: &Core, now: Timestamp) -> Status {
+    let cache = CacheStatus {
+        redis_configured: core.shared.is_some(),
+        redis_errors: core.shared.as_ref().map(|s| s.errors()),
+    };
+    let (processing, freshness) = match gather(core, now).await {
+        Ok(found) => found,
+        Err(error) => {
+            return Status {
+                status: "degraded",
+                reasons: vec![format!("the store does not answer: {error}")],
+                timestamp: now,
+                store_up: false,
+                cache,
+                processing: ProcessingStatus {
+                    last_run: None,
+                    stale_after_seconds: STALE_AFTER,
+                },
+                data_freshness: Vec::new(),
+            };
+        }
+    };
+    let mut reasons = Vec::new();
+    match &processing.last_run {
+        None => reasons.push("processing has never run".to_owned()),
+        Some(run) if now.epoch() - run.finished_at.unwrap_or(run.started_at) > STALE_AFTER => {
+            reasons.push(format!(
+                "the last processing run (run {}) is more than an hour old",
+                run.id
+            ))
+        }
+        Some(_) => {}
+    }
+    Status {
+        status: if reasons.is_empty() {
+            "healthy"
+        } else {
+            "stale"
+        },
+        reasons,
+        timestamp: now,
+        store_up: true,
+        cache,
+        processing,
+        data_freshness: freshness,
+    }
+}
+
+async fn gather(
+    core: &Core,
+    now: Timestamp,
+) -> Result<(ProcessingStatus, Vec<Freshness>), StoreError> {
+    core.store.ping().await?;
+    let last_run = core
+        .store
+        .runs(500)
+        .await?
+        .into_iter()
+        .find(|r| r.operation == "process" && r.status != RunStatus::Running);
+    let mut freshness = Vec::new();
+    for location in core.locations() {
+        for &dataset in Dataset::ALL {
+            let ids: Vec<i64> = core
+                .store
+                .series(&location.id, dataset)
+                .await?
+                .iter()
+                .map(|s| s.id)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let last = super::extent_of(core, &location.id, dataset, &ids)
+                .await?
+                .last;
+            freshness.push(Freshness {
+                location: location.id.clone(),
+                dataset,
+                latest_data: last,
+                age_seconds: last.map(|t| now.epoch() - t.epoch()),
+            });
+        }
+    }
+    Ok((
+        ProcessingStatus {
+            last_run,
+            stale_after_seconds: STALE_AFTER,
+        },
+        freshness,
+    ))
+}
