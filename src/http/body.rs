@@ -13,10 +13,25 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
-use crate::core::Core;
+use crate::config::HttpConfig;
 
-pub async fn whole(State(core): State<Core>, request: Request, next: Next) -> Response {
-    let http = &core.config.http;
+/// What [`whole`] needs of `[http]` (a small copy per request, not a `Core`).
+#[derive(Clone, Copy)]
+pub struct Limits {
+    max_body_kb: u32,
+    body_timeout_secs: u32,
+}
+
+impl Limits {
+    pub fn of(http: &HttpConfig) -> Self {
+        Self {
+            max_body_kb: http.max_body_kb,
+            body_timeout_secs: http.body_timeout_secs,
+        }
+    }
+}
+
+pub async fn whole(State(http): State<Limits>, request: Request, next: Next) -> Response {
     let headers = request.headers();
     let announced = headers
         .get(header::CONTENT_LENGTH)

@@ -14,6 +14,7 @@ mod processing;
 mod seed;
 mod serve;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
@@ -107,8 +108,14 @@ pub fn router(core: Core) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             core.config.http.max_body_kb as usize * 1024,
         ))
-        .layer(middleware::from_fn_with_state(core.clone(), body::whole))
-        .layer(middleware::from_fn_with_state(core.clone(), cors))
+        .layer(middleware::from_fn_with_state(
+            body::Limits::of(&core.config.http),
+            body::whole,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(core.config.http.cors_origins.clone()),
+            cors,
+        ))
         .layer(middleware::from_fn(trace))
         .with_state(core)
 }
@@ -116,8 +123,7 @@ pub fn router(core: Core) -> Router {
 /// CORS for the origins in `http.cors_origins` (`"*"` for any): an allowed origin's requests get
 /// `Access-Control-Allow-Origin` (and may read `ETag`), its preflights a 204 naming the methods
 /// and headers the API takes. Other origins get no CORS headers, so browsers keep them out.
-async fn cors(State(core): State<Core>, request: Request, next: Next) -> Response {
-    let origins = &core.config.http.cors_origins;
+async fn cors(State(origins): State<Arc<Vec<String>>>, request: Request, next: Next) -> Response {
     let origin = request
         .headers()
         .get(header::ORIGIN)

@@ -235,10 +235,11 @@ pub fn pick(dataset: Dataset, names: &[&str]) -> Vec<&'static Variable> {
         .collect()
 }
 
-/// The configured sources by id.
+/// The configured sources by id. Cloned with every `Core` (each request's handlers and
+/// middleware take one), so the map itself is shared, not copied.
 #[derive(Clone, Default)]
 pub struct Sources {
-    by_id: BTreeMap<&'static str, Arc<dyn Source>>,
+    by_id: Arc<BTreeMap<&'static str, Arc<dyn Source>>>,
 }
 
 impl Sources {
@@ -274,5 +275,7 @@ pub fn build(config: &SourcesConfig, upstream: &Upstream) -> Sources {
     by_id.insert(owm::source::ID, Arc::new(owm));
     let traffic = madrid::source::MadridTraffic::new(config.madrid_traffic.clone(), upstream);
     by_id.insert(madrid::source::ID, Arc::new(traffic));
-    Sources { by_id }
+    Sources {
+        by_id: Arc::new(by_id),
+    }
 }
