@@ -38,7 +38,7 @@ CACHED_PID=${PIDS[0]} UNCACHED_PID=${PIDS[1]}
 END=$(date -u -d "$(date -u +%Y-%m-01) -1 day" +%F)
 MONTH_START=$(date -u -d "$(date -u +%Y-%m-01) -1 month" +%F)
 YEARS_START=$(date -u -d "$(date -u +%Y-%m-01) -24 month" +%F)
-PATH_Q="/api/v1/tenants/bench/external/operations/historical-weather-optimized?latitude=40.4168&longitude=-3.7038"
+PATH_Q="/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/external/operations/historical-weather-optimized?latitude=40.4168&longitude=-3.7038"
 
 size() { curl -s -o /dev/null -w '%{size_download}' -H "Accept-Encoding: $2" "$1"; }
 rows() { curl -s "$1" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }

@@ -80,7 +80,7 @@ async fn measure(postgres: Option<&str>) {
     let address = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, almanac::http::router(app)).await });
     let url = format!(
-        "http://{address}/api/v1/tenants/bench/external/operations/historical-weather-optimized?latitude=40.42&longitude=-3.7&start_date={}&end_date={}",
+        "http://{address}/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/external/operations/historical-weather-optimized?latitude=40.42&longitude=-3.7&start_date={}&end_date={}",
         range.start.utc_date(),
         range.end.plus(-1).utc_date()
     );

@@ -744,12 +744,12 @@ async fn run_demo(
     println!("  curl 'http://{bound}/api/v1/external/cities'");
     let yesterday = Timestamp::now().plus(-86_400).utc_date();
     println!(
-        "  curl 'http://{bound}/api/v1/tenants/demo/external/operations/historical-weather-optimized?latitude=40.42&longitude=-3.70&start_date={yesterday}&end_date={yesterday}'"
+        "  curl 'http://{bound}/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/external/operations/historical-weather-optimized?latitude=40.42&longitude=-3.70&start_date={yesterday}&end_date={yesterday}'"
     );
     // Traffic history comes a month at a time: a day of last month.
     let last_month = Timestamp::now().months_before(1).utc_date();
     println!(
-        "  curl 'http://{bound}/api/v1/tenants/demo/external/operations/historical-traffic-optimized?latitude=40.42&longitude=-3.70&start_date={last_month}&end_date={last_month}'"
+        "  curl 'http://{bound}/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/external/operations/historical-traffic-optimized?latitude=40.42&longitude=-3.70&start_date={last_month}&end_date={last_month}'"
     );
     println!(
         "  curl 'http://{bound}/api/v1/locations/madrid/energy_price?start={yesterday}&end={yesterday}'"

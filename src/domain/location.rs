@@ -188,6 +188,11 @@ impl Registry {
             .find(|l| l.id == wanted || l.aliases.iter().any(|a| normalize(a) == wanted))
     }
 
+    /// Enabled cities (the seed's `cities` list: not sites, not price zones).
+    pub fn cities(&self) -> impl Iterator<Item = &Location> {
+        self.enabled().filter(|l| l.kind == LocationKind::City)
+    }
+
     /// Enabled places a point can map to: cities and sites, not price zones.
     pub fn places(&self) -> impl Iterator<Item = &Location> {
         self.enabled().filter(|l| l.kind != LocationKind::PriceZone)

@@ -102,6 +102,8 @@ pub fn router(core: Core) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/docs", get(docs))
         .route("/health/live", get(health::live))
+        // The processing and factory seeds' liveness path.
+        .route("/health", get(health::live))
         .route("/health/ready", get(health::ready))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)

@@ -108,7 +108,7 @@ impl RangeAtPoint {
 
 /// `GET /api/v1/external/cities`: every enabled location.
 pub async fn cities(State(core): State<Core>) -> Json<Vec<CityInfoResponse>> {
-    Json(core.registry.places().map(city_info).collect())
+    Json(core.registry.cities().map(city_info).collect())
 }
 
 fn city_info(location: &Location) -> CityInfoResponse {
@@ -188,15 +188,35 @@ fn resolve(core: &Core, query: RangeAtPoint) -> Result<(&Location, TimeRange), A
     Ok((location, range))
 }
 
+/// The seed declares `tenant_id` a UUID (its services send `8a7c9f5e-1b2d-…`); anything else is
+/// a client's mistake worth saying, though the id is not otherwise used.
+fn tenant(raw: &str) -> Result<(), ApiError> {
+    let bytes = raw.as_bytes();
+    let uuid = bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        });
+    if uuid {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_tenant",
+            format!("tenant_id `{raw}` is not a UUID (8-4-4-4-12 hexadecimal digits)"),
+        ))
+    }
+}
+
 /// `GET /api/v1/tenants/{tenant_id}/external/operations/historical-weather-optimized`: the
 /// hourly weather of the city covering the tenant's point. The tenant id is not used: data are
 /// per city, shared by every tenant in it.
 pub async fn historical_weather(
     State(core): State<Core>,
-    ApiPath(_tenant_id): ApiPath<String>,
+    ApiPath(tenant_id): ApiPath<String>,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<RangeAtPoint>,
 ) -> Result<Response, ApiError> {
+    tenant(&tenant_id)?;
     let (location, range) = resolve(&core, query)?;
     let key = format!("seed-weather|{}|{}|{}", location.id, range.start, range.end);
     cached(
@@ -241,10 +261,11 @@ pub async fn historical_traffic_post(
 /// quarter-hourly traffic of the city covering the tenant's point.
 pub async fn historical_traffic(
     State(core): State<Core>,
-    ApiPath(_tenant_id): ApiPath<String>,
+    ApiPath(tenant_id): ApiPath<String>,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<RangeAtPoint>,
 ) -> Result<Response, ApiError> {
+    tenant(&tenant_id)?;
     let (location, range) = resolve(&core, query)?;
     let key = format!("seed-traffic|{}|{}|{}", location.id, range.start, range.end);
     cached(

@@ -50,8 +50,8 @@ async fn each_parameter_of_each_cached_route_keys_its_answer() {
     let native = format!("/api/v1/locations/madrid/weather?start={d}&end={d1}");
     // (Unlike the native requests, which would be the same answers for the same location.)
     let point = format!("/api/v1/point/weather?start={d}&end={d1}&variables=pressure");
-    let seed = "/api/v1/tenants/t/external/operations/historical-weather-optimized";
-    let traffic = "/api/v1/tenants/t/external/operations/historical-traffic-optimized";
+    let seed = "/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/external/operations/historical-weather-optimized";
+    let traffic = "/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/external/operations/historical-traffic-optimized";
     let d2 = day.plus(2 * 86_400).utc_date();
     let routes: Vec<Vec<String>> = vec![
         vec![

@@ -333,7 +333,7 @@ async fn traffic_and_prices_are_served_from_their_providers() {
 
     // The last complete quarter hour, from the real-time snapshot, with its service level.
     let last = now.floor(Step::QUARTER_HOUR).plus(-900);
-    let traffic = "/api/v1/tenants/t1/external/operations/historical-traffic-optimized";
+    let traffic = "/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/external/operations/historical-traffic-optimized";
     let (status, rows) = get(format!(
         "{base}{traffic}?latitude=40.42&longitude=-3.70&start_date={}&end_date={}",
         last.to_jiff().strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -577,12 +577,18 @@ async fn the_seed_diagram_forms_and_legacy_posts_answer_as_the_main_endpoints() 
             "/api/v1/external/operations/cities/madrid/availability".into(),
         ),
         (
-            format!("/api/v1/tenants/t1/external/historical-weather?{query}"),
+            format!(
+                "/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/external/historical-weather?{query}"
+            ),
             format!("{WEATHER}?{query}"),
         ),
         (
-            format!("/api/v1/tenants/t1/external/historical-traffic?{query}"),
-            format!("/api/v1/tenants/t1/external/operations/historical-traffic-optimized?{query}"),
+            format!(
+                "/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/external/historical-traffic?{query}"
+            ),
+            format!(
+                "/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/external/operations/historical-traffic-optimized?{query}"
+            ),
         ),
     ] {
         let (status, a) = get(format!("{base}{short}")).await;
@@ -591,7 +597,9 @@ async fn the_seed_diagram_forms_and_legacy_posts_answer_as_the_main_endpoints() 
         assert_eq!(a, b, "{short} answers as {long}");
     }
 
-    let legacy = format!("{base}/api/v1/tenants/t1/external/operations/weather/historical");
+    let legacy = format!(
+        "{base}/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/external/operations/weather/historical"
+    );
     let post = |body: String| {
         let url = legacy.clone();
         async move {
@@ -641,7 +649,7 @@ async fn the_seed_diagram_forms_and_legacy_posts_answer_as_the_main_endpoints() 
             .contains("http.max_body_kb")
     );
     let traffic = client()
-        .post(format!("{base}/api/v1/tenants/t1/external/operations/traffic/historical"))
+        .post(format!("{base}/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/external/operations/traffic/historical"))
         .body(format!(
             r#"{{"latitude": "40.45", "longitude": "-3.69", "start_date": "{day}", "end_date": "{day}"}}"#
         ))

@@ -25,6 +25,7 @@ mod providers;
 mod redis;
 mod rotate;
 mod schedule;
+mod seed_contract;
 mod sources;
 mod store_conformance;
 mod support;

@@ -148,7 +148,7 @@ async fn every_route_is_documented_and_answers_as_documented() {
     let weather_body = format!(
         r#"{{"latitude": 40.45, "longitude": -3.69, "start_date": "{day}", "end_date": "{day}"}}"#
     );
-    let seed = "/api/v1/tenants/t1/external";
+    let seed = "/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/external";
     // (method, documented path, concrete path and query, body, expected status)
     let calls: Vec<(&str, &str, String, Option<String>, u16)> = vec![
         (
@@ -192,6 +192,15 @@ async fn every_route_is_documented_and_answers_as_documented() {
             "/api/v1/tenants/{tenant_id}/external/operations/historical-weather-optimized",
             format!(
                 "{seed}/operations/historical-weather-optimized?latitude=100&longitude=0&start_date={day}&end_date={day}"
+            ),
+            None,
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/tenants/{tenant_id}/external/operations/historical-weather-optimized",
+            format!(
+                "/api/v1/tenants/any-tenant/external/operations/historical-weather-optimized?{point}"
             ),
             None,
             400,
@@ -658,6 +667,7 @@ async fn every_route_is_documented_and_answers_as_documented() {
         ),
         ("get", "/metrics", "/metrics".into(), None, 200),
         ("get", "/health/live", "/health/live".into(), None, 200),
+        ("get", "/health", "/health".into(), None, 200),
         ("get", "/health/ready", "/health/ready".into(), None, 200),
         ("get", "/openapi.json", "/openapi.json".into(), None, 200),
         ("get", "/docs", "/docs".into(), None, 200),

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::support::{client, config, serve};
 
-const WEATHER: &str = "/api/v1/tenants/t/external/operations/historical-weather-optimized";
+const WEATHER: &str = "/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/external/operations/historical-weather-optimized";
 
 /// The limit of a Redis call in these tests: the default 150 ms is missed now and then on a
 /// machine running the whole suite on two cores, and a missed call rests Redis for 5 s.
