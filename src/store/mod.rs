@@ -172,16 +172,32 @@ pub struct Run {
     pub location: Option<String>,
     pub dataset: Option<String>,
     pub source: Option<String>,
+    #[serde(serialize_with = "maybe_instant")]
     pub range_start: Option<i64>,
+    #[serde(serialize_with = "maybe_instant")]
     pub range_end: Option<i64>,
     pub counts: Counts,
     pub status: RunStatus,
     pub error: Option<String>,
+    #[serde(serialize_with = "instant")]
     pub started_at: i64,
+    #[serde(serialize_with = "maybe_instant")]
     pub finished_at: Option<i64>,
     pub parent: Option<RunId>,
     /// The process that ran it (see [`Store::instance`]).
     pub instance: Option<String>,
+}
+
+/// Epoch seconds written as every other instant of the API is: RFC 3339, UTC.
+fn instant<S: serde::Serializer>(epoch: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&Timestamp::from_epoch(*epoch), serializer)
+}
+
+fn maybe_instant<S: serde::Serializer>(
+    epoch: &Option<i64>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&epoch.map(Timestamp::from_epoch), serializer)
 }
 
 /// The first and last stored instants of a set of series and how many distinct instants hold
