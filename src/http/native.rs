@@ -165,9 +165,10 @@ pub async fn metrics(State(core): State<Core>) -> Result<axum::response::Respons
     core.metrics
         .set("almanac_store_up", &[], if up { 1.0 } else { 0.0 });
     let locations = core.registry.enabled().filter(|_| up);
+    // Every dataset stored for the location, its instants over all its series whatever their
+    // step (a 15- or 20-minute sensor node counts too).
     for location in locations {
-        for &dataset in location.sources.keys() {
-            let extent = crate::query::extent(&core, location, dataset, step_of(dataset)).await?;
+        for (dataset, stored) in crate::query::locations::stored(&core, location).await? {
             let labels = [
                 ("city", location.id.as_str()),
                 ("data_type", dataset.as_str()),
@@ -175,9 +176,9 @@ pub async fn metrics(State(core): State<Core>) -> Result<axum::response::Respons
             core.metrics.set(
                 "external_city_data_records",
                 &labels,
-                extent.instants as f64,
+                stored.instants as f64,
             );
-            if let Some(last) = extent.last {
+            if let Some(last) = stored.last {
                 core.metrics.set(
                     "external_city_data_last_update_timestamp",
                     &labels,

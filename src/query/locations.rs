@@ -11,11 +11,11 @@ use crate::domain::{Dataset, Grid, Location, TimeRange, Timestamp};
 
 #[derive(Serialize)]
 pub struct Stored {
-    series: usize,
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
+    pub series: usize,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
     /// Distinct instants holding at least one value.
-    instants: u64,
+    pub instants: u64,
 }
 
 /// Per dataset the location has series of: how many, and their extent.

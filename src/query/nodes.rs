@@ -206,6 +206,22 @@ pub async fn latest(
     location: &Location,
     window: Window,
 ) -> Result<LatestMetrics, QueryError> {
+    // A window shorter than every series' step holds one reading or none: no such windows are
+    // kept, and a window of nulls would look like an answer.
+    let series = core.store.series(&location.id, Dataset::Sensor).await?;
+    if let Some(slowest) = series.iter().map(|s| s.step.seconds()).min()
+        && series.iter().all(|s| !window.applies_to(s.step))
+    {
+        return Err(QueryError::invalid(
+            "invalid_parameter",
+            format!(
+                "time_window {} is shorter than `{}`'s readings (one every {} min or more): ask for a longer window",
+                window.as_str(),
+                location.id,
+                slowest / 60
+            ),
+        ));
+    }
     let zone = TimeZone::get(&location.timezone).unwrap_or(TimeZone::UTC);
     let latest = newest_reading(core, location)
         .await?

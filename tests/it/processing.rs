@@ -517,6 +517,39 @@ async fn live_views_and_resolving_an_anomaly() {
             .iter()
             .any(|a| a["id"] == spike["id"] && a["resolved_at"].is_string())
     );
+
+    // A window shorter than the nodes' 15-minute readings does not exist: a 400, not a 200
+    // of nulls.
+    let (status, body) = get("/api/v1/nodes/sel_north/metrics?time_window=5min").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_parameter")),
+        "{body}"
+    );
+    // The store gauges count a site's sensor readings (their step is the series', not the
+    // dataset's), with a last-update time.
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let gauge = |name: &str| {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!(
+                    "{name}{{city=\"sel_north\",data_type=\"sensor\"}}"
+                ))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {name} for sel_north's sensors:\n{metrics}"))
+    };
+    assert!(gauge("external_city_data_records") > 1_000.0);
+    assert!(gauge("external_city_data_last_update_timestamp") > first.epoch() as f64);
 }
 
 /// Energy features over the simulated REE prices: every stored hour has its 2.0TD period and
