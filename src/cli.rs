@@ -516,7 +516,6 @@ async fn show_schedule(config: Config) -> anyhow::Result<ExitCode> {
         .map(|(job, cron)| (*job, (*cron).to_owned()))
         .collect();
     let core = Core::open(config).await?;
-    let runs = core.store.runs(5_000).await?;
     let now = Timestamp::now();
     println!(
         "{:<9} {:<14} {:<27} {:<27} last",
@@ -531,9 +530,10 @@ async fn show_schedule(config: Config) -> anyhow::Result<ExitCode> {
                 .next_after(now, &zone)
         };
         // A job's run has no location; the runs it started name it as their parent.
-        let last = runs
-            .iter()
-            .find(|r| r.operation == job && r.location.is_none() && r.parent.is_none())
+        let last = core
+            .store
+            .last_run(job, true)
+            .await?
             .map(|r| {
                 format!(
                     "{} at {}",

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::core::Core;
-use crate::domain::{Dataset, RunStatus, Timestamp};
+use crate::domain::{Dataset, Timestamp};
 use crate::store::{Run, StoreError};
 
 #[derive(Clone, Serialize)]
@@ -43,8 +43,8 @@ pub struct Status {
 
 const STALE_AFTER: i64 = 3_600;
 
-/// The status at `now`. It reads the last 500 runs and every location's extents: `http` keeps
-/// it for a second (`Core::status`).
+/// The status at `now`. It reads every location's extents: `http` keeps it for a second
+/// (`Core::status`).
 pub async fn status(core: &Core, now: Timestamp) -> Status {
     let cache = CacheStatus {
         redis_configured: core.shared.is_some(),
@@ -98,12 +98,7 @@ async fn gather(
     now: Timestamp,
 ) -> Result<(ProcessingStatus, Vec<Freshness>), StoreError> {
     core.store.ping().await?;
-    let last_run = core
-        .store
-        .runs(500)
-        .await?
-        .into_iter()
-        .find(|r| r.operation == "process" && r.status != RunStatus::Running);
+    let last_run = core.store.last_run("process", false).await?;
     let mut freshness = Vec::new();
     for location in core.locations() {
         for &dataset in Dataset::ALL {

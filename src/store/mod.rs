@@ -8,6 +8,7 @@ mod block;
 mod postgres;
 mod processing;
 mod rows;
+mod shared;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -15,6 +16,7 @@ use async_trait::async_trait;
 pub use batch::{Batch, WRITE_BATCH_ROWS};
 pub use postgres::Postgres;
 pub use processing::{AnomalyFilter, Processing, StoredAnomaly};
+pub use shared::Shared;
 pub use sqlite::Sqlite;
 
 use crate::domain::{
@@ -226,7 +228,7 @@ async fn delete_before<S: Store + ?Sized>(
 }
 
 #[async_trait]
-pub trait Store: Processing + Send + Sync {
+pub trait Store: Processing + Shared + Send + Sync {
     /// Succeeds when the store answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Records the configured locations (inserted or updated by id).

@@ -333,6 +333,7 @@ impl Postgres {
 }
 
 super::processing::processing_impl!(Postgres);
+super::shared::shared_impl!(Postgres);
 
 #[async_trait]
 impl Store for Postgres {

@@ -327,6 +327,7 @@ impl Sqlite {
 }
 
 super::processing::processing_impl!(Sqlite);
+super::shared::shared_impl!(Sqlite);
 
 #[async_trait]
 impl Store for Sqlite {

@@ -360,8 +360,55 @@ pub async fn story(store: &dyn Store) {
 
 /// Job runs and their children, heartbeats and abandoned runs, and leases, seen from two handles
 /// on one database (two processes).
+/// The newest finished run of an operation, a job's own or any, by one query.
+async fn last_runs(store: &dyn Store) {
+    assert!(store.last_run("process", false).await.unwrap().is_none());
+    let start = |operation: &'static str, location: Option<&'static str>, parent| NewRun {
+        operation,
+        location,
+        dataset: None,
+        source: None,
+        range: None,
+        started_at: hour(1),
+        parent,
+    };
+    let job = store
+        .start_run(&start("process", None, None))
+        .await
+        .unwrap();
+    let child = store
+        .start_run(&start("process", Some("madrid"), Some(job)))
+        .await
+        .unwrap();
+    store
+        .finish_run(child, RunStatus::Succeeded, None, hour(2))
+        .await
+        .unwrap();
+    let other = store.start_run(&start("ingest", None, None)).await.unwrap();
+    store
+        .finish_run(other, RunStatus::Succeeded, None, hour(2))
+        .await
+        .unwrap();
+    let last = |jobs_only| async move {
+        store
+            .last_run("process", jobs_only)
+            .await
+            .unwrap()
+            .map(|r| r.id)
+    };
+    assert_eq!(last(false).await, Some(child), "the job is still running");
+    assert_eq!(last(true).await, None, "no finished job run of process yet");
+    store
+        .finish_run(job, RunStatus::Failed, Some("x"), hour(3))
+        .await
+        .unwrap();
+    assert_eq!(last(true).await, Some(job));
+    assert_eq!(last(false).await, Some(child), "the newest started (by id)");
+}
+
 pub async fn jobs_and_leases(a: &dyn Store, b: &dyn Store) {
     assert_ne!(a.instance(), b.instance());
+    last_runs(a).await;
     a.sync_locations(&[madrid()]).await.unwrap();
     let series = a.ensure_series(&temperature_key()).await.unwrap();
     let job = a
