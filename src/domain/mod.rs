@@ -8,6 +8,7 @@ pub mod gaps;
 pub mod location;
 pub mod network;
 pub mod quality;
+pub mod resample;
 pub mod rollup;
 pub mod series;
 pub mod time;

@@ -8,13 +8,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::cached::cached;
 use super::error::ApiError;
 use super::params::{ApiPath, ApiQuery, date_range};
 use crate::core::Core;
-use crate::domain::{Aggregation, Dataset, Flag, Grid, Step, Timestamp};
+use crate::domain::Dataset;
+use crate::domain::resample::Fill;
+use crate::query::series::{self, Column, Resolution, SeriesRequest};
 
 #[derive(Deserialize)]
 pub struct SeriesQuery {
@@ -34,49 +36,6 @@ pub struct SeriesQuery {
     /// The point, for `/api/v1/point/{dataset}`.
     lat: Option<String>,
     lon: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct Columnar {
-    location: String,
-    /// The location the values are stored at when it is not `location` (a city's price zone).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    served_from: Option<String>,
-    dataset: Dataset,
-    step_seconds: i64,
-    resolution: &'static str,
-    /// The zone whose calendar days `time` names, at `resolution=day`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timezone: Option<String>,
-    start: String,
-    end: String,
-    time: Vec<String>,
-    variables: BTreeMap<&'static str, Column>,
-}
-
-#[derive(Serialize)]
-pub struct Column {
-    unit: &'static str,
-    values: Vec<Option<f64>>,
-    /// How each value came to be (at `resolution=raw` only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    flags: Vec<Option<Flag>>,
-    sources: Vec<Option<String>>,
-    /// Stored values behind each aggregated value (at `hour` and `day` only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    counts: Vec<u32>,
-    /// Whether each value was filled (`fill=locf|linear` only); a filled value has no source
-    /// and no flag.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    filled: Vec<bool>,
-}
-
-/// The step a dataset is served at here: its finest regular one.
-fn step_of(dataset: Dataset) -> Step {
-    match dataset {
-        Dataset::Traffic => Step::QUARTER_HOUR,
-        Dataset::Weather | Dataset::EnergyPrice | Dataset::Sensor => Step::HOUR,
-    }
 }
 
 #[derive(Deserialize)]
@@ -243,51 +202,7 @@ pub async fn series_at_point(
     answer_cached(&core, &headers, location, &dataset, query).await
 }
 
-/// A series request, parsed and checked: what the answer depends on, and nothing else.
-struct SeriesRequest<'a> {
-    location: &'a crate::domain::Location,
-    /// Where the values are stored (a city's prices at its price zone).
-    stored_at: &'a crate::domain::Location,
-    dataset: Dataset,
-    step: Step,
-    range: crate::domain::TimeRange,
-    variables: Vec<&'static str>,
-    resolution: Resolution,
-    fill: Option<(Fill, usize)>,
-    csv: bool,
-    flags: bool,
-}
-
-impl SeriesRequest<'_> {
-    /// The cache key: every field, by destructuring without `..`, so that a field added to the
-    /// request cannot be left out of it.
-    fn key(&self) -> String {
-        let Self {
-            location,
-            stored_at,
-            dataset,
-            step,
-            range,
-            variables,
-            resolution,
-            fill,
-            csv,
-            flags,
-        } = self;
-        let fill = fill.map(|(method, max_gap)| (method as u8, max_gap));
-        format!(
-            "series|{}|{}|{dataset}|{}|{}|{}|{}|{variables:?}|{fill:?}|{csv}|{flags}",
-            location.id,
-            stored_at.id,
-            step.seconds(),
-            range.start.epoch(),
-            range.end.epoch(),
-            resolution.as_str(),
-        )
-    }
-}
-
-/// [`answer`] through the response cache, keyed by the parsed request: a bad parameter is a 400
+/// The series answer through the response cache, keyed by the parsed request: a bad parameter is a 400
 /// whether or not a good one's answer is cached.
 async fn answer_cached(
     core: &Core,
@@ -298,17 +213,18 @@ async fn answer_cached(
 ) -> Result<Response, ApiError> {
     let request = parse(core, location, dataset, &query)?;
     let id = request.stored_at.id.clone();
-    cached(
-        core,
-        headers,
-        request.key(),
-        &id,
-        request.dataset,
-        answer(core, request),
-    )
-    .await
+    let compute = async {
+        let answer = series::answer(core, &request).await?;
+        Ok(if request.csv {
+            csv(&answer.time, &answer.variables, request.flags)
+        } else {
+            Json(answer).into_response()
+        })
+    };
+    cached(core, headers, request.key(), &id, request.dataset, compute).await
 }
 
+/// The request's parameters, checked, as the query wing's [`SeriesRequest`].
 fn parse<'a>(
     core: &'a Core,
     location: &'a crate::domain::Location,
@@ -329,7 +245,7 @@ fn parse<'a>(
         ));
     };
     let range = date_range(start, end, core.config.http.max_range_days)?;
-    let step = step_of(dataset);
+    let step = series::step_of(dataset);
     let names: Vec<&'static str> = dataset
         .variables()
         .iter()
@@ -423,267 +339,6 @@ fn parse<'a>(
         fill,
         csv,
         flags,
-    })
-}
-
-async fn answer(core: &Core, request: SeriesRequest<'_>) -> Result<Response, ApiError> {
-    let SeriesRequest {
-        location,
-        stored_at,
-        dataset,
-        step,
-        range,
-        variables: wanted,
-        resolution,
-        fill,
-        csv: as_csv,
-        flags: with_flags,
-    } = request;
-    let rows = crate::query::rows(core, stored_at, dataset, step, range, Some(&wanted)).await?;
-    let mut variables: BTreeMap<&'static str, Column> = wanted
-        .iter()
-        .map(|&name| {
-            let unit = dataset.variable(name).map_or("", |v| v.unit);
-            (
-                name,
-                Column {
-                    unit,
-                    values: Vec::with_capacity(rows.len()),
-                    flags: Vec::new(),
-                    sources: Vec::with_capacity(rows.len()),
-                    counts: Vec::new(),
-                    filled: Vec::new(),
-                },
-            )
-        })
-        .collect();
-    let zone = jiff::tz::TimeZone::get(&location.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-    let mut time = Vec::with_capacity(rows.len());
-    // The frame holds the wanted variables only, so each of its rows has one of them.
-    let columns: Vec<Option<usize>> = variables.keys().map(|name| rows.column(name)).collect();
-    match resolution {
-        Resolution::Raw => {
-            for row in rows.rows() {
-                time.push(row.ts().to_string());
-                for (&i, column) in columns.iter().zip(variables.values_mut()) {
-                    let cell = row.cell(i);
-                    column.values.push(cell.map(|c| c.value));
-                    column.flags.push(cell.map(|c| c.flag));
-                    column
-                        .sources
-                        .push(cell.map(|c| row.source_of(c).to_string()));
-                }
-            }
-        }
-        Resolution::Hour | Resolution::Day => {
-            let label = |ts: Timestamp| match resolution {
-                Resolution::Day => ts.to_jiff().to_zoned(zone.clone()).date().to_string(),
-                _ => ts.floor(Step::HOUR).to_string(),
-            };
-            let mut buckets: Vec<(String, Vec<crate::query::Row>)> = Vec::new();
-            for row in rows.rows() {
-                let key = label(row.ts());
-                match buckets.last_mut() {
-                    Some((last, members)) if *last == key => members.push(row),
-                    _ => buckets.push((key, vec![row])),
-                }
-            }
-            for (key, members) in buckets {
-                time.push(key);
-                for (&i, (name, column)) in columns.iter().zip(variables.iter_mut()) {
-                    let aggregation = dataset
-                        .variable(name)
-                        .map_or(Aggregation::Mean, |v| v.aggregation);
-                    let values: Vec<(f64, &std::sync::Arc<str>)> = members
-                        .iter()
-                        .filter_map(|r| r.cell(i).map(|c| (c.value, r.source_of(c))))
-                        .collect();
-                    column.values.push(aggregate(aggregation, &values));
-                    let mut sources: Vec<&str> = values.iter().map(|(_, s)| &***s).collect();
-                    sources.sort_unstable();
-                    sources.dedup();
-                    column
-                        .sources
-                        .push((!sources.is_empty()).then(|| sources.join("+")));
-                    column.counts.push(values.len() as u32);
-                }
-            }
-        }
-    }
-    if let Some((method, max_gap)) = fill {
-        let axis: Vec<String> = match resolution {
-            Resolution::Raw => Grid::new(range, step)
-                .iter()
-                .map(|t| t.to_string())
-                .collect(),
-            Resolution::Hour => Grid::new(range, Step::HOUR)
-                .iter()
-                .map(|t| t.to_string())
-                .collect(),
-            Resolution::Day => {
-                let local = |t: Timestamp| t.to_jiff().to_zoned(zone.clone()).date();
-                let (first, last) = (local(range.start), local(range.end.plus(-1)));
-                std::iter::successors(Some(first), |d| d.tomorrow().ok())
-                    .take_while(|d| *d <= last)
-                    .map(|d| d.to_string())
-                    .collect()
-            }
-        };
-        let at: BTreeMap<&str, usize> = time
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.as_str(), i))
-            .collect();
-        let slots: Vec<Option<usize>> = axis.iter().map(|t| at.get(t.as_str()).copied()).collect();
-        for column in variables.values_mut() {
-            column.refill(&slots, method, max_gap);
-        }
-        time = axis;
-    }
-    if as_csv {
-        return Ok(csv(&time, &variables, with_flags));
-    }
-    Ok(Json(Columnar {
-        location: location.id.clone(),
-        served_from: (stored_at.id != location.id).then(|| stored_at.id.clone()),
-        dataset,
-        step_seconds: step.seconds(),
-        resolution: resolution.as_str(),
-        timezone: (resolution == Resolution::Day).then(|| location.timezone.clone()),
-        start: range.start.to_string(),
-        end: range.end.to_string(),
-        time,
-        variables,
-    })
-    .into_response())
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Fill {
-    /// The last value carried forward.
-    Locf,
-    /// A straight line between the values either side.
-    Linear,
-}
-
-impl Column {
-    /// Lays the column out on a full axis (`slots[i]` is the index of axis slot `i` in the
-    /// column, if it has a value there) and fills runs of at most `max_gap` missing slots, marking
-    /// what was filled. Longer runs, and the ends for `linear`, stay empty.
-    fn refill(&mut self, slots: &[Option<usize>], method: Fill, max_gap: usize) {
-        let values: Vec<Option<f64>> = slots
-            .iter()
-            .map(|s| s.and_then(|i| self.values[i]))
-            .collect();
-        let mut sources: Vec<Option<String>> = slots
-            .iter()
-            .map(|s| s.and_then(|i| self.sources[i].clone()))
-            .collect();
-        let mut flags: Vec<Option<Flag>> = if self.flags.is_empty() {
-            Vec::new()
-        } else {
-            slots
-                .iter()
-                .map(|s| s.and_then(|i| self.flags[i]))
-                .collect()
-        };
-        let mut counts: Vec<u32> = if self.counts.is_empty() {
-            Vec::new()
-        } else {
-            slots
-                .iter()
-                .map(|s| s.map_or(0, |i| self.counts[i]))
-                .collect()
-        };
-        let mut filled = vec![false; values.len()];
-        let mut out = values.clone();
-        let mut i = 0;
-        while i < values.len() {
-            if values[i].is_some() {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < values.len() && values[i].is_none() {
-                i += 1;
-            }
-            let before = start.checked_sub(1).and_then(|b| values[b]);
-            let after = values.get(i).copied().flatten();
-            if i - start > max_gap {
-                continue;
-            }
-            for (k, slot) in (start..i).enumerate() {
-                let value = match (method, before, after) {
-                    (Fill::Locf, Some(b), _) => Some(b),
-                    (Fill::Linear, Some(b), Some(a)) => {
-                        let t = (k + 1) as f64 / (i - start + 1) as f64;
-                        Some(((b + (a - b) * t) * 1000.0).round() / 1000.0)
-                    }
-                    _ => None,
-                };
-                if value.is_some() {
-                    out[slot] = value;
-                    filled[slot] = true;
-                    sources[slot] = None;
-                    if !flags.is_empty() {
-                        flags[slot] = None;
-                    }
-                    if !counts.is_empty() {
-                        counts[slot] = 0;
-                    }
-                }
-            }
-        }
-        self.values = out;
-        self.flags = flags;
-        self.sources = sources;
-        self.counts = std::mem::take(&mut counts);
-        self.filled = filled;
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Resolution {
-    Raw,
-    Hour,
-    Day,
-}
-
-impl Resolution {
-    fn as_str(self) -> &'static str {
-        match self {
-            Resolution::Raw => "raw",
-            Resolution::Hour => "hour",
-            Resolution::Day => "day",
-        }
-    }
-}
-
-/// One bucket's value by the variable's aggregation: levels averaged, amounts summed, a counter's
-/// last reading, a category's most frequent value (the larger on a tie: weather codes grow with
-/// severity).
-fn aggregate(aggregation: Aggregation, values: &[(f64, &std::sync::Arc<str>)]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    let round = |x: f64| (x * 1000.0).round() / 1000.0;
-    Some(match aggregation {
-        Aggregation::Mean => round(values.iter().map(|v| v.0).sum::<f64>() / values.len() as f64),
-        Aggregation::Sum => round(values.iter().map(|v| v.0).sum()),
-        Aggregation::Counter => values[values.len() - 1].0,
-        Aggregation::Category => {
-            let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
-            for (v, _) in values {
-                *counts.entry(v.round() as i64).or_default() += 1;
-            }
-            let most = counts.values().copied().max().unwrap_or(0);
-            counts
-                .into_iter()
-                .filter(|(_, n)| *n == most)
-                .map(|(code, _)| code)
-                .max()
-                .unwrap_or(0) as f64
-        }
     })
 }
 

@@ -18,6 +18,7 @@ pub mod network;
 pub mod nodes;
 pub mod quality;
 pub mod runs;
+pub mod series;
 pub mod status;
 
 pub use error::QueryError;
