@@ -9,8 +9,21 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
-/// Histogram buckets, seconds.
+/// Histogram buckets, seconds: loads and upstream calls take seconds to minutes.
 const BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
+
+/// The API's answers take a millisecond (cached) to a second (ten uncached years).
+const HTTP_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+fn buckets(name: &str) -> &'static [f64] {
+    if name == "external_api_request_duration_seconds" {
+        HTTP_BUCKETS
+    } else {
+        BUCKETS
+    }
+}
 
 /// What a metric is, for `# HELP` and `# TYPE`.
 const HELP: &[(&str, &str, &str)] = &[
@@ -54,6 +67,21 @@ const HELP: &[(&str, &str, &str)] = &[
         "almanac_response_cache_requests_total",
         "counter",
         "Data requests answered from this process's cache (hit), from Redis (shared) or computed (miss).",
+    ),
+    (
+        "external_cache_hit_total",
+        "counter",
+        "Data requests answered from a cache (this process's or Redis), as the seed counts them.",
+    ),
+    (
+        "external_cache_miss_total",
+        "counter",
+        "Data requests whose answer was computed.",
+    ),
+    (
+        "external_api_request_duration_seconds",
+        "histogram",
+        "API request duration by method, route template and status.",
     ),
     (
         "external_upstream_requests_total",
@@ -122,9 +150,9 @@ impl Metrics {
         if let Ok(mut r) = self.registry.lock() {
             let h = r.histograms.entry((name, labels(pairs))).or_default();
             if h.buckets.is_empty() {
-                h.buckets = vec![0; BUCKETS.len()];
+                h.buckets = vec![0; buckets(name).len()];
             }
-            for (bucket, bound) in h.buckets.iter_mut().zip(BUCKETS) {
+            for (bucket, bound) in h.buckets.iter_mut().zip(buckets(name)) {
                 if seconds <= *bound {
                     *bucket += 1;
                 }
@@ -154,7 +182,7 @@ impl Metrics {
                 continue;
             }
             for ((n, l), h) in r.histograms.iter().filter(|((n, _), _)| *n == name) {
-                for (count, bound) in h.buckets.iter().zip(BUCKETS) {
+                for (count, bound) in h.buckets.iter().zip(buckets(name)) {
                     let le = bound.to_string();
                     let _ = writeln!(out, "{n}_bucket{} {count}", render_labels(l, Some(&le)));
                 }

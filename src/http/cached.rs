@@ -93,6 +93,12 @@ fn count(core: &Core, result: &str) {
         &[("result", result)],
         1.0,
     );
+    let seed = if result == "miss" {
+        "external_cache_miss_total"
+    } else {
+        "external_cache_hit_total"
+    };
+    core.metrics.add(seed, &[], 1.0);
 }
 
 fn accepts_gzip(headers: &HeaderMap) -> bool {

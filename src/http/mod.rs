@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::Request;
 use axum::extract::State;
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -30,6 +30,7 @@ pub use error::ApiError;
 pub use serve::{Limits, serve_until};
 
 use crate::core::Core;
+use crate::metrics::Metrics;
 
 pub fn router(core: Core) -> Router {
     Router::new()
@@ -118,7 +119,7 @@ pub fn router(core: Core) -> Router {
             Arc::new(core.config.http.cors_origins.clone()),
             cors,
         ))
-        .layer(middleware::from_fn(trace))
+        .layer(middleware::from_fn_with_state(core.metrics.clone(), trace))
         .with_state(core)
 }
 
@@ -231,12 +232,29 @@ async fn wrong_method(method: Method, uri: axum::http::Uri) -> ApiError {
     }
 }
 
-/// One log line per request, with its status and latency.
-async fn trace(request: Request, next: Next) -> Response {
+/// One log line per request, with its route template, status and latency, and the latency in
+/// `external_api_request_duration_seconds` by method, route template and status.
+async fn trace(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
-    let micros = started.elapsed().as_micros() as u64;
-    tracing::info!(%method, path, status = response.status().as_u16(), micros, "request");
+    let elapsed = started.elapsed();
+    let status = response.status();
+    metrics.observe(
+        "external_api_request_duration_seconds",
+        &[
+            ("method", method.as_str()),
+            ("route", &route),
+            ("status", status.as_str()),
+        ],
+        elapsed.as_secs_f64(),
+    );
+    let micros = elapsed.as_micros() as u64;
+    tracing::info!(%method, path, route, status = status.as_u16(), micros, "request");
     response
 }

@@ -549,6 +549,14 @@ async fn live_views_and_resolving_an_anomaly() {
             .unwrap_or_else(|| panic!("no {name} for sel_north's sensors:\n{metrics}"))
     };
     assert!(gauge("external_city_data_records") > 1_000.0);
+    // Every answer's latency by route template (not the raw path) and status.
+    for expected in [
+        "external_api_request_duration_seconds_count{method=\"GET\",route=\"/api/v1/nodes/{id}/metrics\",status=\"400\"} 1",
+        "external_api_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v1/status\",status=\"200\",le=\"5\"}",
+        "# TYPE external_cache_hit_total counter",
+    ] {
+        assert!(metrics.contains(expected), "{expected} missing:\n{metrics}");
+    }
     assert!(gauge("external_city_data_last_update_timestamp") > first.epoch() as f64);
 }
 
