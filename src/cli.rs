@@ -322,20 +322,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let range = crate::domain::TimeRange::new(from, to)
                 .ok_or_else(|| anyhow::anyhow!("--to is before --from"))?;
             let core = Core::open(config).await?;
+            let selection = ops::delete::Selection {
+                location: &location,
+                dataset,
+                variable: variable.as_deref(),
+                source: source.as_deref(),
+                range,
+            };
+            let (run, deleted) = ops::delete::run(&core, &selection, Timestamp::now()).await?;
             let mut total = 0;
-            for series in core.store.series(&location, dataset).await? {
-                if variable.as_ref().is_some_and(|v| *v != series.variable)
-                    || source.as_ref().is_some_and(|s| *s != series.source)
-                {
-                    continue;
-                }
-                let deleted = core.store.delete(series.id, range).await?;
+            for d in deleted {
                 println!(
-                    "{location} {dataset} {} ({}): {deleted} values deleted",
-                    series.variable, series.source
+                    "{location} {dataset} {} ({}): {} values deleted",
+                    d.variable, d.source, d.values
                 );
-                total += deleted;
+                total += d.values;
             }
+            println!("run {run}");
             println!("{total} values deleted");
             Ok(ExitCode::SUCCESS)
         }
@@ -835,5 +838,17 @@ fn exit_code(failed: bool) -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own checks of the command line (conflicting names, bad defaults, …), which it
+    /// otherwise makes only when a debug build parses arguments that reach the flaw.
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

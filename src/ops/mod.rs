@@ -4,6 +4,7 @@
 //! carry wall-clock times.
 
 pub mod backfill;
+pub mod delete;
 pub mod gaps;
 pub mod import;
 pub mod ingest;

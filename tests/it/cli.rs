@@ -457,6 +457,21 @@ fn the_whole_cycle_runs_offline_with_demo() {
         &day,
     ]);
     assert!(deleted.ends_with("168 values deleted\n"), "{deleted}");
+    // The removal is a run like every other write, with what it covered.
+    let runs = almanac(&["runs", "--json"]);
+    let delete_run = runs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|r| r["operation"] == "delete")
+        .unwrap_or_else(|| panic!("no delete run in:\n{runs}"));
+    assert_eq!(
+        (
+            delete_run["status"].as_str(),
+            delete_run["location"].as_str(),
+            delete_run["source"].as_str()
+        ),
+        (Some("succeeded"), Some("madrid"), Some("open_meteo"))
+    );
     let gaps = almanac(&[
         "gaps",
         "--location",
