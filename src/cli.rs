@@ -433,7 +433,11 @@ async fn backfill(
         return Ok(ExitCode::SUCCESS);
     }
     let summary = ops::backfill::run(&core, &plan, now, &progress()).await?;
-    print!("{summary}");
+    if summary.outcomes.is_empty() {
+        println!("{}", plan.why_nothing());
+    } else {
+        print!("{summary}");
+    }
     Ok(exit_code(summary.failed()))
 }
 

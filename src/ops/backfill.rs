@@ -69,6 +69,33 @@ impl Plan {
     pub fn requests(&self) -> u64 {
         self.parts.iter().map(|p| p.requests).sum()
     }
+
+    /// Why a plan with no part fetches nothing, in a line: no hole at all, holes no listed
+    /// source reaches, or holes deferred after a source did not have them.
+    pub fn why_nothing(&self) -> String {
+        let missing: u64 = self.unreachable.iter().map(|u| u.missing).sum();
+        let mut reasons = Vec::new();
+        if !self.unreachable.is_empty() {
+            reasons.push(format!(
+                "{} hole(s) ({missing} values) lie outside the reach of every source their \
+                 location lists (AEMET observations only the last 24 h, AEMET daily values from \
+                 four days back, Madrid history only finished months): list a source that \
+                 reaches them",
+                self.unreachable.len()
+            ));
+        }
+        if !self.deferred.is_empty() {
+            reasons.push(format!(
+                "{} hole(s) deferred: their source did not have them when last asked",
+                self.deferred.len()
+            ));
+        }
+        if reasons.is_empty() {
+            "nothing to do: no holes in the window".to_owned()
+        } else {
+            format!("nothing fetched: {}", reasons.join("; "))
+        }
+    }
 }
 
 /// The plan for the `init` window (or `window`) at `now`, for `only` one location if given.
@@ -261,4 +288,41 @@ pub async fn run(
     }
     progress.finish_and_clear();
     Ok(summary)
+}
+
+#[cfg(test)]
+mod why_nothing {
+    use super::{Deferred, Plan, Unreachable};
+    use crate::domain::Dataset;
+
+    #[test]
+    fn a_plan_without_parts_says_why() {
+        assert_eq!(
+            Plan::default().why_nothing(),
+            "nothing to do: no holes in the window"
+        );
+        let mut plan = Plan::default();
+        plan.unreachable.push(Unreachable {
+            location: "madrid".into(),
+            dataset: Dataset::Weather,
+            start: "a".into(),
+            end: "b".into(),
+            missing: 24,
+        });
+        plan.deferred.push(Deferred {
+            location: "madrid".into(),
+            dataset: Dataset::Weather,
+            source: "aemet",
+            start: "a".into(),
+            end: "b".into(),
+            attempts: 2,
+            retry_at: "c".into(),
+        });
+        let why = plan.why_nothing();
+        assert!(
+            why.starts_with("nothing fetched: 1 hole(s) (24 values) lie outside"),
+            "{why}"
+        );
+        assert!(why.contains("1 hole(s) deferred"), "{why}");
+    }
 }
