@@ -126,11 +126,12 @@ fn parse_env_value(raw: &str) -> Value {
 }
 
 /// A secret from the environment is always a string, whatever it looks like (`12345` is the
-/// five characters, not a number); a value written as a quoted TOML string loses its quotes.
+/// five characters, not a number); a value written as a quoted TOML string loses its quotes, and
+/// surrounding white space (a stray newline from `$(cat file)`) is dropped, as from a file.
 fn secret_env_value(raw: &str) -> Value {
     match parse_env_value(raw) {
-        Value::String(s) => Value::String(s),
-        _ => Value::String(raw.to_string()),
+        Value::String(s) => Value::String(s.trim().to_owned()),
+        _ => Value::String(raw.trim().to_string()),
     }
 }
 

@@ -111,8 +111,8 @@ pub struct HttpConfig {
     pub header_timeout_secs: u32,
     /// How long a request's body may take to arrive, seconds.
     pub body_timeout_secs: u32,
-    /// A connection on which no byte moves either way for this long while a request is answered
-    /// (a client that stopped reading) is closed, seconds.
+    /// A connection whose answer cannot be written for this long (a client that stopped
+    /// reading) is closed, seconds.
     pub idle_timeout_secs: u32,
 }
 

@@ -1,7 +1,8 @@
 //! The accept loop: hyper's HTTP/1.1 connections under limits one client cannot exhaust — a
 //! bound on open connections, a deadline for each request's head (which also closes idle
-//! keep-alive connections), a deadline on silence while a request is answered, and hyper's own
-//! answers to requests it cannot parse rewritten into the API's JSON error shape.
+//! keep-alive connections), a deadline on a write blocked because the client stopped reading
+//! (a slow answer being computed is not silence), and hyper's own answers to requests it cannot
+//! parse rewritten into the API's JSON error shape.
 
 use std::future::Future;
 use std::io;
@@ -92,6 +93,8 @@ pub async fn serve_until(
             drop(permit);
         });
     }
+    // New clients are refused at once (and try another replica) while the open ones finish.
+    drop(listener);
     let _ = stop.send(true);
     drop(stopping);
     stop.closed().await;
@@ -113,7 +116,12 @@ async fn connection(
     tokio::pin!(conn);
     let mut closing = false;
     loop {
-        let quiet_until = activity.last().plus(limits.idle_timeout);
+        // A write blocked since `at` (the client stopped reading) ends the connection once it has
+        // been blocked for the idle limit; checked at least once per limit.
+        let check_at = match activity.blocked_since() {
+            Some(at) => at + limits.idle_timeout,
+            None => Instant::now() + limits.idle_timeout,
+        };
         tokio::select! {
             _ = conn.as_mut() => return,
             changed = stopping.changed(), if !closing => {
@@ -122,11 +130,14 @@ async fn connection(
                     closing = true;
                 }
             }
-            () = tokio::time::sleep_until(quiet_until.into()) => {
-                if activity.last().plus(limits.idle_timeout) <= Instant::now() {
+            () = tokio::time::sleep_until(check_at.into()) => {
+                if activity
+                    .blocked_since()
+                    .is_some_and(|at| at.elapsed() >= limits.idle_timeout)
+                {
                     tracing::info!(
                         idle_secs = limits.idle_timeout.as_secs(),
-                        "closing a connection on which nothing moved (http.idle_timeout_secs)"
+                        "closing a connection whose client stopped reading (http.idle_timeout_secs)"
                     );
                     return;
                 }
@@ -135,33 +146,43 @@ async fn connection(
     }
 }
 
-/// When bytes last moved on a connection, in milliseconds from its start.
+/// Since when a connection's writes have been blocked (the client not reading), if they are:
+/// milliseconds from its start, plus one (0: not blocked).
 struct Activity {
     start: Instant,
-    millis: AtomicU64,
+    blocked: AtomicU64,
 }
 
 impl Activity {
-    fn touch(&self) {
-        let millis = self.start.elapsed().as_millis() as u64;
-        self.millis.store(millis, Ordering::Relaxed);
+    fn wrote(&self) {
+        self.blocked.store(0, Ordering::Relaxed);
     }
 
-    fn last(&self) -> Moment {
-        Moment(self.start + Duration::from_millis(self.millis.load(Ordering::Relaxed)))
+    fn blocked(&self) {
+        if self.blocked.load(Ordering::Relaxed) == 0 {
+            let millis = self.start.elapsed().as_millis() as u64 + 1;
+            self.blocked.store(millis, Ordering::Relaxed);
+        }
+    }
+
+    fn blocked_since(&self) -> Option<Instant> {
+        match self.blocked.load(Ordering::Relaxed) {
+            0 => None,
+            millis => Some(self.start + Duration::from_millis(millis - 1)),
+        }
     }
 }
 
-#[derive(Clone, Copy)]
-struct Moment(Instant);
-
-impl Moment {
-    fn plus(self, d: Duration) -> Instant {
-        self.0 + d
+/// Notes a write that could not go through (`Pending`) or did.
+fn note<T>(activity: &Activity, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+    match &poll {
+        Poll::Pending => activity.blocked(),
+        Poll::Ready(_) => activity.wrote(),
     }
+    poll
 }
 
-/// A TCP stream that notes when bytes move and replaces hyper's bodiless answers to requests it
+/// A TCP stream that notes when its writes block and replaces hyper's bodiless answers to requests it
 /// could not parse (400, 414, 431) with the API's JSON error; the connection closes after them.
 struct Watched {
     stream: TcpStream,
@@ -178,7 +199,7 @@ impl Watched {
             stream,
             activity: Arc::new(Activity {
                 start: Instant::now(),
-                millis: AtomicU64::new(0),
+                blocked: AtomicU64::new(0),
             }),
             replacement: None,
             replaced: false,
@@ -188,11 +209,11 @@ impl Watched {
     /// Writes what is left of the replacement answer.
     fn poll_replacement(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while let Some((bytes, written)) = &mut self.replacement {
-            let n = ready!(Pin::new(&mut self.stream).poll_write(cx, &bytes[*written..]))?;
+            let poll = Pin::new(&mut self.stream).poll_write(cx, &bytes[*written..]);
+            let n = ready!(note(&self.activity, poll))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.activity.touch();
             *written += n;
             if *written == bytes.len() {
                 self.replacement = None;
@@ -263,12 +284,7 @@ impl AsyncRead for Watched {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        ready!(Pin::new(&mut self.stream).poll_read(cx, buf))?;
-        if buf.filled().len() > before {
-            self.activity.touch();
-        }
-        Poll::Ready(Ok(()))
+        Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
 
@@ -283,9 +299,8 @@ impl AsyncWrite for Watched {
             ready!(self.poll_replacement(cx))?;
             return Poll::Ready(Ok(buf.len()));
         }
-        let n = ready!(Pin::new(&mut self.stream).poll_write(cx, buf))?;
-        self.activity.touch();
-        Poll::Ready(Ok(n))
+        let poll = Pin::new(&mut self.stream).poll_write(cx, buf);
+        note(&self.activity, poll)
     }
 
     fn poll_write_vectored(
@@ -299,9 +314,8 @@ impl AsyncWrite for Watched {
             ready!(self.poll_replacement(cx))?;
             return Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()));
         }
-        let n = ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, bufs))?;
-        self.activity.touch();
-        Poll::Ready(Ok(n))
+        let poll = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        note(&self.activity, poll)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -310,7 +324,8 @@ impl AsyncWrite for Watched {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.poll_replacement(cx))?;
-        Pin::new(&mut self.stream).poll_flush(cx)
+        let poll = Pin::new(&mut self.stream).poll_flush(cx);
+        note(&self.activity, poll)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

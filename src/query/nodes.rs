@@ -1,7 +1,7 @@
 //! The nodes of the configured networks and their processed windows: the list, a node's
 //! history and its newest window.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use jiff::tz::TimeZone;
 use serde::Serialize;
@@ -56,9 +56,10 @@ pub fn node(core: &Core, id: &str) -> Result<Location, QueryError> {
 }
 
 /// A location's windows of each sensor series, by variable, each found by its start in one
-/// lookup (joining them window by window stays linear in the windows).
+/// lookup (joining them window by window costs n log n, not n²) and iterated in time order (so
+/// sums over them are the same on every request).
 pub(super) struct Windows {
-    by: BTreeMap<String, (Series, HashMap<Timestamp, WindowMetrics>)>,
+    by: BTreeMap<String, (Series, BTreeMap<Timestamp, WindowMetrics>)>,
 }
 
 impl Windows {
@@ -93,7 +94,7 @@ impl Windows {
         starts
     }
 
-    /// Each variable's series and its windows (in no order).
+    /// Each variable's series and its windows, in time order.
     pub(super) fn variables(
         &self,
     ) -> impl Iterator<Item = (&str, &Series, impl Iterator<Item = &WindowMetrics>)> {

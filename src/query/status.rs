@@ -43,6 +43,10 @@ pub struct Status {
 
 const STALE_AFTER: i64 = 3_600;
 
+/// How long the store may take to give the status' figures before it counts as not answering
+/// (the status is recomputed in the background: a hung check must not keep an old answer).
+const WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The status at `now`. It reads every location's extents: `http` keeps it for a second
 /// (`Core::status`).
 pub async fn status(core: &Core, now: Timestamp) -> Status {
@@ -50,7 +54,15 @@ pub async fn status(core: &Core, now: Timestamp) -> Status {
         redis_configured: core.shared.is_some(),
         redis_errors: core.shared.as_ref().map(|s| s.errors()),
     };
-    let (processing, freshness) = match gather(core, now).await {
+    let gathered = tokio::time::timeout(WITHIN, gather(core, now))
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::Read(format!(
+                "no answer within {} s",
+                WITHIN.as_secs()
+            )))
+        });
+    let (processing, freshness) = match gathered {
         Ok(found) => found,
         Err(error) => {
             return Status {

@@ -222,3 +222,46 @@ async fn a_body_no_route_reads_leaves_the_connection_usable() {
         .collect();
     assert_eq!(statuses, ["200", "404", "200"], "{text}");
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_dropped_and_a_slow_answer_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let address = server(&dir, &[("ALMANAC__HTTP__IDLE_TIMEOUT_SECS", "1")]).await;
+    // Many answers asked for and none read: the server's writes block once the socket buffers
+    // are full, and the connection is closed about a second later.
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let request = b"GET /openapi.json HTTP/1.1\r\nhost: x\r\n\r\n".repeat(2_000);
+    let (mut reader, mut writer) = stream.split();
+    let _ = tokio::time::timeout(Duration::from_secs(3), writer.write_all(&request)).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut sink = Vec::new();
+    let drained =
+        tokio::time::timeout(Duration::from_secs(20), reader.read_to_end(&mut sink)).await;
+    assert!(
+        drained.is_ok(),
+        "the connection was still open after the client stopped reading"
+    );
+    let answered = String::from_utf8_lossy(&sink)
+        .matches("HTTP/1.1 200")
+        .count();
+    assert!(
+        answered < 2_000,
+        "all {answered} answers were written: the writes never blocked"
+    );
+
+    // A connection that waits longer than the limit for nothing to be written, between its
+    // requests, is not what the limit is about (the head deadline, 10 s, governs it).
+    let (status, _) = {
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        stream
+            .write_all(b"GET /health/live HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        (text.get(9..12).unwrap_or("").to_owned(), text)
+    };
+    assert_eq!(status, "200");
+}
