@@ -1,4 +1,4 @@
-//! The README lists every error code the API can answer with: codes are found in the HTTP
+//! The API reference (`docs/api.md`) lists every error code the API can answer with: codes are found in the HTTP
 //! layer's source (`bad_request("…"`, `not_found("…"`, `code: "…"`, and the answers the
 //! connection layer writes for requests it cannot parse).
 
@@ -35,7 +35,7 @@ fn codes_in(text: &str) -> BTreeSet<String> {
 }
 
 #[test]
-fn every_error_code_is_in_the_readme() {
+fn every_error_code_is_in_the_api_reference() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut codes = BTreeSet::new();
     for entry in std::fs::read_dir(root.join("src/http")).unwrap() {
@@ -55,13 +55,13 @@ fn every_error_code_is_in_the_readme() {
             "the scan missed {expected}: {codes:?}"
         );
     }
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(root.join("docs/api.md")).unwrap();
     let missing: Vec<_> = codes
         .iter()
         .filter(|c| !readme.contains(&format!("`{c}`")))
         .collect();
     assert!(
         missing.is_empty(),
-        "error codes missing from the README: {missing:?}"
+        "error codes missing from docs/api.md: {missing:?}"
     );
 }
