@@ -17,12 +17,12 @@ use crate::config::HttpConfig;
 
 /// What [`whole`] needs of `[http]` (a small copy per request, not a `Core`).
 #[derive(Clone, Copy)]
-pub struct Limits {
+pub struct BodyLimits {
     max_body_kb: u32,
     body_timeout_secs: u32,
 }
 
-impl Limits {
+impl BodyLimits {
     pub fn of(http: &HttpConfig) -> Self {
         Self {
             max_body_kb: http.max_body_kb,
@@ -31,7 +31,7 @@ impl Limits {
     }
 }
 
-pub async fn whole(State(http): State<Limits>, request: Request, next: Next) -> Response {
+pub async fn whole(State(http): State<BodyLimits>, request: Request, next: Next) -> Response {
     let headers = request.headers();
     let announced = headers
         .get(header::CONTENT_LENGTH)

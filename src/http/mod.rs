@@ -112,7 +112,7 @@ pub fn router(core: Core) -> Router {
             core.config.http.max_body_kb as usize * 1024,
         ))
         .layer(middleware::from_fn_with_state(
-            body::Limits::of(&core.config.http),
+            body::BodyLimits::of(&core.config.http),
             body::whole,
         ))
         .layer(middleware::from_fn_with_state(

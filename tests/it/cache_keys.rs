@@ -114,21 +114,8 @@ async fn each_parameter_of_each_cached_route_keys_its_answer() {
             assert_eq!(distinct.len(), seen.len(), "{paths:#?}");
         }
     }
-    let metrics = client()
-        .get(format!("{with_cache}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let counted = |name: &str| {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} ")))
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let metrics = crate::support::metrics_text(&with_cache).await;
+    let counted = |name: &str| crate::support::metric(&metrics, name).unwrap_or(0.0);
     let asked: usize = routes.iter().map(Vec::len).sum();
     assert_eq!(
         counted("external_cache_miss_total"),

@@ -383,14 +383,7 @@ async fn traffic_and_prices_are_served_from_their_providers() {
         "{ree}"
     );
 
-    let metrics = client()
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::support::metrics_text(&base).await;
     let ree_inserted = summary
         .outcomes
         .iter()

@@ -528,25 +528,11 @@ async fn live_views_and_resolving_an_anomaly() {
     );
     // The store gauges count a site's sensor readings (their step is the series', not the
     // dataset's), with a last-update time.
-    let metrics = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::support::metrics_text(&base).await;
     let gauge = |name: &str| {
-        metrics
-            .lines()
-            .find(|l| {
-                l.starts_with(&format!(
-                    "{name}{{city=\"sel_north\",data_type=\"sensor\"}}"
-                ))
-            })
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or_else(|| panic!("no {name} for sel_north's sensors:\n{metrics}"))
+        let series = format!("{name}{{city=\"sel_north\",data_type=\"sensor\"}}");
+        crate::support::metric(&metrics, &series)
+            .unwrap_or_else(|| panic!("no {series}:\n{metrics}"))
     };
     assert!(gauge("external_city_data_records") > 1_000.0);
     // Every answer's latency by route template (not the raw path) and status.

@@ -266,3 +266,22 @@ pub async fn loaded(dir: &tempfile::TempDir, upstream: SocketAddr, extra: &[(&st
     assert!(!summary.failed(), "{summary}");
     core
 }
+
+/// The server's `/metrics` text.
+pub async fn metrics_text(base: &str) -> String {
+    client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The value of the sample `series` (a name with its labels, as rendered) in `/metrics` text.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.parse().ok())
+}
