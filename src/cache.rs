@@ -1,5 +1,5 @@
 //! The in-process response cache: encoded answers (bytes, not objects), each with the data
-//! version it was computed at ([`crate::store::Store::version`]), its ETag and, made on first
+//! version it was computed at ([`crate::store::Shared::version`]), its ETag and, made on first
 //! demand, its gzip variant. An entry is served only while the version of the data under it is
 //! unchanged, so any write (from this process or another) invalidates exactly the answers it
 //! touches. Entries are evicted oldest first past a byte budget.

@@ -31,7 +31,7 @@ pub const LEASE: Duration = Duration::from_secs(300);
 #[async_trait]
 pub trait Leases: Send + Sync + 'static {
     fn holder(&self) -> &str;
-    /// Claims `tick` of `job` until `until` (see [`Store::claim_lease`]).
+    /// Claims `tick` of `job` until `until` (see [`crate::store::SharedRuns::claim_lease`]).
     async fn claim(
         &self,
         job: &str,

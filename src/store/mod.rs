@@ -9,6 +9,7 @@ mod postgres;
 mod processing;
 mod rows;
 mod shared;
+mod shared_runs;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -17,11 +18,10 @@ pub use batch::{Batch, WRITE_BATCH_ROWS};
 pub use postgres::Postgres;
 pub use processing::{AnomalyFilter, Processing, StoredAnomaly};
 pub use shared::Shared;
+pub use shared_runs::SharedRuns;
 pub use sqlite::Sqlite;
 
-use crate::domain::{
-    Counts, Dataset, Flag, Location, Reject, RunStatus, Step, TimeRange, Timestamp,
-};
+use crate::domain::{Counts, Dataset, Flag, Reject, RunStatus, Step, TimeRange, Timestamp};
 
 pub type SeriesId = i64;
 pub type RunId = i64;
@@ -186,7 +186,7 @@ pub struct Run {
     #[serde(serialize_with = "maybe_instant")]
     pub finished_at: Option<i64>,
     pub parent: Option<RunId>,
-    /// The process that ran it (see [`Store::instance`]).
+    /// The process that ran it (see [`SharedRuns::instance`]).
     pub instance: Option<String>,
 }
 
@@ -227,21 +227,10 @@ async fn delete_before<S: Store + ?Sized>(
     Ok(out)
 }
 
+/// What the backends do each their own way; what they state in the same SQL is written once, in
+/// the supertraits [`Shared`], [`SharedRuns`] and [`Processing`].
 #[async_trait]
-pub trait Store: Processing + Shared + Send + Sync {
-    /// Succeeds when the store answers a trivial query.
-    async fn ping(&self) -> Result<(), StoreError>;
-    /// Records the configured locations (inserted or updated by id).
-    async fn sync_locations(&self, locations: &[Location]) -> Result<(), StoreError>;
-    /// The id of the series, created on first use; a different step or unit is a conflict.
-    async fn ensure_series(&self, key: &SeriesKey<'_>) -> Result<SeriesId, StoreError>;
-    /// Every series of a location's dataset.
-    async fn series(&self, location: &str, dataset: Dataset) -> Result<Vec<Series>, StoreError>;
-    /// This handle's name in runs and leases: host, process and a random part, so two processes
-    /// (or two handles in one test) never share one.
-    fn instance(&self) -> &str;
-    /// Starts a run owned by this handle's instance.
-    async fn start_run(&self, run: &NewRun<'_>) -> Result<RunId, StoreError>;
+pub trait Store: Processing + Shared + SharedRuns + Send + Sync {
     /// Upserts `rows` on (series, instant), stores `rejects`, and adds the counts to the run, all
     /// in one transaction. Counts are per distinct (series, instant) of `rows`.
     async fn write_chunk(
@@ -250,76 +239,6 @@ pub trait Store: Processing + Shared + Send + Sync {
         rows: &[Row],
         rejects: &[Reject],
     ) -> Result<Counts, StoreError>;
-    /// Ends a run; a job run's counts become the sums of its children's. A run marked abandoned
-    /// whose process turns out to be alive is ended all the same.
-    async fn finish_run(
-        &self,
-        run: RunId,
-        status: RunStatus,
-        error: Option<&str>,
-        at: Timestamp,
-    ) -> Result<(), StoreError>;
-    /// Marks every running run of this instance alive at `at`; returns how many there are.
-    async fn heartbeat(&self, at: Timestamp) -> Result<u64, StoreError>;
-    /// Fails every running run whose process last said it was alive before `before` (it was
-    /// killed or lost), saying so in its error; returns their ids.
-    async fn abandon_stale(&self, before: Timestamp) -> Result<Vec<RunId>, StoreError>;
-    /// The runs a job run started, in id order.
-    async fn child_runs(&self, parent: RunId) -> Result<Vec<Run>, StoreError>;
-    /// Claims `tick` of `job` for `holder` until `until`: only if no earlier claim was for this
-    /// tick or a later one, and nobody holds the job past `now`. True when claimed.
-    async fn claim_lease(
-        &self,
-        job: &str,
-        tick: Timestamp,
-        holder: &str,
-        until: Timestamp,
-        now: Timestamp,
-    ) -> Result<bool, StoreError>;
-    /// Extends a held lease; false when `holder` no longer holds it.
-    async fn renew_lease(
-        &self,
-        job: &str,
-        holder: &str,
-        until: Timestamp,
-    ) -> Result<bool, StoreError>;
-    /// Lets go of a held lease (the job finished).
-    async fn release_lease(&self, job: &str, holder: &str) -> Result<(), StoreError>;
-    /// The most recent runs, newest first.
-    async fn runs(&self, limit: u32) -> Result<Vec<Run>, StoreError>;
-    /// The runs with these ids, in id order.
-    async fn runs_by_id(&self, ids: &[RunId]) -> Result<Vec<Run>, StoreError>;
-    /// The rejects a run recorded, oldest first.
-    async fn rejects(&self, run: RunId) -> Result<Vec<Reject>, StoreError>;
-    /// Notes that `source` was asked for `range` of a location's dataset and did not have all of
-    /// it (one more attempt if it was noted before).
-    async fn record_absence(
-        &self,
-        absence: &AbsenceKey<'_>,
-        range: TimeRange,
-        at: Timestamp,
-    ) -> Result<(), StoreError>;
-    /// Every noted absence of a location's dataset.
-    async fn absences(&self, location: &str, dataset: Dataset) -> Result<Vec<Absence>, StoreError>;
-    /// Writes a series' daily rollups, replacing a stored one only by one of at least as many
-    /// values: raw values leave the store only through rotation, so fewer means some of the day
-    /// were dropped already (a rotation killed between dropping one UTC month's partition and
-    /// the next, a local day spanning both), and the stored rollup is the whole day's.
-    async fn write_rollups(&self, series: SeriesId, rows: &[DailyRollup])
-    -> Result<(), StoreError>;
-    /// A series' daily rollups for local days `from..=to`.
-    async fn rollups(
-        &self,
-        series: SeriesId,
-        from: jiff::civil::Date,
-        to: jiff::civil::Date,
-    ) -> Result<Vec<DailyRollup>, StoreError>;
-    /// Removes a series' rollups of local days before `before`; returns how many there were.
-    async fn delete_rollups(
-        &self,
-        series: SeriesId,
-        before: jiff::civil::Date,
-    ) -> Result<u64, StoreError>;
     /// Removes a series' values in `range`; returns how many there were.
     async fn delete(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError>;
     /// Removes every value of each listed series before its cutoff, as cheaply as the backend
@@ -332,13 +251,6 @@ pub trait Store: Processing + Shared + Send + Sync {
     ) -> Result<Vec<(SeriesId, u64)>, StoreError> {
         delete_before(self, cutoffs).await
     }
-    /// A counter raised by every write that changes a value of the location's dataset (0 before
-    /// any): equal versions mean equal data.
-    async fn version(&self, location: &str, dataset: Dataset) -> Result<i64, StoreError>;
-    /// How many values a series holds in `range`.
-    async fn count_present(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError>;
-    async fn last_timestamp(&self, series: SeriesId) -> Result<Option<Timestamp>, StoreError>;
     /// The values of a series in `range`, by instant.
     async fn read(&self, series: SeriesId, range: TimeRange) -> Result<Vec<Point>, StoreError>;
-    async fn extent(&self, series: &[SeriesId]) -> Result<Extent, StoreError>;
 }

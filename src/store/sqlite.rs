@@ -14,12 +14,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Sqlite as Db};
 
-use super::{
-    Absence, AbsenceKey, DailyRollup, Extent, NewRun, Point, Row, Run, RunId, Series, SeriesId,
-    SeriesKey, Store, StoreError,
-};
+use super::{Point, Row, RunId, SeriesId, Store, StoreError};
 use super::{block, rows};
-use crate::domain::{Counts, Dataset, Location, Reject, RunStatus, TimeRange, Timestamp};
+use crate::domain::{Counts, Reject, TimeRange, Timestamp};
 
 /// How long a statement waits for another process' write lock before failing with
 /// `database is locked`: writes hold it for a batch (tens of milliseconds) or a rotation's
@@ -317,6 +314,17 @@ impl Sqlite {
         Ok((turn, tx))
     }
 
+    /// Runs a read, once: the shared SQL reads through this (see `store/shared.rs`), where
+    /// PostgreSQL reads again on a fresh connection when the pooled one turned out broken. A
+    /// local file's connection does not break that way.
+    pub(super) async fn retry<T, F, Fut>(&self, read: F) -> Result<T, sqlx::Error>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+    {
+        read().await
+    }
+
     /// How many packed blocks the store holds (see `store/block.rs`).
     pub async fn packed_blocks(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blocks")
@@ -327,115 +335,11 @@ impl Sqlite {
 }
 
 super::processing::processing_impl!(Sqlite);
-super::shared::shared_impl!(Sqlite);
+super::shared::shared_impl!(Sqlite, sqlx::Sqlite);
+super::shared_runs::shared_runs_impl!(Sqlite, sqlx::Sqlite);
 
 #[async_trait]
 impl Store for Sqlite {
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn sync_locations(&self, locations: &[Location]) -> Result<(), StoreError> {
-        let (_turn, mut tx) = self.begin_write().await?;
-        for l in locations {
-            sqlx::query(
-                "INSERT INTO locations (id, name, country, kind, latitude, longitude, timezone, radius_km, enabled)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, country = excluded.country, kind = excluded.kind,
-                   latitude = excluded.latitude, longitude = excluded.longitude, timezone = excluded.timezone,
-                   radius_km = excluded.radius_km, enabled = excluded.enabled",
-            )
-            .bind(&l.id)
-            .bind(&l.name)
-            .bind(&l.country)
-            .bind(serde_json::to_value(l.kind).ok().and_then(|v| v.as_str().map(String::from)))
-            .bind(l.coordinates.latitude)
-            .bind(l.coordinates.longitude)
-            .bind(&l.timezone)
-            .bind(l.radius_km)
-            .bind(l.enabled)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn ensure_series(&self, key: &SeriesKey<'_>) -> Result<SeriesId, StoreError> {
-        sqlx::query(
-            "INSERT INTO series (location_id, dataset, variable, source, step_seconds, unit) VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT (location_id, dataset, variable, source) DO NOTHING",
-        )
-        .bind(key.location)
-        .bind(key.dataset.as_str())
-        .bind(key.variable)
-        .bind(key.source)
-        .bind(key.step.seconds())
-        .bind(key.unit)
-        .execute(&self.pool)
-        .await?;
-        let (id, step, unit): (i64, i64, String) = sqlx::query_as(
-            "SELECT id, step_seconds, unit FROM series WHERE location_id = ? AND dataset = ? AND variable = ? AND source = ?",
-        )
-        .bind(key.location)
-        .bind(key.dataset.as_str())
-        .bind(key.variable)
-        .bind(key.source)
-        .fetch_one(&self.pool)
-        .await?;
-        if step != key.step.seconds() || unit != key.unit {
-            return Err(StoreError::Conflict(format!(
-                "series {}/{}/{}/{} exists with step {step}s and unit {unit}, not {}s and {}",
-                key.location,
-                key.dataset,
-                key.variable,
-                key.source,
-                key.step.seconds(),
-                key.unit
-            )));
-        }
-        Ok(id)
-    }
-
-    async fn series(&self, location: &str, dataset: Dataset) -> Result<Vec<Series>, StoreError> {
-        let rows: Vec<rows::SeriesRow> = sqlx::query_as(
-            "SELECT id, location_id, variable, source, step_seconds, unit FROM series
-             WHERE location_id = ? AND dataset = ? ORDER BY id",
-        )
-        .bind(location)
-        .bind(dataset.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| rows::series(row, dataset))
-            .collect()
-    }
-
-    fn instance(&self) -> &str {
-        &self.instance
-    }
-
-    async fn start_run(&self, run: &NewRun<'_>) -> Result<RunId, StoreError> {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO runs (operation, location_id, dataset, source, range_start, range_end, status, started_at,
-               parent_id, instance, heartbeat_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9, ?7) RETURNING id",
-        )
-        .bind(run.operation)
-        .bind(run.location)
-        .bind(run.dataset.map(Dataset::as_str))
-        .bind(run.source)
-        .bind(run.range.map(|r| r.start.epoch()))
-        .bind(run.range.map(|r| r.end.epoch()))
-        .bind(run.started_at.epoch())
-        .bind(run.parent)
-        .bind(&*self.instance)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(id)
-    }
-
     async fn write_chunk(
         &self,
         run: RunId,
@@ -492,252 +396,6 @@ impl Store for Sqlite {
         Ok(counts)
     }
 
-    async fn finish_run(
-        &self,
-        run: RunId,
-        status: RunStatus,
-        error: Option<&str>,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE runs SET status = ?, error = ?, finished_at = ?,
-               inserted = inserted + (SELECT COALESCE(SUM(inserted), 0) FROM runs c WHERE c.parent_id = runs.id),
-               updated = updated + (SELECT COALESCE(SUM(updated), 0) FROM runs c WHERE c.parent_id = runs.id),
-               unchanged = unchanged + (SELECT COALESCE(SUM(unchanged), 0) FROM runs c WHERE c.parent_id = runs.id),
-               rejected = rejected + (SELECT COALESCE(SUM(rejected), 0) FROM runs c WHERE c.parent_id = runs.id)
-             WHERE id = ? AND (status = 'running' OR error LIKE 'abandoned:%')",
-        )
-        .bind(status.as_str())
-        .bind(error)
-        .bind(at.epoch())
-        .bind(run)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn heartbeat(&self, at: Timestamp) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE runs SET heartbeat_at = ? WHERE instance = ? AND status = 'running'",
-        )
-        .bind(at.epoch())
-        .bind(&*self.instance)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn abandon_stale(&self, before: Timestamp) -> Result<Vec<RunId>, StoreError> {
-        let ids = sqlx::query_scalar(
-            "UPDATE runs SET status = 'failed', finished_at = COALESCE(heartbeat_at, started_at),
-               error = 'abandoned: its process (' || COALESCE(instance, 'unknown') || ') stopped without finishing it'
-             WHERE status = 'running' AND COALESCE(heartbeat_at, started_at) < ? RETURNING id",
-        )
-        .bind(before.epoch())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(ids)
-    }
-
-    async fn child_runs(&self, parent: RunId) -> Result<Vec<Run>, StoreError> {
-        let rows: Vec<rows::RunRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            rows::run_columns!(),
-            " FROM runs WHERE parent_id = ? ORDER BY id"
-        ))
-        .bind(parent)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(rows::run).collect()
-    }
-
-    async fn claim_lease(
-        &self,
-        job: &str,
-        tick: Timestamp,
-        holder: &str,
-        until: Timestamp,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO leases (job, tick, holder, expires_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (job) DO UPDATE SET tick = excluded.tick, holder = excluded.holder,
-               expires_at = excluded.expires_at
-             WHERE leases.tick < excluded.tick AND (leases.holder IS NULL OR leases.expires_at <= ?)",
-        )
-        .bind(job)
-        .bind(tick.epoch())
-        .bind(holder)
-        .bind(until.epoch())
-        .bind(now.epoch())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn renew_lease(
-        &self,
-        job: &str,
-        holder: &str,
-        until: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE leases SET expires_at = ? WHERE job = ? AND holder = ?")
-            .bind(until.epoch())
-            .bind(job)
-            .bind(holder)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn release_lease(&self, job: &str, holder: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE leases SET holder = NULL WHERE job = ? AND holder = ?")
-            .bind(job)
-            .bind(holder)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn runs(&self, limit: u32) -> Result<Vec<Run>, StoreError> {
-        let rows: Vec<rows::RunRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            rows::run_columns!(),
-            " FROM runs ORDER BY id DESC LIMIT ?"
-        ))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(rows::run).collect()
-    }
-
-    async fn runs_by_id(&self, ids: &[RunId]) -> Result<Vec<Run>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut query = QueryBuilder::<Db>::new(concat!(
-            "SELECT ",
-            rows::run_columns!(),
-            " FROM runs WHERE id IN ("
-        ));
-        let mut list = query.separated(", ");
-        for id in ids {
-            list.push_bind(*id);
-        }
-        query.push(") ORDER BY id");
-        let rows: Vec<rows::RunRow> = query.build_query_as().fetch_all(&self.pool).await?;
-        rows.into_iter().map(rows::run).collect()
-    }
-
-    async fn rejects(&self, run: RunId) -> Result<Vec<Reject>, StoreError> {
-        let rows: Vec<rows::RejectRow> = sqlx::query_as(
-            "SELECT record, reason, variable, ts, kind FROM rejects WHERE run_id = ? ORDER BY id",
-        )
-        .bind(run)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(rows::reject).collect())
-    }
-
-    async fn record_absence(
-        &self,
-        absence: &AbsenceKey<'_>,
-        range: TimeRange,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO absences
-                 (location_id, dataset, source, range_start, range_end, attempts, first_seen, last_tried)
-             VALUES (?, ?, ?, ?, ?, 1, ?, ?)
-             ON CONFLICT (location_id, dataset, source, range_start, range_end)
-             DO UPDATE SET attempts = attempts + 1, last_tried = excluded.last_tried",
-        )
-        .bind(absence.location)
-        .bind(absence.dataset.as_str())
-        .bind(absence.source)
-        .bind(range.start.epoch())
-        .bind(range.end.epoch())
-        .bind(at.epoch())
-        .bind(at.epoch())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn absences(&self, location: &str, dataset: Dataset) -> Result<Vec<Absence>, StoreError> {
-        let rows: Vec<rows::AbsenceRow> = sqlx::query_as(
-            "SELECT source, range_start, range_end, attempts, first_seen, last_tried
-             FROM absences WHERE location_id = ? AND dataset = ? ORDER BY range_start",
-        )
-        .bind(location)
-        .bind(dataset.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(rows::absence).collect())
-    }
-
-    async fn write_rollups(
-        &self,
-        series: SeriesId,
-        rows: &[DailyRollup],
-    ) -> Result<(), StoreError> {
-        let (_turn, mut tx) = self.begin_write().await?;
-        for row in rows {
-            sqlx::query(
-                "INSERT INTO rollups (series_id, day, count, mean, min, max, sum, first, last)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (series_id, day) DO UPDATE SET count = excluded.count,
-                     mean = excluded.mean, min = excluded.min, max = excluded.max,
-                     sum = excluded.sum, first = excluded.first, last = excluded.last
-                 WHERE excluded.count >= rollups.count",
-            )
-            .bind(series)
-            .bind(row.day.to_string())
-            .bind(row.count as i64)
-            .bind(row.mean)
-            .bind(row.min)
-            .bind(row.max)
-            .bind(row.sum)
-            .bind(row.first)
-            .bind(row.last)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn rollups(
-        &self,
-        series: SeriesId,
-        from: jiff::civil::Date,
-        to: jiff::civil::Date,
-    ) -> Result<Vec<DailyRollup>, StoreError> {
-        let rows: Vec<rows::RollupRow> = sqlx::query_as(
-            "SELECT day, count, mean, min, max, sum, first, last FROM rollups
-             WHERE series_id = ? AND day >= ? AND day <= ? ORDER BY day",
-        )
-        .bind(series)
-        .bind(from.to_string())
-        .bind(to.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(rows::rollup).collect()
-    }
-
-    async fn delete_rollups(
-        &self,
-        series: SeriesId,
-        before: jiff::civil::Date,
-    ) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM rollups WHERE series_id = ? AND day < ?")
-            .bind(series)
-            .bind(before.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
-    }
-
     async fn delete(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError> {
         let (_turn, mut tx) = self.begin_write().await?;
         let done =
@@ -757,38 +415,6 @@ impl Store for Sqlite {
         Ok(done.rows_affected())
     }
 
-    async fn version(&self, location: &str, dataset: Dataset) -> Result<i64, StoreError> {
-        let version: Option<i64> = sqlx::query_scalar(
-            "SELECT version FROM versions WHERE location_id = ? AND dataset = ?",
-        )
-        .bind(location)
-        .bind(dataset.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(version.unwrap_or(0))
-    }
-
-    async fn count_present(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM observations WHERE series_id = ? AND ts >= ? AND ts < ?",
-        )
-        .bind(series)
-        .bind(range.start.epoch())
-        .bind(range.end.epoch())
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(n as u64)
-    }
-
-    async fn last_timestamp(&self, series: SeriesId) -> Result<Option<Timestamp>, StoreError> {
-        let last: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(ts) FROM observations WHERE series_id = ?")
-                .bind(series)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(last.map(Timestamp::from_epoch))
-    }
-
     async fn read(&self, series: SeriesId, range: TimeRange) -> Result<Vec<Point>, StoreError> {
         let readers = self.readers.clone();
         let (points, unpacked) = tokio::task::spawn_blocking(move || {
@@ -800,27 +426,6 @@ impl Store for Sqlite {
             self.packer.request(series, unpacked);
         }
         Ok(points)
-    }
-
-    async fn extent(&self, series: &[SeriesId]) -> Result<Extent, StoreError> {
-        if series.is_empty() {
-            return Ok(Extent::default());
-        }
-        let mut query = QueryBuilder::<Db>::new(
-            "SELECT MIN(ts), MAX(ts), COUNT(DISTINCT ts) FROM observations WHERE series_id IN (",
-        );
-        let mut ids = query.separated(", ");
-        for id in series {
-            ids.push_bind(*id);
-        }
-        query.push(")");
-        let (first, last, instants): (Option<i64>, Option<i64>, i64) =
-            query.build_query_as().fetch_one(&self.pool).await?;
-        Ok(Extent {
-            first: first.map(Timestamp::from_epoch),
-            last: last.map(Timestamp::from_epoch),
-            instants: instants as u64,
-        })
     }
 }
 

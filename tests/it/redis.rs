@@ -322,7 +322,7 @@ async fn two_serve_processes_on_one_postgres_and_redis() {
 
     // A write through the database: both replicas answer the new data.
     let store = almanac::store::Postgres::connect(&db.url).await.unwrap();
-    use almanac::store::Store;
+    use almanac::store::{Shared, SharedRuns, Store};
     let temperature = store
         .series("madrid", Dataset::Weather)
         .await

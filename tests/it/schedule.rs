@@ -9,7 +9,7 @@ use std::time::Duration;
 use almanac::domain::Timestamp;
 use almanac::domain::cron::Cron;
 use almanac::scheduler::{Clock, Leases, Runner, Scheduler, StoreLeases};
-use almanac::store::{Sqlite, Store, StoreError};
+use almanac::store::{Shared, Sqlite, Store, StoreError};
 use async_trait::async_trait;
 
 /// One fire as a runner saw it.

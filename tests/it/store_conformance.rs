@@ -7,7 +7,7 @@ use almanac::domain::{
     Coordinates, Counts, Dataset, Flag, Location, LocationKind, Reject, RunStatus, Step, TimeRange,
     Timestamp,
 };
-use almanac::store::{NewRun, Row, SeriesKey, Sqlite, Store, StoreError};
+use almanac::store::{NewRun, Row, SeriesKey, Shared, SharedRuns, Sqlite, Store, StoreError};
 
 fn madrid() -> Location {
     Location {
