@@ -85,6 +85,10 @@ async fn measure(postgres: Option<&str>) {
         range.end.plus(-1).utc_date()
     );
     almanac::sources::upstream::install_crypto();
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a client of the server under test"
+    )]
     let http = reqwest::Client::new();
     for round in 0..3 {
         let started = Instant::now();

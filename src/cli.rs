@@ -801,7 +801,7 @@ fn list_locations(config: &Config) -> ExitCode {
             l.coordinates.latitude,
             l.coordinates.longitude,
             l.radius_km,
-            l.timezone,
+            l.timezone_name(),
             sources.join(" ")
         );
     }

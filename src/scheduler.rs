@@ -217,6 +217,7 @@ impl Clock {
     async fn sleep_until(self, deadline: Timestamp) {
         match self {
             Clock::System => loop {
+                #[allow(clippy::disallowed_methods, reason = "sleeping on the wall clock")]
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .unwrap_or_default();

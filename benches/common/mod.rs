@@ -22,7 +22,7 @@ pub fn location(i: usize, step: f64) -> Location {
         name: format!("City {i}"),
         country: "ES".into(),
         coordinates: Coordinates::new(40.0, -3.0 + i as f64 * step).expect("coordinates"),
-        timezone: "Europe/Madrid".into(),
+        timezone: jiff::tz::TimeZone::get("Europe/Madrid").unwrap(),
         radius_km: 20.0,
         kind: LocationKind::City,
         enabled: true,

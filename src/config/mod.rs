@@ -491,7 +491,9 @@ impl LocationConfig {
         if !valid_id {
             problems.push("ids are lowercase ASCII letters, digits, `_` and `-`".into());
         }
-        problems.extend(check_location(&self.timezone, self.radius_km).err());
+        let zone = check_location(&self.timezone, self.radius_km)
+            .map_err(|e| problems.push(e))
+            .ok();
         let mut source_hours = BTreeMap::new();
         for (source, window) in &self.source_hours {
             if !self.sources.values().flatten().any(|s| s == source) {
@@ -513,15 +515,18 @@ impl LocationConfig {
                     .into(),
             );
         }
-        let Some(coordinates) = coordinates.filter(|_| problems.is_empty()) else {
+        let (Some(coordinates), Some(timezone)) = (coordinates, zone) else {
             return Err(problems);
         };
+        if !problems.is_empty() {
+            return Err(problems);
+        }
         Ok(Location {
             id: id.to_string(),
             name: self.name.clone(),
             country: self.country.clone(),
             coordinates,
-            timezone: self.timezone.clone(),
+            timezone,
             radius_km: self.radius_km,
             kind: self.kind,
             enabled: self.enabled,
@@ -535,15 +540,16 @@ impl LocationConfig {
 }
 
 /// Checks shared by config locations and sites: a real IANA zone and a positive radius.
-fn check_location(timezone: &str, radius_km: f64) -> Result<(), String> {
-    jiff::tz::TimeZone::get(timezone)
+/// The location's time zone, once its name and radius are checked.
+fn check_location(timezone: &str, radius_km: f64) -> Result<jiff::tz::TimeZone, String> {
+    let zone = jiff::tz::TimeZone::get(timezone)
         .map_err(|_| format!("unknown IANA time zone `{timezone}`"))?;
     if !(radius_km.is_finite() && radius_km > 0.0) {
         return Err(format!(
             "radius_km must be a positive number of kilometres, got {radius_km}"
         ));
     }
-    Ok(())
+    Ok(zone)
 }
 
 fn check_sources(what: &str, sources: &BTreeMap<Dataset, Vec<String>>) -> Vec<String> {

@@ -66,14 +66,14 @@ fn load_file(path: &Path, config: &SitesConfig) -> Result<Vec<Location>, Vec<Str
         };
         let checked = Coordinates::new(site.latitude, site.longitude)
             .map_err(|e| e.to_string())
-            .and_then(|c| check_location(&site.timezone, config.radius_km).map(|()| c));
+            .and_then(|c| check_location(&site.timezone, config.radius_km).map(|z| (c, z)));
         match checked {
-            Ok(coordinates) => locations.push(Location {
+            Ok((coordinates, timezone)) => locations.push(Location {
                 id,
                 name: site.name,
                 country: site.country,
                 coordinates,
-                timezone: site.timezone,
+                timezone,
                 radius_km: config.radius_km,
                 kind: LocationKind::Site,
                 enabled: true,

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use super::series::Dataset;
@@ -70,7 +71,9 @@ pub struct Location {
     pub name: String,
     pub country: String,
     pub coordinates: Coordinates,
-    pub timezone: String,
+    /// Its IANA time zone, checked when the location was declared; served by its name.
+    #[serde(serialize_with = "zone_name")]
+    pub timezone: TimeZone,
     pub radius_km: f64,
     pub kind: LocationKind,
     pub enabled: bool,
@@ -86,6 +89,17 @@ pub struct Location {
     /// them, reads take the next source in the priority list. A source not named here is used at
     /// every hour.
     pub source_hours: BTreeMap<String, HourWindow>,
+}
+
+impl Location {
+    /// The IANA name of its time zone (`Europe/Madrid`).
+    pub fn timezone_name(&self) -> &str {
+        self.timezone.iana_name().unwrap_or("UTC")
+    }
+}
+
+fn zone_name<S: serde::Serializer>(zone: &TimeZone, out: S) -> Result<S::Ok, S::Error> {
+    out.serialize_str(zone.iana_name().unwrap_or("UTC"))
 }
 
 /// Local hours `[start, end)` of a day; `end < start` wraps past midnight (`20-8`).
@@ -239,7 +253,7 @@ mod tests {
             name: id.into(),
             country: "ES".into(),
             coordinates: Coordinates::new(lat, lon).unwrap(),
-            timezone: "Europe/Madrid".into(),
+            timezone: TimeZone::get("Europe/Madrid").unwrap(),
             radius_km,
             kind: LocationKind::City,
             enabled,

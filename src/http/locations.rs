@@ -151,7 +151,12 @@ pub async fn coverage(
 ) -> Result<Json<Coverage>, ApiError> {
     let location = find(&core, &id)?;
     let range = match (query.start.as_deref(), query.end.as_deref()) {
-        (Some(start), Some(end)) => date_range(start, end, core.config.http.max_range_days)?,
+        (Some(start), Some(end)) => date_range(
+            start,
+            end,
+            core.config.http.max_range_days,
+            &location.timezone,
+        )?,
         (None, None) => {
             let now = Timestamp::now();
             TimeRange {

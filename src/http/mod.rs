@@ -232,7 +232,8 @@ async fn wrong_method(method: Method, uri: axum::http::Uri) -> ApiError {
     }
 }
 
-/// One log line per request, with its route template, status and latency, and the latency in
+/// A span per request (method, route template, path) around everything its handler logs, one
+/// line when it is answered (status and latency), and the latency in
 /// `external_api_request_duration_seconds` by method, route template and status.
 async fn trace(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
@@ -242,7 +243,9 @@ async fn trace(State(metrics): State<Arc<Metrics>>, request: Request, next: Next
         .map_or("unmatched", |m| m.as_str())
         .to_owned();
     let started = Instant::now();
-    let response = next.run(request).await;
+    // Whatever the handler logs (a store error behind a 500) carries the request it served.
+    let span = tracing::info_span!("request", %method, route, path);
+    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
     let elapsed = started.elapsed();
     let status = response.status();
     metrics.observe(
@@ -255,6 +258,6 @@ async fn trace(State(metrics): State<Arc<Metrics>>, request: Request, next: Next
         elapsed.as_secs_f64(),
     );
     let micros = elapsed.as_micros() as u64;
-    tracing::info!(%method, path, route, status = status.as_u16(), micros, "request");
+    span.in_scope(|| tracing::info!(status = status.as_u16(), micros, "answered"));
     response
 }

@@ -64,7 +64,12 @@ pub async fn gaps(
         })?),
     };
     let range = match (query.start.as_deref(), query.end.as_deref()) {
-        (Some(start), Some(end)) => Some(date_range(start, end, core.config.http.max_range_days)?),
+        (Some(start), Some(end)) => Some(date_range(
+            start,
+            end,
+            core.config.http.max_range_days,
+            &location.timezone,
+        )?),
         (None, None) => None,
         _ => {
             return Err(ApiError::bad_request(
@@ -244,13 +249,21 @@ fn parse<'a>(
             "query parameters `start` and `end` are required (ISO dates or date-times)",
         ));
     };
-    let range = date_range(start, end, core.config.http.max_range_days)?;
+    let range = date_range(
+        start,
+        end,
+        core.config.http.max_range_days,
+        &location.timezone,
+    )?;
     let step = series::step_of(dataset);
     let names: Vec<&'static str> = dataset
         .variables()
         .iter()
         .flat_map(|group| group.iter())
-        .filter(|v| dataset.natural_step(v.name).is_none_or(|s| s == step))
+        .filter(|v| match (dataset.natural_step(v.name), step) {
+            (Some(natural), Some(step)) => natural == step,
+            _ => true,
+        })
         .map(|v| v.name)
         .collect();
     let variables: Vec<&'static str> = match query.variables.as_deref() {

@@ -86,25 +86,44 @@ enum End {
     End,
 }
 
-/// The half-open range a `start`/`end` pair names (see [`named_date_range`]).
-pub fn date_range(start: &str, end: &str, max_days: u32) -> Result<TimeRange, ApiError> {
-    named_date_range(["start", "end"], start, end, max_days)
+/// The half-open range almanac's `start`/`end` name at a location: a plain date is that local
+/// calendar day of the location, a date-time without an offset its local time (Open-Meteo's
+/// convention: `2025-01-01` to `2025-01-02` in Madrid is 48 whole Madrid hours, and
+/// `resolution=day` gives two whole days); an instant with `Z` or an offset is exact. Otherwise
+/// as [`named_date_range`].
+pub fn date_range(
+    start: &str,
+    end: &str,
+    max_days: u32,
+    zone: &TimeZone,
+) -> Result<TimeRange, ApiError> {
+    range_in(["start", "end"], start, end, max_days, zone)
 }
 
-/// The half-open range a pair of date parameters names (`names`, as the client sent them: the
-/// seed's `start_date`/`end_date`, almanac's `start`/`end`). Both ends are inclusive as in the
-/// seed's `BETWEEN`; an end given as a plain date includes that whole day. Times without an
-/// offset are UTC.
+/// The half-open range a pair of the seeds' date parameters names (`names`, as the client sent
+/// them: `start_date`/`end_date`, `start_time`/`end_time`). Both ends are inclusive as in the
+/// seed's `BETWEEN`; an end given as a plain date includes that whole day. Dates and times
+/// without an offset are UTC, the seeds' rule.
 ///
 /// A range longer than `max_days` (`http.max_range_days`) is refused, naming the limit.
 pub fn named_date_range(
-    [start_name, end_name]: [&str; 2],
+    names: [&str; 2],
     start: &str,
     end: &str,
     max_days: u32,
 ) -> Result<TimeRange, ApiError> {
-    let from = instant(start_name, start, End::Start)?;
-    let to = instant(end_name, end, End::End)?;
+    range_in(names, start, end, max_days, &TimeZone::UTC)
+}
+
+fn range_in(
+    [start_name, end_name]: [&str; 2],
+    start: &str,
+    end: &str,
+    max_days: u32,
+    zone: &TimeZone,
+) -> Result<TimeRange, ApiError> {
+    let from = instant(start_name, start, End::Start, zone)?;
+    let to = instant(end_name, end, End::End, zone)?;
     if to < from {
         return Err(ApiError::bad_request(
             "invalid_range",
@@ -126,8 +145,9 @@ pub fn named_date_range(
     })
 }
 
-/// The instant a date parameter names; for an end date, the last second it covers.
-fn instant(name: &str, raw: &str, which: End) -> Result<Timestamp, ApiError> {
+/// The instant a date parameter names (without an offset, in `zone`); for an end date, the
+/// last second it covers.
+fn instant(name: &str, raw: &str, which: End, zone: &TimeZone) -> Result<Timestamp, ApiError> {
     let text = raw.trim();
     let invalid = || {
         ApiError::bad_request(
@@ -153,7 +173,7 @@ fn instant(name: &str, raw: &str, which: End) -> Result<Timestamp, ApiError> {
         && text.len() > 10
     {
         return dt
-            .to_zoned(TimeZone::UTC)
+            .to_zoned(zone.clone())
             .map(|z| Timestamp::from_jiff(z.timestamp()))
             .map_err(|_| out_of_range());
     }
@@ -163,7 +183,7 @@ fn instant(name: &str, raw: &str, which: End) -> Result<Timestamp, ApiError> {
     } else {
         date
     };
-    let start = day.to_zoned(TimeZone::UTC).map_err(|_| out_of_range())?;
+    let start = day.to_zoned(zone.clone()).map_err(|_| out_of_range())?;
     let ts = Timestamp::from_jiff(start.timestamp());
     Ok(if which == End::End { ts.plus(-1) } else { ts })
 }
@@ -173,8 +193,36 @@ mod tests {
     use super::*;
 
     fn range(start: &str, end: &str) -> (String, String) {
-        let r = date_range(start, end, 36_600).unwrap();
+        let r = named_date_range(["start_date", "end_date"], start, end, 36_600).unwrap();
         (r.start.to_string(), r.end.to_string())
+    }
+
+    #[test]
+    fn plain_dates_at_a_location_are_its_local_days() {
+        let madrid = TimeZone::get("Europe/Madrid").unwrap();
+        let local = |start, end| {
+            let r = date_range(start, end, 36_600, &madrid).unwrap();
+            (r.start.to_string(), r.end.to_string())
+        };
+        assert_eq!(
+            local("2025-01-01", "2025-01-02"),
+            (
+                "2024-12-31T23:00:00+00:00".into(),
+                "2025-01-02T23:00:00+00:00".into()
+            )
+        );
+        // The spring-forward day has 23 hours.
+        let r = date_range("2025-03-30", "2025-03-30", 36_600, &madrid).unwrap();
+        assert_eq!(r.end.epoch() - r.start.epoch(), 23 * 3_600);
+        // A time without an offset is local; with one it is exact.
+        assert_eq!(
+            local("2025-07-01T08:00", "2025-07-01T09:00Z").0,
+            "2025-07-01T06:00:00+00:00"
+        );
+        assert_eq!(
+            local("2025-07-01T08:00:00+00:00", "2025-07-01").0,
+            "2025-07-01T08:00:00+00:00"
+        );
     }
 
     #[test]
@@ -205,7 +253,7 @@ mod tests {
 
     #[test]
     fn a_date_past_the_calendar_says_so() {
-        let error = date_range("9999-12-30", "9999-12-31", 36_600).unwrap_err();
+        let error = date_range("9999-12-30", "9999-12-31", 36_600, &TimeZone::UTC).unwrap_err();
         assert!(
             error.detail.contains("outside the dates"),
             "{}",
@@ -215,7 +263,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_parameters_the_client_sent() {
-        let native = date_range("2024-02-01", "nope", 36_600).unwrap_err().detail;
+        let native = date_range("2024-02-01", "nope", 36_600, &TimeZone::UTC)
+            .unwrap_err()
+            .detail;
         assert!(native.starts_with("end `nope`"), "{native}");
         let seed = named_date_range(
             ["start_date", "end_date"],
@@ -231,19 +281,19 @@ mod tests {
     #[test]
     fn refuses_inverted_and_unparsable_dates() {
         assert_eq!(
-            date_range("2024-02-01", "2024-01-01", 36_600)
+            date_range("2024-02-01", "2024-01-01", 36_600, &TimeZone::UTC)
                 .unwrap_err()
                 .code,
             "invalid_range"
         );
         assert_eq!(
-            date_range("yesterday", "2024-01-01", 36_600)
+            date_range("yesterday", "2024-01-01", 36_600, &TimeZone::UTC)
                 .unwrap_err()
                 .code,
             "invalid_date"
         );
         assert_eq!(
-            date_range("2024-13-01", "2024-12-01", 36_600)
+            date_range("2024-13-01", "2024-12-01", 36_600, &TimeZone::UTC)
                 .unwrap_err()
                 .code,
             "invalid_date"

@@ -6,7 +6,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 use super::error::ApiError;
@@ -116,7 +115,7 @@ pub async fn quality(
         query.end_time.as_deref(),
         7,
     )?;
-    let zone = TimeZone::get(&location.timezone).unwrap_or(TimeZone::UTC);
+    let zone = &location.timezone;
     let as_date = |raw: Option<&str>| raw.and_then(|r| r.trim().parse::<jiff::civil::Date>().ok());
     let first = as_date(query.start_time.as_deref())
         .unwrap_or_else(|| range.start.to_jiff().to_zoned(zone.clone()).date());
@@ -338,7 +337,12 @@ pub async fn energy_features(
             "give `start` and `end` (ISO dates or date-times)",
         ));
     };
-    let range = date_range(start, end, core.config.http.max_range_days)?;
+    let range = date_range(
+        start,
+        end,
+        core.config.http.max_range_days,
+        &location.timezone,
+    )?;
     let variable = query.variable.as_deref().unwrap_or("pvpc");
     Ok(Json(
         crate::query::energy::features(&core, location, range, variable).await?,

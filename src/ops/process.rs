@@ -11,7 +11,6 @@
 //! Each (location, dataset) is one run of operation `process`; its `inserted` count is the
 //! windows written plus the new anomalies.
 
-use anyhow::Context;
 use jiff::tz::TimeZone;
 
 use super::{Outcome, Summary};
@@ -21,14 +20,14 @@ use crate::domain::windows::{self, Window};
 use crate::domain::{Counts, Dataset, RunStatus, TimeRange, Timestamp};
 use crate::store::{NewRun, RunId, Series};
 
-/// The reference the anomaly methods look back over (14 days of one time of day, plus a day).
-const HISTORY_DAYS: i64 = 15;
+/// The reference the anomaly methods look back over (four weeks of one time of day, for a
+/// series with a weekly profile, plus a day).
+const HISTORY_DAYS: i64 = 29;
 
 pub async fn run(core: &Core, now: Timestamp) -> anyhow::Result<Summary> {
     let mut summary = Summary::default();
     for location in core.locations() {
-        let zone = TimeZone::get(&location.timezone)
-            .with_context(|| format!("time zone of {}", location.id))?;
+        let zone = location.timezone.clone();
         for &dataset in Dataset::ALL {
             let series = core.store.series(&location.id, dataset).await?;
             if series.is_empty() {

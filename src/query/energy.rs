@@ -1,7 +1,6 @@
 //! Energy price features of a location's price zone: hourly trend, volatility and tariff
 //! period, and the daily cost index (the chocolate factory's features).
 
-use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use super::{QueryError, stored_at};
@@ -60,7 +59,7 @@ pub async fn features(
                 format!("no {variable} prices are stored for {}", zone_location.id),
             )
         })?;
-    let zone = TimeZone::get(&zone_location.timezone).unwrap_or(TimeZone::UTC);
+    let zone = &zone_location.timezone;
     // Thirty-one days before the range give the first day's cost index its history.
     let read = TimeRange {
         start: range.start.plus(-31 * 86_400),
@@ -83,7 +82,7 @@ pub async fn features(
         unit: known.unit.into(),
         tariff: "2.0TD",
         definitions: DEFINITIONS,
-        hours: energy::hourly(&prices, range.start, &zone),
-        days: energy::daily_index(&prices, (first, last), &zone),
+        hours: energy::hourly(&prices, range.start, zone),
+        days: energy::daily_index(&prices, (first, last), zone),
     })
 }

@@ -128,7 +128,7 @@ pub async fn rows(
     range: TimeRange,
     variables: Option<&[&str]>,
 ) -> Result<Frame, StoreError> {
-    let zone = jiff::tz::TimeZone::get(&location.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let zone = &location.timezone;
     let mut frame = Frame::default();
     // (variable, source, points) in priority order.
     let mut reads: Vec<(&'static str, u16, Vec<Point>)> = Vec::new();

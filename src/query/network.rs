@@ -1,7 +1,6 @@
 //! A network's water balance: per window (efficiency), over a recent range (metrics), and the
 //! dashboard's summary of it and its nodes.
 
-use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use super::QueryError;
@@ -226,9 +225,9 @@ pub async fn dashboard(core: &Core, id: &str, now: Timestamp) -> Result<Dashboar
     let mut last_update: Option<Timestamp> = None;
     for (node_id, &role) in &core.config.networks[id].nodes {
         let location = node(core, node_id)?;
-        let zone = TimeZone::get(&location.timezone).unwrap_or(TimeZone::UTC);
+        let zone = &location.timezone;
         let newest = newest_reading(core, &location).await?;
-        let latest = newest.map(|ts| Window::Hour.bounds(ts, &zone));
+        let latest = newest.map(|ts| Window::Hour.bounds(ts, zone));
         let mut node = DashboardNode {
             node_id: location.id.clone(),
             node_name: location.name.clone(),

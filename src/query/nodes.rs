@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use super::QueryError;
@@ -38,7 +37,7 @@ pub fn nodes(core: &Core) -> Vec<Node> {
                     network: network.clone(),
                     latitude: l.coordinates.latitude,
                     longitude: l.coordinates.longitude,
-                    timezone: l.timezone.clone(),
+                    timezone: l.timezone_name().to_owned(),
                     is_active: l.enabled,
                 });
             }
@@ -223,10 +222,10 @@ pub async fn latest(
             ),
         ));
     }
-    let zone = TimeZone::get(&location.timezone).unwrap_or(TimeZone::UTC);
+    let zone = &location.timezone;
     let latest = newest_reading(core, location)
         .await?
-        .map(|ts| window.bounds(ts, &zone));
+        .map(|ts| window.bounds(ts, zone));
     let Some((start, end)) = latest else {
         return Err(QueryError::not_found(
             "no_metrics",

@@ -43,16 +43,19 @@ pub async fn report(
     (first, last): (Date, Date),
     now: Timestamp,
 ) -> Result<QualityReport, QueryError> {
-    let zone = TimeZone::get(&location.timezone).unwrap_or(TimeZone::UTC);
+    let zone = &location.timezone;
     let range = match (
-        quality::day_bounds(first, &zone),
-        quality::day_bounds(last, &zone),
+        quality::day_bounds(first, zone),
+        quality::day_bounds(last, zone),
     ) {
         (Some((start, _)), Some((_, end))) => TimeRange { start, end },
         _ => {
             return Err(QueryError::invalid(
                 "invalid_range",
-                format!("{first} to {last} are not days of {}", location.timezone),
+                format!(
+                    "{first} to {last} are not days of {}",
+                    location.timezone_name()
+                ),
             ));
         }
     };
@@ -68,7 +71,7 @@ pub async fn report(
                 step_seconds: s.step.seconds(),
                 last_value_at,
                 staleness_steps: quality::staleness(last_value_at, now, s.step),
-                days: series_days(core, &s, &zone, (first, last), range, &rules).await?,
+                days: series_days(core, &s, zone, (first, last), range, &rules).await?,
             });
         }
     }
@@ -91,8 +94,8 @@ pub(super) async fn sensor_score(
     location: &Location,
     day: Date,
 ) -> Result<Option<f64>, QueryError> {
-    let zone = TimeZone::get(&location.timezone).unwrap_or(TimeZone::UTC);
-    let Some((start, end)) = quality::day_bounds(day, &zone) else {
+    let zone = &location.timezone;
+    let Some((start, end)) = quality::day_bounds(day, zone) else {
         return Ok(None);
     };
     let rules = rules(core);
@@ -101,7 +104,7 @@ pub(super) async fn sensor_score(
         let days = series_days(
             core,
             &s,
-            &zone,
+            zone,
             (day, day),
             TimeRange { start, end },
             &rules,

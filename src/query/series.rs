@@ -12,12 +12,28 @@ use crate::core::Core;
 use crate::domain::resample::{self, Fill};
 use crate::domain::{Aggregation, Dataset, Flag, Grid, Step, Timestamp};
 
-/// The step a dataset is served at here: its finest regular one.
-pub fn step_of(dataset: Dataset) -> Step {
+/// The step a dataset is served at here: its finest regular one; none for sensor readings, whose
+/// step is each site's own (see [`stored_step`]).
+pub fn step_of(dataset: Dataset) -> Option<Step> {
     match dataset {
-        Dataset::Traffic => Step::QUARTER_HOUR,
-        Dataset::Weather | Dataset::EnergyPrice | Dataset::Sensor => Step::HOUR,
+        Dataset::Traffic => Some(Step::QUARTER_HOUR),
+        Dataset::Weather | Dataset::EnergyPrice => Some(Step::HOUR),
+        Dataset::Sensor => None,
     }
+}
+
+/// The finest step `dataset` is stored at for `location` (hourly when nothing is stored).
+pub async fn stored_step(
+    core: &Core,
+    location: &crate::domain::Location,
+    dataset: Dataset,
+) -> Result<Step, QueryError> {
+    let series = core.store.series(&location.id, dataset).await?;
+    Ok(series
+        .iter()
+        .map(|s| s.step)
+        .min_by_key(|s| s.seconds())
+        .unwrap_or(Step::HOUR))
 }
 
 /// A series request, parsed and checked: what the answer depends on, and nothing else.
@@ -26,7 +42,8 @@ pub struct SeriesRequest<'a> {
     /// Where the values are stored (a city's prices at its price zone).
     pub stored_at: &'a crate::domain::Location,
     pub dataset: Dataset,
-    pub step: Step,
+    /// The step of the values read; none: the finest the location stores (sensor sites).
+    pub step: Option<Step>,
     pub range: crate::domain::TimeRange,
     pub variables: Vec<&'static str>,
     pub resolution: Resolution,
@@ -59,7 +76,7 @@ impl SeriesRequest<'_> {
             "series|{}|{}|{dataset}|{}|{}|{}|{}|{variables:?}|{fill:?}|{csv}|{flags}",
             location.id,
             stored_at.id,
-            step.seconds(),
+            step.map_or(0, |s| s.seconds()),
             range.start.epoch(),
             range.end.epoch(),
             resolution.as_str(),
@@ -168,6 +185,10 @@ pub async fn answer(core: &Core, request: &SeriesRequest<'_>) -> Result<Columnar
         fill,
         ..
     } = request;
+    let step = match step {
+        Some(step) => step,
+        None => stored_step(core, stored_at, dataset).await?,
+    };
     let rows = super::rows(core, stored_at, dataset, step, range, Some(wanted)).await?;
     let mut variables: BTreeMap<&'static str, Column> = wanted
         .iter()
@@ -186,7 +207,7 @@ pub async fn answer(core: &Core, request: &SeriesRequest<'_>) -> Result<Columnar
             )
         })
         .collect();
-    let zone = jiff::tz::TimeZone::get(&location.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let zone = &location.timezone;
     let mut time = Vec::with_capacity(rows.len());
     // The frame holds the wanted variables only, so each of its rows has one of them.
     let columns: Vec<Option<usize>> = variables.keys().map(|name| rows.column(name)).collect();
@@ -278,7 +299,7 @@ pub async fn answer(core: &Core, request: &SeriesRequest<'_>) -> Result<Columnar
         dataset,
         step_seconds: step.seconds(),
         resolution: resolution.as_str(),
-        timezone: (resolution == Resolution::Day).then(|| location.timezone.clone()),
+        timezone: (resolution == Resolution::Day).then(|| location.timezone_name().to_owned()),
         start: range.start.to_string(),
         end: range.end.to_string(),
         time,

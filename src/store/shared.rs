@@ -96,7 +96,7 @@ macro_rules! shared_impl {
                     )
                     .bind(l.coordinates.latitude)
                     .bind(l.coordinates.longitude)
-                    .bind(&l.timezone)
+                    .bind(l.timezone_name())
                     .bind(l.radius_km)
                     .bind(l.enabled)
                     .execute(&mut *tx)

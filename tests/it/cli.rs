@@ -439,9 +439,9 @@ fn the_whole_cycle_runs_offline_with_demo() {
         String::from_utf8(output.stdout).unwrap()
     };
     almanac(&["init"]);
-    let day = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(10 * 24))
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date()
+    let day = almanac::domain::Timestamp::now()
+        .plus(-10 * 86_400)
+        .utc_date()
         .to_string();
     let deleted = almanac(&[
         "delete",

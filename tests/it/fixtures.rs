@@ -195,7 +195,7 @@ fn both_sites_file_schemas_load_as_locations() {
     assert_eq!(
         (
             lima.name.as_str(),
-            lima.timezone.as_str(),
+            lima.timezone_name(),
             lima.coordinates.latitude
         ),
         ("Lima", "America/Lima", -12.0464)

@@ -75,7 +75,7 @@ async fn holes_are_found_with_their_length_and_severity() {
     let base = format!("http://{}", serve(almanac::http::router(core)).await);
     let response = client()
         .get(format!(
-            "{base}/api/v1/locations/madrid/gaps?dataset=weather&start=2025-03-01&end=2025-03-02"
+            "{base}/api/v1/locations/madrid/gaps?dataset=weather&start=2025-03-01T00:00:00Z&end=2025-03-02T23:59:59Z"
         ))
         .send()
         .await

@@ -154,7 +154,7 @@ async fn historical_weather_returns_hourly_rows_for_a_point_in_the_city() {
     // Every field as the native endpoint (columnar, encoded on its own path) gives it.
     let next = Timestamp::utc_midnight(day).plus(86_400).utc_date();
     let (_, native) = get(format!(
-        "{base}/api/v1/locations/madrid/weather?start={day}&end={next}"
+        "{base}/api/v1/locations/madrid/weather?start={day}T00:00:00Z&end={next}T23:59:59Z"
     ))
     .await;
     let column = |name: &str, i: usize| native["variables"][name]["values"][i].clone();
@@ -706,10 +706,11 @@ async fn series_come_raw_hourly_daily_in_local_days_as_csv_and_by_point() {
         .collect();
     let at = labels.iter().position(|l| *l == next.to_string()).unwrap();
     assert_eq!(
-        labels.len(),
-        3,
-        "two UTC days touch three local ones: {labels:?}"
+        labels,
+        [day.to_string(), next.to_string()],
+        "plain dates are the location's local days, whole"
     );
+    assert_eq!(of_next.len(), 24);
     let counts = &daily["variables"]["temperature"]["counts"];
     assert_eq!(counts[at].as_u64(), Some(of_next.len() as u64));
     let mean = of_next.iter().map(|&i| temperature[i]).sum::<f64>() / of_next.len() as f64;

@@ -2,6 +2,7 @@
 //! upstreams, a real SQLite file per test, recorded payloads from `../shared/fixtures`.
 
 mod admin;
+mod anomalies;
 mod backfill;
 mod cache_keys;
 mod cli;

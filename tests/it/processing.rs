@@ -318,6 +318,30 @@ async fn efficiency_quality_and_anomalies_over_http() {
     }
     let nodes = get("/api/v1/nodes".into()).await;
     assert_eq!(nodes.as_array().unwrap().len(), 4);
+    // A site's readings through the native API, at the site's own step and local days (Rome:
+    // 2025-07-03 is 22:00 UTC the day before to 22:00 UTC).
+    let readings =
+        get("/api/v1/locations/sel_north/sensor?start=2025-07-03&end=2025-07-03".into()).await;
+    assert_eq!(readings["step_seconds"], 900, "{readings}");
+    let time = readings["time"].as_array().unwrap();
+    assert_eq!(time.len(), 96, "{readings}");
+    assert_eq!(time[0], "2025-07-02T22:00:00+00:00");
+    let flow = readings["variables"]["flow_rate"]["values"]
+        .as_array()
+        .unwrap();
+    assert!(
+        flow.iter().all(|v| v.as_f64().is_some_and(|f| f > 0.0)),
+        "{readings}"
+    );
+    let days = get(
+        "/api/v1/locations/sel_north/sensor?start=2025-07-03&end=2025-07-04&resolution=day".into(),
+    )
+    .await;
+    assert_eq!(
+        days["time"].as_array().unwrap().len(),
+        2,
+        "whole local days: {days}"
+    );
 }
 
 /// The SIAR daily files' completeness matches their known missing days (`fixtures/SOURCES.md`):

@@ -15,7 +15,7 @@ fn madrid() -> Location {
         name: "Madrid".into(),
         country: "ES".into(),
         coordinates: Coordinates::new(40.4168, -3.7038).unwrap(),
-        timezone: "Europe/Madrid".into(),
+        timezone: jiff::tz::TimeZone::get("Europe/Madrid").unwrap(),
         radius_km: 30.0,
         kind: LocationKind::City,
         enabled: true,

@@ -194,6 +194,10 @@ pub async fn core(dir: &tempfile::TempDir, upstream: SocketAddr) -> Core {
 /// An HTTP client for talking to servers under test.
 pub fn client() -> reqwest::Client {
     almanac::sources::upstream::install_crypto();
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a client of the server under test"
+    )]
     reqwest::Client::new()
 }
 

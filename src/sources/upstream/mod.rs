@@ -103,6 +103,7 @@ impl Upstream {
 
     pub fn new() -> anyhow::Result<Self> {
         install_crypto();
+        #[allow(clippy::disallowed_methods, reason = "the one upstream client")]
         let http = reqwest::Client::builder()
             .user_agent(concat!("almanac/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
@@ -377,7 +378,7 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
         return Some(Duration::from_secs(seconds));
     }
     let at = jiff::fmt::rfc2822::parse(value.trim()).ok()?.timestamp();
-    let wait = at.as_second() - jiff::Timestamp::now().as_second();
+    let wait = at.as_second() - crate::domain::Timestamp::now().epoch();
     Some(Duration::from_secs(wait.max(0) as u64))
 }
 
