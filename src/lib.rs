@@ -31,5 +31,6 @@ pub mod metrics;
 pub mod ops;
 pub mod query;
 pub mod scheduler;
+pub mod secret;
 pub mod sources;
 pub mod store;

@@ -11,16 +11,15 @@ const DEFAULTS: &str = include_str!("defaults.toml");
 const ENV_PREFIX: &str = "ALMANAC__";
 
 /// Keys whose values are secrets: they may come from the environment or from the file named by
-/// `<key>_file`, never from the config file itself.
-const SECRETS: &[&str] = &[
-    "http.admin_token",
-    "store.url",
-    "redis.url",
-    "sources.open_meteo.api_key",
-    "sources.aemet.api_key",
-    "sources.owm.api_key",
-    "sources.esios.token",
-];
+/// `<key>_file`, never from the config file itself. almanac's own, then each provider's (as it
+/// declares them).
+fn secrets() -> Vec<String> {
+    ["http.admin_token", "store.url", "redis.url"]
+        .into_iter()
+        .map(String::from)
+        .chain(crate::sources::providers::secret_keys())
+        .collect()
+}
 
 /// Everything wrong with the configuration, one problem per line.
 #[derive(Debug)]
@@ -59,7 +58,7 @@ pub fn load(
         let layer: Table = text
             .parse()
             .map_err(|e| single(format!("{}: {e}", path.display())))?;
-        for secret in SECRETS {
+        for secret in &secrets() {
             if lookup(&layer, secret).is_some() {
                 let env_name = format!("{ENV_PREFIX}{}", secret.replace('.', "__").to_uppercase());
                 problems.push(format!(
@@ -73,7 +72,7 @@ pub fn load(
     for (name, raw) in env {
         if let Some(path) = name.strip_prefix(ENV_PREFIX) {
             let keys: Vec<String> = path.split("__").map(str::to_lowercase).collect();
-            let value = if SECRETS.contains(&keys.join(".").as_str()) {
+            let value = if secrets().contains(&keys.join(".")) {
                 secret_env_value(&raw)
             } else {
                 parse_env_value(&raw)
@@ -138,7 +137,7 @@ fn secret_env_value(raw: &str) -> Value {
 /// A secret set to nothing (an empty variable, `""`, an empty file, only whitespace) is a
 /// mistake, never "no secret": an empty admin token would match a request without one.
 fn empty_secrets(merged: &Table) -> Vec<String> {
-    SECRETS
+    secrets()
         .iter()
         .filter(|secret| {
             lookup(merged, secret)
@@ -192,7 +191,7 @@ fn lookup<'a>(table: &'a Table, dotted: &str) -> Option<&'a Value> {
 /// Replaces each `<secret>_file` key by the trimmed contents of the file it names.
 fn resolve_secret_files(merged: &mut Table) -> Vec<String> {
     let mut problems = Vec::new();
-    for secret in SECRETS {
+    for secret in &secrets() {
         let file_key = format!("{secret}_file");
         let Some(path) = lookup(merged, &file_key).cloned() else {
             continue;

@@ -5,7 +5,6 @@
 //! the merged document rather than `deny_unknown_fields`, which would stop at the first one.
 
 mod load;
-mod secret;
 mod sites;
 
 use std::collections::BTreeMap;
@@ -14,11 +13,11 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::secret::Secret;
+pub use crate::sources::{Limits, SourcesConfig};
 pub use load::{ConfigError, load};
-pub use secret::Secret;
 
 use crate::domain::{Coordinates, Dataset, HourWindow, Location, LocationKind, Registry};
-use crate::sources::{aemet, csv_import, madrid, open_meteo, owm, ree, upstream};
 
 /// The whole configuration, as `almanac config` prints it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -224,45 +223,6 @@ pub struct SitesConfig {
     pub sources: BTreeMap<Dataset, Vec<String>>,
 }
 
-/// One section per provider; adding a provider adds a field here and an arm in
-/// [`crate::sources::build`].
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct SourcesConfig {
-    pub open_meteo: open_meteo::Config,
-    pub aemet: aemet::source::Config,
-    pub ree: ree::Config,
-    pub madrid_traffic: madrid::source::Config,
-    pub owm: owm::source::Config,
-    pub esios: ree::esios::Config,
-    pub csv_import: csv_import::Config,
-}
-
-impl SourcesConfig {
-    /// The request policy of the source called `id`.
-    pub fn limits(&self, id: &str) -> Option<&Limits> {
-        match id {
-            open_meteo::ID => Some(&self.open_meteo.limits),
-            aemet::source::DAILY_ID | aemet::source::HOURLY_ID => Some(&self.aemet.limits),
-            ree::ID => Some(&self.ree.limits),
-            madrid::source::ID => Some(&self.madrid_traffic.limits),
-            owm::source::ID => Some(&self.owm.limits),
-            ree::esios::ID => Some(&self.esios.limits),
-            _ => None,
-        }
-    }
-
-    /// The ids sources are referred to by in `locations.*.sources`.
-    pub const IDS: &'static [&'static str] = &[
-        open_meteo::ID,
-        aemet::source::DAILY_ID,
-        aemet::source::HOURLY_ID,
-        ree::ID,
-        madrid::source::ID,
-        owm::source::ID,
-        ree::esios::ID,
-    ];
-}
-
 /// A location as declared in config; its id is the table key.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct LocationConfig {
@@ -291,9 +251,6 @@ pub struct LocationConfig {
 fn default_kind() -> LocationKind {
     LocationKind::City
 }
-
-/// The provider-independent request policy every source's `limits` section holds.
-pub type Limits = upstream::Policy;
 
 impl Config {
     /// Every location: config tables first, then sites files.
@@ -557,12 +514,15 @@ fn check_sources(what: &str, sources: &BTreeMap<Dataset, Vec<String>>) -> Vec<St
         .values()
         .flatten()
         .filter(|s| {
-            !SourcesConfig::IDS.contains(&s.as_str()) && !crate::sources::kinds::is_import_id(s)
+            !crate::sources::providers::ids().any(|id| id == s.as_str())
+                && !crate::sources::kinds::is_import_id(s)
         })
         .map(|s| {
             format!(
                 "{what}: unknown source `{s}` (live: {}; imported files: siar, csv_<format>, …)",
-                SourcesConfig::IDS.join(", ")
+                crate::sources::providers::ids()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         })
         .collect()

@@ -48,7 +48,7 @@ pub fn router() -> axum::Router {
 /// AEMET's observations first, Open-Meteo next, and AEMET's daily values.
 pub fn use_upstream(config: &mut Config, address: SocketAddr) {
     config.sources.aemet.base_url = format!("http://{address}{}", aemet::BASE);
-    config.sources.aemet.api_key = Some(crate::config::Secret::new("demo"));
+    config.sources.aemet.api_key = Some(crate::secret::Secret::new("demo"));
     for budget in &mut config.sources.aemet.limits.budgets {
         budget.calls = budget.calls.max(6_000);
     }
@@ -64,10 +64,10 @@ pub fn use_upstream(config: &mut Config, address: SocketAddr) {
     config.sources.open_meteo.forecast_url = format!("http://{address}/v1/forecast");
     config.sources.ree.apidatos_url = format!("http://{address}{}", ree::PATH);
     config.sources.esios.base_url = format!("http://{address}{}", esios::BASE);
-    config.sources.esios.token = Some(crate::config::Secret::new("demo"));
+    config.sources.esios.token = Some(crate::secret::Secret::new("demo"));
     config.sources.owm.current_url = format!("http://{address}{}", owm::CURRENT_PATH);
     config.sources.owm.timemachine_url = format!("http://{address}{}", owm::TIMEMACHINE_PATH);
-    config.sources.owm.api_key = Some(crate::config::Secret::new("demo"));
+    config.sources.owm.api_key = Some(crate::secret::Secret::new("demo"));
     config.sources.owm.onecall = true;
     let traffic = &mut config.sources.madrid_traffic;
     traffic.points_url = format!("http://{address}{}", madrid::POINTS_PATH);

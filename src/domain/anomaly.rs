@@ -159,8 +159,11 @@ const SEASON_MIN: usize = 7;
 /// least [`LEVEL_STEPS`] readings).
 const LEVEL_SECONDS: i64 = 3 * 3_600;
 const LEVEL_STEPS: i64 = 4;
-/// A series without a daily profile is scored against the last week's innovations.
+/// A series without a daily profile is scored against the last week's innovations, once it has
+/// two days of them: a few hours of a new series (AEMET's last 24 observations on a first
+/// ingest) say too little about how it varies.
 const SCALE_SECONDS: i64 = 7 * RECENT;
+const MIN_HISTORY_SECONDS: i64 = 2 * RECENT;
 /// Minutes either side of a time of day whose innovations say how much that time of day
 /// varies (the morning rise varies more than the night).
 const SCALE_SPREAD: i32 = 60;
@@ -222,6 +225,9 @@ pub fn detect(values: &[(Timestamp, f64)], from: Timestamp, settings: &Settings)
         let Some(innovation) = innovations[i] else {
             continue;
         };
+        if values[0].0.epoch() > ts.epoch() - MIN_HISTORY_SECONDS {
+            continue;
+        }
         let week_start = values.partition_point(|&(t, _)| t.epoch() < ts.epoch() - SCALE_SECONDS);
         levels.clear();
         levels.extend((week_start..i).map(|j| values[j].1.abs()));
@@ -608,6 +614,17 @@ mod tests {
             "{:?}",
             found[0]
         );
+    }
+
+    #[test]
+    fn a_series_a_day_old_is_not_judged_yet() {
+        let zone = utc();
+        let mut values = noisy(96 * 3, |_| 50.0);
+        values[60].1 = 58.0;
+        values[250].1 = 58.0;
+        let found = detect(&values, values[0].0, &settings(&zone));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].ts, values[250].0);
     }
 
     #[test]

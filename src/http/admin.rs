@@ -145,13 +145,6 @@ fn job_for(core: &Core, name: &str, request: &JobRequest) -> Result<Job, ApiErro
             ));
         }
     }
-    if let Job::Rotate {
-        months,
-        rollup_months,
-    } = &mut job
-    {
-        *rollup_months = (*rollup_months).max(*months);
-    }
     Ok(job)
 }
 

@@ -53,7 +53,7 @@ impl Job {
             "backfill" => Job::Backfill,
             "rotate" => Job::Rotate {
                 months: config.rotate.months,
-                rollup_months: config.rotate.rollup_months.max(config.rotate.months),
+                rollup_months: config.rotate.rollup_months,
             },
             "process" => Job::Process,
             _ => return None,

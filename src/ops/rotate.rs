@@ -27,6 +27,9 @@ pub struct Dropped {
     pub expired_rollups: u64,
 }
 
+/// Keeps `months` of raw values and `rollup_months` (`rotate.rollup_months`) of daily rollups,
+/// never fewer than the raw window: a shorter one would expire the rollups of the very days
+/// being dropped.
 pub async fn run(
     core: &Core,
     months: u32,
@@ -34,6 +37,7 @@ pub async fn run(
     now: Timestamp,
     progress: &ProgressBar,
 ) -> anyhow::Result<(Vec<Dropped>, Summary)> {
+    let rollup_months = rollup_months.max(months);
     // Every series' rollups first, location by location; then the raw values of all of them go
     // in one call, so a store that can drop a whole month at once (PostgreSQL's partitions) does.
     let mut runs = Vec::new();

@@ -101,14 +101,7 @@ pub(super) async fn sensor_score(
     let rules = rules(core);
     let mut scores = Vec::new();
     for s in core.store.series(&location.id, Dataset::Sensor).await? {
-        let days = series_days(
-            core,
-            &s,
-            zone,
-            (day, day),
-            TimeRange { start, end },
-            &rules,
-        );
+        let days = series_days(core, &s, zone, (day, day), TimeRange { start, end }, &rules);
         scores.extend(days.await?.iter().map(|d| d.score));
     }
     Ok(mean(&scores))

@@ -1,14 +1,30 @@
-//! Runs: the most recent, and one with the runs it started and the records it refused.
+//! Runs: the most recent, a job's last, the records one refused, and one with the runs it
+//! started and the records it refused.
 
 use serde::Serialize;
 
 use super::QueryError;
 use crate::core::Core;
+use crate::domain::Reject;
 pub use crate::store::Run;
 
 /// The `limit` most recent runs, newest first.
 pub async fn recent(core: &Core, limit: u32) -> Result<Vec<Run>, QueryError> {
     Ok(core.store.runs(limit).await?)
+}
+
+/// The newest finished run of `job` itself (no location, no parent), not of the runs it
+/// started; `None` when it never ran.
+pub async fn last_job(core: &Core, job: &str) -> Result<Option<Run>, QueryError> {
+    Ok(core.store.last_run(job, true).await?)
+}
+
+/// The records run `id` refused, oldest first; `None` when there is no run `id`.
+pub async fn rejects(core: &Core, id: i64) -> Result<Option<Vec<Reject>>, QueryError> {
+    if core.store.runs_by_id(&[id]).await?.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(core.store.rejects(id).await?))
 }
 
 #[derive(Serialize)]

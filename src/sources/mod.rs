@@ -1,6 +1,11 @@
 //! Providers: each fetches and parses one upstream's wire format into canonical observations.
 //! A source never touches the store, the cache or the clock (`now` is passed in); every request
-//! goes through [`upstream`]. Adding a provider: one file, one config field, one arm in [`build`].
+//! goes through [`upstream`]. Each provider declares itself ([`providers::Provider`]: its config
+//! section, the ids locations name it by, its secret keys); the ids config accepts and the
+//! secrets it guards are derived from those declarations. Adding a provider: its module with its
+//! `PROVIDER` and `Config`, one line in [`providers::ALL`], one field in [`SourcesConfig`] and
+//! one arm in [`build`] (and its defaults in `config/defaults.toml`). `config` reads this
+//! module's types; nothing here reads `config`.
 
 pub mod aemet;
 pub mod csv_import;
@@ -9,6 +14,7 @@ pub mod madrid;
 pub mod meteostat;
 pub mod open_meteo;
 pub mod owm;
+pub mod providers;
 pub mod ree;
 pub mod siar;
 pub mod text;
@@ -19,7 +25,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::config::SourcesConfig;
+use serde::{Deserialize, Serialize};
+
 use crate::domain::{Dataset, Location, Observation, Reject, Step, TimeRange, Timestamp, Variable};
 use upstream::{Upstream, UpstreamError};
 
@@ -233,6 +240,37 @@ pub fn pick(dataset: Dataset, names: &[&str]) -> Vec<&'static Variable> {
                 .unwrap_or_else(|| panic!("{name} is not a {dataset} variable"))
         })
         .collect()
+}
+
+/// The provider-independent request policy every source's `limits` section holds.
+pub type Limits = upstream::Policy;
+
+/// The `[sources.*]` sections: one per provider.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SourcesConfig {
+    pub open_meteo: open_meteo::Config,
+    pub aemet: aemet::source::Config,
+    pub ree: ree::Config,
+    pub madrid_traffic: madrid::source::Config,
+    pub owm: owm::source::Config,
+    pub esios: ree::esios::Config,
+    pub csv_import: csv_import::Config,
+}
+
+impl SourcesConfig {
+    /// The request policy of the source called `id`.
+    pub fn limits(&self, id: &str) -> Option<&Limits> {
+        let provider = providers::of(id)?;
+        Some(match provider.section {
+            "open_meteo" => &self.open_meteo.limits,
+            "aemet" => &self.aemet.limits,
+            "ree" => &self.ree.limits,
+            "madrid_traffic" => &self.madrid_traffic.limits,
+            "owm" => &self.owm.limits,
+            "esios" => &self.esios.limits,
+            _ => return None,
+        })
+    }
 }
 
 /// The configured sources by id. Cloned with every `Core` (each request's handlers and

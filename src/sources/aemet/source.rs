@@ -13,13 +13,20 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::parse;
-use crate::config::{Limits, Secret};
 use crate::domain::{Dataset, Flag, Location, Observation, Step, TimeRange, Timestamp, Variable};
+use crate::secret::Secret;
+use crate::sources::Limits;
 use crate::sources::upstream::{Answer, Endpoint, Upstream, UpstreamError};
 use crate::sources::{Fetched, Payload, Source, SourceError, pick};
 
 pub const DAILY_ID: &str = "aemet";
 pub const HOURLY_ID: &str = "aemet_obs";
+
+pub const PROVIDER: crate::sources::providers::Provider = crate::sources::providers::Provider {
+    section: "aemet",
+    ids: &[DAILY_ID, HOURLY_ID],
+    secrets: &["api_key"],
+};
 
 /// Days AEMET's daily climatological values come after the day.
 const PUBLICATION_DELAY_DAYS: i64 = 4;

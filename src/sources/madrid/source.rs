@@ -13,13 +13,19 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use super::{CityAggregator, history, pm, points};
-use crate::config::Limits;
 use crate::domain::series::TRAFFIC;
 use crate::domain::{Dataset, Location, Observation, Reject, Step, TimeRange, Timestamp, Variable};
+use crate::sources::Limits;
 use crate::sources::upstream::{Endpoint, Upstream, UpstreamError};
 use crate::sources::{Fetched, Source, SourceError};
 
 pub const ID: &str = "madrid_traffic";
+
+pub const PROVIDER: crate::sources::providers::Provider = crate::sources::providers::Provider {
+    section: "madrid_traffic",
+    ids: &[ID],
+    secrets: &[],
+};
 
 /// Unreadable history rows kept one by one per month; beyond that they are counted.
 const MAX_REJECTS: usize = 100;

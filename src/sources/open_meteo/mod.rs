@@ -9,13 +9,20 @@ use serde::{Deserialize, Serialize};
 
 pub use parse::{Parsed, error_reason, parse};
 
-use crate::config::{Limits, Secret};
 use crate::domain::series::WEATHER_HOURLY;
 use crate::domain::{Dataset, Location, Step, TimeRange, Timestamp, Variable};
+use crate::secret::Secret;
+use crate::sources::Limits;
 use crate::sources::upstream::{Endpoint, Upstream, UpstreamError};
 use crate::sources::{Fetched, Source, SourceError};
 
 pub const ID: &str = "open_meteo";
+
+pub const PROVIDER: super::providers::Provider = super::providers::Provider {
+    section: "open_meteo",
+    ids: &[ID],
+    secrets: &["api_key"],
+};
 
 /// The hourly variables requested, by their Open-Meteo names, in request order.
 const REQUESTED: &str = "temperature_2m,precipitation,relative_humidity_2m,wind_speed_10m,wind_direction_10m,surface_pressure,weather_code";

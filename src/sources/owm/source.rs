@@ -8,12 +8,19 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::parse::{self, Units};
-use crate::config::{Limits, Secret};
 use crate::domain::{Dataset, Grid, Location, Step, TimeRange, Timestamp, Variable};
+use crate::secret::Secret;
+use crate::sources::Limits;
 use crate::sources::upstream::{Endpoint, Upstream, UpstreamError};
 use crate::sources::{Fetched, Source, SourceError, pick};
 
 pub const ID: &str = "owm";
+
+pub const PROVIDER: crate::sources::providers::Provider = crate::sources::providers::Provider {
+    section: "owm",
+    ids: &[ID],
+    secrets: &["api_key"],
+};
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Config {

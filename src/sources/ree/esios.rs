@@ -7,12 +7,19 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{ZONES, parse};
-use crate::config::{Limits, Secret};
 use crate::domain::{Dataset, Location, Step, TimeRange, Timestamp, Variable};
+use crate::secret::Secret;
+use crate::sources::Limits;
 use crate::sources::upstream::{Endpoint, Upstream, UpstreamError};
 use crate::sources::{Fetched, Source, SourceError, pick};
 
 pub const ID: &str = "esios";
+
+pub const PROVIDER: crate::sources::providers::Provider = crate::sources::providers::Provider {
+    section: "esios",
+    ids: &[ID],
+    secrets: &["token"],
+};
 
 /// ESIOS's geography for the spot price of every Spanish zone (indicator 600 is per country).
 const SPAIN: u32 = 3;

@@ -9,13 +9,19 @@ pub mod parse;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::config::Limits;
 use crate::domain::series::ENERGY_PRICE;
 use crate::domain::{Dataset, Location, Step, TimeRange, Timestamp, Variable};
+use crate::sources::Limits;
 use crate::sources::upstream::{Endpoint, Upstream, UpstreamError};
 use crate::sources::{Fetched, Source, SourceError};
 
 pub const ID: &str = "ree";
+
+pub const PROVIDER: super::providers::Provider = super::providers::Provider {
+    section: "ree",
+    ids: &[ID],
+    secrets: &[],
+};
 
 /// Price-zone location ids → apidatos `geo_limit` (and the ESIOS `geo_id` of the same zone).
 pub const ZONES: &[(&str, &str, u32)] = &[

@@ -1,0 +1,94 @@
+//! `serve` and `demo`: the HTTP API with the scheduled jobs beside it, the demo after loading
+//! its simulated window first.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use super::progress;
+use crate::config::Config;
+use crate::core::Core;
+use crate::domain::Timestamp;
+use crate::{demo, http, ops};
+
+pub(super) async fn serve(
+    mut config: Config,
+    listen: Option<SocketAddr>,
+) -> anyhow::Result<ExitCode> {
+    config.http.listen = listen.unwrap_or(config.http.listen);
+    let address = config.http.listen;
+    let core = Core::open(config).await?;
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding {address}"))?;
+    tracing::info!(address = %listener.local_addr()?, "serving");
+    serve_with_jobs(core, listener).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Serves HTTP on `listener` and, unless `schedule.enabled` is off, runs the scheduled jobs
+/// beside it until the server shuts down.
+async fn serve_with_jobs(core: Core, listener: TcpListener) -> anyhow::Result<()> {
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let jobs = if core.config.schedule.enabled {
+        let scheduler = crate::scheduler::Scheduler::configured(&core)?;
+        let mut stopped = stopped.clone();
+        Some(tokio::spawn(scheduler.run(async move {
+            let _ = stopped.changed().await;
+        })))
+    } else {
+        tracing::info!("the scheduler is off (schedule.enabled = false)");
+        None
+    };
+    let served = http::serve(core, listener).await;
+    drop(stop);
+    if let Some(jobs) = jobs {
+        let _ = jobs.await;
+    }
+    served
+}
+
+pub(super) async fn demo(
+    mut config: Config,
+    listen: Option<SocketAddr>,
+    faults: f64,
+) -> anyhow::Result<ExitCode> {
+    config.http.listen = listen.unwrap_or(config.http.listen);
+    let upstream = demo::start_upstream(faults).await?;
+    demo::use_upstream(&mut config, upstream);
+    demo::water::configure(&mut config);
+    eprintln!(
+        "demo: simulated Open-Meteo, AEMET, REE and Madrid traffic on http://{upstream}; loading {} months into {}",
+        config.init.months,
+        config.sqlite_path().display()
+    );
+    let (address, months) = (config.http.listen, config.init.months);
+    let core = Core::open(config).await?;
+    let summary = ops::init::run(&core, months, Timestamp::now(), &progress()).await?;
+    eprint!("{summary}");
+    demo::load_water(&core, &core.config.store.data_dir, 21).await?;
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding {address}"))?;
+    let bound = listener.local_addr()?;
+    println!("almanac demo ready on http://{bound}");
+    println!("  curl 'http://{bound}/api/v1/external/cities'");
+    let yesterday = Timestamp::now().plus(-86_400).utc_date();
+    println!(
+        "  curl 'http://{bound}/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/external/operations/historical-weather-optimized?latitude=40.42&longitude=-3.70&start_date={yesterday}&end_date={yesterday}'"
+    );
+    // Traffic history comes a month at a time: a day of last month.
+    let last_month = Timestamp::now().months_before(1).utc_date();
+    println!(
+        "  curl 'http://{bound}/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/external/operations/historical-traffic-optimized?latitude=40.42&longitude=-3.70&start_date={last_month}&end_date={last_month}'"
+    );
+    println!(
+        "  curl 'http://{bound}/api/v1/locations/madrid/energy_price?start={yesterday}&end={yesterday}'"
+    );
+    println!("  curl 'http://{bound}/api/v1/network/efficiency'");
+    println!("  curl 'http://{bound}/api/v1/anomalies?hours=720'");
+    serve_with_jobs(core, listener).await?;
+    Ok(ExitCode::SUCCESS)
+}
