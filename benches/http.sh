@@ -7,12 +7,15 @@
 #
 #   bash benches/http.sh            # about 2.5 minutes after the build
 #   DURATION=5 bash benches/http.sh
+#   BIN=/path/to/almanac bash benches/http.sh   # another build (to compare two versions)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-15}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
-cargo build --release --quiet
-BIN=target/release/almanac
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --quiet
+    BIN=target/release/almanac
+fi
 DIR=$(mktemp -d)
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true; rm -rf "$DIR"' EXIT
