@@ -31,11 +31,8 @@ async fn run() {
         ("ALMANAC__LOCATIONS__MADRID__ENABLED", "false".into()),
         ("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "false".into()),
     ];
-    let mut config = almanac::config::load(
-        None,
-        env.into_iter().map(|(k, v)| (k.to_owned(), v)),
-    )
-    .expect("config");
+    let mut config = almanac::config::load(None, env.into_iter().map(|(k, v)| (k.to_owned(), v)))
+        .expect("config");
     water::configure(&mut config);
     let core = Core::open(config).await.expect("store");
     let now = Timestamp::now().floor(almanac::domain::Step::DAY);
@@ -59,7 +56,9 @@ async fn run() {
     )
     .await
     .expect("import");
-    almanac::ops::process::run(&core, now).await.expect("process");
+    almanac::ops::process::run(&core, now)
+        .await
+        .expect("process");
     println!(
         "{DAYS} days of the water network imported and processed in {:.1} s",
         started.elapsed().as_secs_f64()

@@ -23,6 +23,7 @@ mod openapi;
 mod outage;
 mod processing;
 mod providers;
+mod query;
 mod redis;
 mod rotate;
 mod schedule;
