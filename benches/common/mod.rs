@@ -28,6 +28,8 @@ pub fn location(i: usize, step: f64) -> Location {
         enabled: true,
         aliases: vec![],
         aemet_stations: vec![],
+        region: None,
+        municipality: None,
         price_zone: None,
         source_hours: Default::default(),
         sources: BTreeMap::new(),

@@ -100,6 +100,17 @@ pub fn load(
         Ok(locations) => config.site_locations = locations,
         Err(site_problems) => problems.extend(site_problems),
     }
+    config.holidays = crate::domain::calendar::Calendars::embedded();
+    for path in &config.calendars.files {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                if let Err(found) = config.holidays.add(&path.display().to_string(), &text) {
+                    problems.extend(found.into_iter().map(|p| format!("calendars.files: {p}")));
+                }
+            }
+            Err(e) => problems.push(format!("calendars.files: {}: {e}", path.display())),
+        }
+    }
     problems.extend(config.validate());
     if problems.is_empty() {
         Ok(config)

@@ -40,6 +40,19 @@ pub struct Config {
     /// Locations read from `sites.files`, filled by [`load`].
     #[serde(skip)]
     pub site_locations: Vec<Location>,
+    #[serde(default)]
+    pub calendars: CalendarsConfig,
+    /// The embedded holiday calendars and those of `calendars.files`, filled by [`load`].
+    #[serde(skip)]
+    pub holidays: crate::domain::calendar::Calendars,
+}
+
+/// Holiday calendars beyond the embedded ones (`calendars/*.toml`): files in the same format
+/// adding a year, a region or a municipality, checked at start.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct CalendarsConfig {
+    #[serde(default)]
+    pub files: Vec<PathBuf>,
 }
 
 /// The shared response cache: answers computed by one replica are found by the others. Redis
@@ -241,6 +254,11 @@ pub struct LocationConfig {
     pub aemet_stations: Vec<String>,
     /// The id of the price-zone location whose electricity prices apply here.
     pub price_zone: Option<String>,
+    /// Its region (ISO 3166-2, `ES-MD`) and municipality (`madrid`) in the holiday calendars.
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub municipality: Option<String>,
     #[serde(default)]
     pub sources: BTreeMap<Dataset, Vec<String>>,
     /// Local hours each named source is used in, e.g. `{ aemet_obs = "8-20" }`.
@@ -333,6 +351,16 @@ impl Config {
         for (id, location) in &self.locations {
             if let Err(found) = location.to_location(id) {
                 problems.extend(found.into_iter().map(|p| format!("locations.{id}: {p}")));
+            }
+            if location.region.is_some() || location.municipality.is_some() {
+                let place = crate::domain::calendar::Place {
+                    country: &location.country,
+                    region: location.region.as_deref(),
+                    municipality: location.municipality.as_deref(),
+                };
+                if let Err(e) = self.holidays.check(place) {
+                    problems.push(format!("locations.{id}: {e}"));
+                }
             }
             if let Some(zone) = &location.price_zone
                 && self
@@ -489,6 +517,8 @@ impl LocationConfig {
             enabled: self.enabled,
             aliases: self.aliases.clone(),
             aemet_stations: self.aemet_stations.clone(),
+            region: self.region.clone(),
+            municipality: self.municipality.clone(),
             price_zone: self.price_zone.clone(),
             sources: self.sources.clone(),
             source_hours,

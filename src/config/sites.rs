@@ -79,6 +79,8 @@ fn load_file(path: &Path, config: &SitesConfig) -> Result<Vec<Location>, Vec<Str
                 enabled: true,
                 aliases: Vec::new(),
                 aemet_stations: Vec::new(),
+                region: None,
+                municipality: None,
                 price_zone: None,
                 source_hours: Default::default(),
                 sources: config.sources.clone(),

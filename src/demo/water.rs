@@ -73,6 +73,8 @@ pub fn configure(config: &mut Config) {
                 enabled: true,
                 aliases: Vec::new(),
                 aemet_stations: Vec::new(),
+                region: None,
+                municipality: None,
                 price_zone: None,
                 sources: BTreeMap::from([(Dataset::Sensor, vec![format!("csv_{FORMAT}")])]),
                 source_hours: BTreeMap::new(),

@@ -2,11 +2,10 @@
 //!
 //! - the **2.0TD tariff period** of an hour (Spain's consumer access tariff, CNMC Circular
 //!   3/2020, peninsular calendar): on working days P1 (peak) 10–14 h and 18–22 h, P2 (flat)
-//!   8–10 h, 14–18 h and 22–24 h, P3 (valley) 0–8 h; Saturdays, Sundays and national holidays
-//!   P3 all day. National holidays are the fixed-date ones that are not substitutable: 1 and 6
-//!   January, 1 May, 15 August, 12 October, 1 November, 6, 8 and 25 December (Good Friday has
-//!   no fixed date and is excluded, as the circular says). Hours are local (Europe/Madrid), so
-//!   a daylight-saving day has 23 or 25 of them.
+//!   8–10 h, 14–18 h and 22–24 h, P3 (valley) 0–8 h; Saturdays, Sundays, 6 January and the
+//!   year's national holidays that are neither substitutable nor movable (Good Friday) are P3
+//!   all day, as the holiday calendar says ([`Calendars::tariff_holiday`]). Hours are local
+//!   (Europe/Madrid), so a daylight-saving day has 23 or 25 of them.
 //! - per hour: the **price**, the **1 h trend** (price − previous hour's, when that hour is
 //!   stored), the **24 h volatility** (standard deviation of the 24 hourly prices ending with
 //!   this one, when all 24 are stored);
@@ -19,6 +18,7 @@ use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
+use super::calendar::Calendars;
 use super::time::Timestamp;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -28,19 +28,12 @@ pub enum Period {
     P3,
 }
 
-/// Whether `day` is a national holiday of the 2.0TD calendar.
-pub fn is_national_holiday(day: Date) -> bool {
-    matches!(
-        (day.month(), day.day()),
-        (1, 1) | (1, 6) | (5, 1) | (8, 15) | (10, 12) | (11, 1) | (12, 6) | (12, 8) | (12, 25)
-    )
-}
-
 /// The 2.0TD period of the hour starting at `ts`, in `zone` (the peninsula's Europe/Madrid).
-pub fn period(ts: Timestamp, zone: &TimeZone) -> Period {
+pub fn period(ts: Timestamp, zone: &TimeZone, holidays: &Calendars) -> Period {
     let local = ts.to_jiff().to_zoned(zone.clone());
     let day = local.date();
-    if matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday) || is_national_holiday(day) {
+    if matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday) || holidays.tariff_holiday(day)
+    {
         return Period::P3;
     }
     match local.hour() {
@@ -70,7 +63,12 @@ pub struct DayIndex {
 
 /// Features of hourly `prices` (sorted, one per hour) at instants `>= from`; earlier prices
 /// serve as history.
-pub fn hourly(prices: &[(Timestamp, f64)], from: Timestamp, zone: &TimeZone) -> Vec<HourFeatures> {
+pub fn hourly(
+    prices: &[(Timestamp, f64)],
+    from: Timestamp,
+    zone: &TimeZone,
+    holidays: &Calendars,
+) -> Vec<HourFeatures> {
     let first = prices.partition_point(|&(ts, _)| ts < from);
     (first..prices.len())
         .map(|i| {
@@ -84,7 +82,7 @@ pub fn hourly(prices: &[(Timestamp, f64)], from: Timestamp, zone: &TimeZone) -> 
                 price,
                 trend_1h,
                 volatility_24h,
-                period: period(ts, zone),
+                period: period(ts, zone, holidays),
             }
         })
         .collect()
@@ -160,7 +158,7 @@ mod tests {
         let zone = madrid();
         let periods: Vec<Period> = local_hours("2025-11-19")
             .into_iter()
-            .map(|(ts, _)| period(ts, &zone))
+            .map(|(ts, _)| period(ts, &zone, &Calendars::embedded()))
             .collect();
         use Period::*;
         assert_eq!(
@@ -186,16 +184,24 @@ mod tests {
         assert!(
             autumn
                 .iter()
-                .all(|&(ts, _)| period(ts, &zone) == Period::P3)
+                .all(|&(ts, _)| period(ts, &zone, &Calendars::embedded()) == Period::P3)
         );
         // A working day on which the change fell (2021-03-28 was a Sunday; use a weekday with
         // a shifted offset instead): 10:00 local is P1 both in winter and summer time.
         for day in ["2025-03-28", "2025-03-31", "2025-10-24", "2025-10-27"] {
             let hours = local_hours(day);
             let ten = hours.iter().find(|&&(_, h)| h == 10).unwrap().0;
-            assert_eq!(period(ten, &zone), Period::P1, "{day}");
+            assert_eq!(
+                period(ten, &zone, &Calendars::embedded()),
+                Period::P1,
+                "{day}"
+            );
             let seven = hours.iter().find(|&&(_, h)| h == 7).unwrap().0;
-            assert_eq!(period(seven, &zone), Period::P3, "{day}");
+            assert_eq!(
+                period(seven, &zone, &Calendars::embedded()),
+                Period::P3,
+                "{day}"
+            );
         }
     }
 
@@ -205,7 +211,7 @@ mod tests {
         for day in ["2025-11-22", "2025-11-23", "2025-12-08", "2025-10-13"] {
             let all_p3 = local_hours(day)
                 .into_iter()
-                .all(|(ts, _)| period(ts, &zone) == Period::P3);
+                .all(|(ts, _)| period(ts, &zone, &Calendars::embedded()) == Period::P3);
             // 2025-10-13 is the Monday after 12 October (a Sunday): substitutes are excluded.
             assert_eq!(all_p3, day != "2025-10-13", "{day}");
         }
@@ -224,7 +230,12 @@ mod tests {
                 )
             })
             .collect();
-        let features = hourly(&prices, prices[31 * 24 - 1].0, &zone);
+        let features = hourly(
+            &prices,
+            prices[31 * 24 - 1].0,
+            &zone,
+            &Calendars::embedded(),
+        );
         assert_eq!(features[0].trend_1h, Some(0.0));
         assert_eq!(features[0].volatility_24h, Some(0.0));
         assert_eq!(features[1].trend_1h, Some(50.0));

@@ -83,6 +83,9 @@ pub struct Location {
     pub aemet_stations: Vec<String>,
     /// The price-zone location whose prices apply here.
     pub price_zone: Option<String>,
+    /// Its region (ISO 3166-2, `ES-MD`) and municipality (`madrid`) in the holiday calendars.
+    pub region: Option<String>,
+    pub municipality: Option<String>,
     /// Sources feeding each dataset, in priority order.
     pub sources: BTreeMap<Dataset, Vec<String>>,
     /// Local hours of the day a source is used in (the chocolate factory's hybrid rule): outside
@@ -92,6 +95,15 @@ pub struct Location {
 }
 
 impl Location {
+    /// Where it sits in the holiday calendars.
+    pub fn place(&self) -> super::calendar::Place<'_> {
+        super::calendar::Place {
+            country: &self.country,
+            region: self.region.as_deref(),
+            municipality: self.municipality.as_deref(),
+        }
+    }
+
     /// The IANA name of its time zone (`Europe/Madrid`).
     pub fn timezone_name(&self) -> &str {
         self.timezone.iana_name().unwrap_or("UTC")
@@ -259,6 +271,8 @@ mod tests {
             enabled,
             aliases: vec!["Seville".into()],
             aemet_stations: vec![],
+            region: None,
+            municipality: None,
             price_zone: None,
             sources: BTreeMap::new(),
             source_hours: BTreeMap::new(),

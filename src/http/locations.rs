@@ -175,3 +175,32 @@ pub async fn coverage(
         crate::query::locations::coverage(&core, location, range).await?,
     ))
 }
+
+/// `GET /api/v1/locations/{id}/calendar[?start&end]`: each local day with its weekday, weekend,
+/// the holiday that holds there (national, regional or local, with its source), the school
+/// holiday it falls in and whether the calendars know that year; by default every day of the
+/// years they hold.
+pub async fn calendar(
+    State(core): State<Core>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<RangeQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let location = find(&core, &id)?;
+    let zone = &location.timezone;
+    let range = match (query.start.as_deref(), query.end.as_deref()) {
+        (Some(start), Some(end)) => {
+            let r = date_range(start, end, core.config.http.max_range_days, zone)?;
+            let date = |ts: Timestamp| ts.to_jiff().to_zoned(zone.clone()).date();
+            Some((date(r.start), date(r.end.plus(-1))))
+        }
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::bad_request(
+                "missing_parameter",
+                "give both `start` and `end`, or neither (every day of the calendars' years)",
+            ));
+        }
+    };
+    let answer = crate::query::calendar::days(&core, location, range)?;
+    Ok(axum::response::IntoResponse::into_response(Json(answer)))
+}

@@ -77,6 +77,7 @@ pub fn router(core: Core) -> Router {
             get(locations::availability),
         )
         .route("/api/v1/locations/{id}/coverage", get(locations::coverage))
+        .route("/api/v1/locations/{id}/calendar", get(locations::calendar))
         .route("/api/v1/locations/{id}/gaps", get(native::gaps))
         .route(
             "/api/v1/locations/{id}/energy_features",

@@ -82,7 +82,7 @@ pub async fn features(
         unit: known.unit.into(),
         tariff: "2.0TD",
         definitions: DEFINITIONS,
-        hours: energy::hourly(&prices, range.start, zone),
+        hours: energy::hourly(&prices, range.start, zone, &core.config.holidays),
         days: energy::daily_index(&prices, (first, last), zone),
     })
 }

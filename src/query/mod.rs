@@ -8,6 +8,7 @@
 //! `health` (readiness).
 
 pub mod anomalies;
+pub mod calendar;
 pub mod energy;
 mod error;
 pub mod extent;

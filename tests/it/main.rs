@@ -5,6 +5,7 @@ mod admin;
 mod anomalies;
 mod backfill;
 mod cache_keys;
+mod calendar;
 mod cli;
 mod conformance;
 mod connections;

@@ -321,6 +321,20 @@ async fn every_route_is_documented_and_answers_as_documented() {
         ),
         (
             "get",
+            "/api/v1/locations/{id}/calendar",
+            "/api/v1/locations/madrid/calendar?start=2025-12-20&end=2026-01-07".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/calendar",
+            "/api/v1/locations/madrid/calendar?start=2025-12-20".into(),
+            None,
+            400,
+        ),
+        (
+            "get",
             "/api/v1/locations/{id}/gaps",
             "/api/v1/locations/madrid/gaps?dataset=weather".into(),
             None,

@@ -600,7 +600,14 @@ async fn energy_features_of_the_stored_prices() {
     let madrid = jiff::tz::TimeZone::get("Europe/Madrid").unwrap();
     for h in hours {
         let ts = Timestamp::from_jiff(h["ts"].as_str().unwrap().parse().unwrap());
-        let expected = format!("{:?}", almanac::domain::energy::period(ts, &madrid));
+        let expected = format!(
+            "{:?}",
+            almanac::domain::energy::period(
+                ts,
+                &madrid,
+                &almanac::domain::calendar::Calendars::embedded(),
+            )
+        );
         assert_eq!(h["period"].as_str(), Some(expected.as_str()));
         assert!(
             h["volatility_24h"].is_number(),

@@ -21,6 +21,8 @@ fn madrid() -> Location {
         enabled: true,
         aliases: vec![],
         aemet_stations: vec![],
+        region: None,
+        municipality: None,
         price_zone: None,
         source_hours: Default::default(),
         sources: BTreeMap::new(),
