@@ -5,6 +5,7 @@ mod admin;
 mod body;
 mod cached;
 mod error;
+mod frames;
 mod health;
 mod json;
 mod locations;
@@ -78,6 +79,7 @@ pub fn router(core: Core) -> Router {
         )
         .route("/api/v1/locations/{id}/coverage", get(locations::coverage))
         .route("/api/v1/locations/{id}/calendar", get(locations::calendar))
+        .route("/api/v1/locations/{id}/frame", get(frames::frame))
         .route("/api/v1/locations/{id}/gaps", get(native::gaps))
         .route(
             "/api/v1/locations/{id}/energy_features",

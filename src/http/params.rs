@@ -145,6 +145,12 @@ fn range_in(
     })
 }
 
+/// The instant one parameter names (`as_of`): a date is its first second in `zone`, a time
+/// without an offset is `zone`'s.
+pub fn instant_in(name: &str, raw: &str, zone: &TimeZone) -> Result<Timestamp, ApiError> {
+    instant(name, raw, End::Start, zone)
+}
+
 /// The instant a date parameter names (without an offset, in `zone`); for an end date, the
 /// last second it covers.
 fn instant(name: &str, raw: &str, which: End, zone: &TimeZone) -> Result<Timestamp, ApiError> {

@@ -21,6 +21,7 @@ pub mod quality;
 pub mod runs;
 pub mod series;
 pub mod status;
+pub mod training;
 
 pub use error::QueryError;
 pub use error::unreachable;

@@ -335,6 +335,20 @@ async fn every_route_is_documented_and_answers_as_documented() {
         ),
         (
             "get",
+            "/api/v1/locations/{id}/frame",
+            format!("/api/v1/locations/madrid/frame?{range}"),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/frame",
+            format!("/api/v1/locations/madrid/frame?{range}&columns=weather.nope"),
+            None,
+            400,
+        ),
+        (
+            "get",
             "/api/v1/locations/{id}/gaps",
             "/api/v1/locations/madrid/gaps?dataset=weather".into(),
             None,

@@ -1,0 +1,154 @@
+//! `GET /api/v1/locations/{id}/frame`: a training frame (see [`crate::query::training`]) as
+//! columnar JSON or CSV.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::params::{ApiPath, ApiQuery, date_range, instant_in};
+use crate::core::Core;
+use crate::domain::Dataset;
+use crate::query::training::{
+    self, CalendarColumn, ColumnSpec, FrameRequest, Resolution, TrainingFrame, Values,
+};
+
+#[derive(Deserialize)]
+pub struct FrameQuery {
+    start: Option<String>,
+    end: Option<String>,
+    /// `hour` (default) or `day` (the location's local days).
+    resolution: Option<String>,
+    /// Comma-separated `dataset.variable` names, `calendar` (every calendar column) or
+    /// `calendar.<column>`; by default everything the location stores, and the calendar.
+    columns: Option<String>,
+    /// The frame as it could have been built at this instant.
+    as_of: Option<String>,
+    /// `json` (default; columnar) or `csv`.
+    format: Option<String>,
+}
+
+pub async fn frame(
+    State(core): State<Core>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<FrameQuery>,
+) -> Result<Response, ApiError> {
+    let location = core
+        .registry
+        .get(&id)
+        .filter(|l| l.enabled)
+        .ok_or_else(|| {
+            ApiError::not_found("unknown_location", format!("no enabled location `{id}`"))
+        })?;
+    let zone = &location.timezone;
+    let (Some(start), Some(end)) = (query.start.as_deref(), query.end.as_deref()) else {
+        return Err(ApiError::bad_request(
+            "missing_parameter",
+            "query parameters `start` and `end` are required (the location's local dates, or instants)",
+        ));
+    };
+    let range = date_range(start, end, core.config.http.max_range_days, zone)?;
+    let resolution = match query.resolution.as_deref().unwrap_or("hour") {
+        "hour" => Resolution::Hour,
+        "day" => Resolution::Day,
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("resolution is hour or day, got `{other}`"),
+            ));
+        }
+    };
+    let csv = match query.format.as_deref().unwrap_or("json") {
+        "json" | "columnar" => false,
+        "csv" => true,
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("format is json or csv, got `{other}`"),
+            ));
+        }
+    };
+    let as_of = match query.as_of.as_deref() {
+        Some(raw) => Some(instant_in("as_of", raw, zone)?),
+        None => None,
+    };
+    let columns = match query.columns.as_deref() {
+        None => FrameRequest::default_columns(&core, location, resolution).await?,
+        Some(list) => parse_columns(list)?,
+    };
+    let request = FrameRequest {
+        location,
+        range,
+        resolution,
+        columns,
+        as_of,
+    };
+    let frame = training::frame(&core, &request).await?;
+    Ok(if csv {
+        (
+            [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            to_csv(&frame),
+        )
+            .into_response()
+    } else {
+        Json(frame).into_response()
+    })
+}
+
+/// `weather.temperature,calendar` → the columns, each once, in the order given.
+fn parse_columns(list: &str) -> Result<Vec<ColumnSpec>, ApiError> {
+    let mut out: Vec<ColumnSpec> = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let specs: Vec<ColumnSpec> = if name == "calendar" {
+            CalendarColumn::ALL.map(ColumnSpec::Calendar).to_vec()
+        } else if let Some(c) = CalendarColumn::ALL.iter().find(|c| c.name() == name) {
+            vec![ColumnSpec::Calendar(*c)]
+        } else {
+            let unknown = || {
+                ApiError::bad_request(
+                    "unknown_variable",
+                    format!(
+                        "`{name}` is not a column: give dataset.variable (weather.temperature, traffic.intensity, energy_price.pvpc, sensor.flow_rate), calendar or calendar.<weekday|weekend|holiday|holiday_scope|school_holiday|tariff_period>"
+                    ),
+                )
+            };
+            let (dataset, variable) = name.split_once('.').ok_or_else(unknown)?;
+            let dataset = Dataset::parse(dataset).ok_or_else(unknown)?;
+            let variable = dataset.variable(variable).ok_or_else(unknown)?.name;
+            vec![ColumnSpec::Series { dataset, variable }]
+        };
+        for spec in specs {
+            if !out.contains(&spec) {
+                out.push(spec);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            "columns names no column",
+        ));
+    }
+    Ok(out)
+}
+
+fn to_csv(frame: &TrainingFrame) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["time".to_owned(), "local_time".to_owned()];
+    header.extend(frame.columns.iter().map(|c| c.name.clone()));
+    let _ = writer.write_record(&header);
+    for (i, t) in frame.time.iter().enumerate() {
+        let mut record = vec![t.to_string(), frame.local_time[i].clone()];
+        for column in &frame.columns {
+            record.push(match &column.values {
+                Values::Numbers(v) => v[i].map(|x| x.to_string()).unwrap_or_default(),
+                Values::Text(v) => v[i].unwrap_or_default().to_owned(),
+                Values::Owned(v) => v[i].clone().unwrap_or_default(),
+                Values::Flags(v) => v[i].to_string(),
+            });
+        }
+        let _ = writer.write_record(&record);
+    }
+    String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
+}

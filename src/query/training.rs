@@ -1,0 +1,400 @@
+//! Training frames: one row per step of a location's grid (hours, or its local days), columns
+//! from any dataset (a city's prices from its price zone) and from the calendar, each column
+//! saying its unit, its sources and whether it is known in advance (the calendar and the
+//! tariff are; observations are not). Missing values stay missing.
+//!
+//! `as_of` gives the frame as it could have been built then: a value counts only if the run
+//! that wrote it and the run that last changed it had both finished by that instant. A value
+//! changed after it (a provisional value revised) is missing: almanac keeps the latest value
+//! only, not the one it replaced, and the frame says how many such cells it left out.
+
+use std::collections::HashMap;
+
+use jiff::civil::Date;
+use serde::Serialize;
+
+use super::QueryError;
+use crate::core::Core;
+use crate::domain::calendar::Scope;
+use crate::domain::energy::{self, Period};
+use crate::domain::resample::aggregate;
+use crate::domain::{Aggregation, Dataset, Location, Step, TimeRange, Timestamp};
+use crate::store::RunId;
+
+/// The grid's step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    Hour,
+    /// The location's local days.
+    Day,
+}
+
+/// The calendar columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CalendarColumn {
+    Weekday,
+    Weekend,
+    Holiday,
+    HolidayScope,
+    SchoolHoliday,
+    /// Spain's 2.0TD period of the hour (hour resolution, locations with a price zone).
+    TariffPeriod,
+}
+
+impl CalendarColumn {
+    pub const ALL: [CalendarColumn; 6] = [
+        CalendarColumn::Weekday,
+        CalendarColumn::Weekend,
+        CalendarColumn::Holiday,
+        CalendarColumn::HolidayScope,
+        CalendarColumn::SchoolHoliday,
+        CalendarColumn::TariffPeriod,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            CalendarColumn::Weekday => "calendar.weekday",
+            CalendarColumn::Weekend => "calendar.weekend",
+            CalendarColumn::Holiday => "calendar.holiday",
+            CalendarColumn::HolidayScope => "calendar.holiday_scope",
+            CalendarColumn::SchoolHoliday => "calendar.school_holiday",
+            CalendarColumn::TariffPeriod => "calendar.tariff_period",
+        }
+    }
+}
+
+/// One column asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnSpec {
+    Series {
+        dataset: Dataset,
+        variable: &'static str,
+    },
+    Calendar(CalendarColumn),
+}
+
+/// A frame request, parsed and checked.
+pub struct FrameRequest<'a> {
+    pub location: &'a Location,
+    pub range: TimeRange,
+    pub resolution: Resolution,
+    pub columns: Vec<ColumnSpec>,
+    pub as_of: Option<Timestamp>,
+}
+
+impl FrameRequest<'_> {
+    /// The columns a frame has when none are named: every variable the location (or its price
+    /// zone) stores at this resolution or finer, then the calendar.
+    pub async fn default_columns(
+        core: &Core,
+        location: &Location,
+        resolution: Resolution,
+    ) -> Result<Vec<ColumnSpec>, QueryError> {
+        let mut columns = Vec::new();
+        for &dataset in Dataset::ALL {
+            let at = super::stored_at(core, location, dataset);
+            let series = super::extent::prioritized(core, at, dataset).await?;
+            for v in dataset.variables().iter().flat_map(|g| g.iter()) {
+                if series
+                    .iter()
+                    .any(|s| s.variable == v.name && fits(s.step, resolution))
+                    && v.aggregation != Aggregation::Category
+                {
+                    columns.push(ColumnSpec::Series {
+                        dataset,
+                        variable: v.name,
+                    });
+                }
+            }
+        }
+        columns.extend(CalendarColumn::ALL.map(ColumnSpec::Calendar));
+        Ok(columns)
+    }
+}
+
+/// Whether values at `step` go into buckets of `resolution`.
+fn fits(step: Step, resolution: Resolution) -> bool {
+    match resolution {
+        Resolution::Hour => step.seconds() <= 3_600,
+        Resolution::Day => step.seconds() <= 86_400,
+    }
+}
+
+#[derive(Serialize)]
+pub struct TrainingFrame {
+    location: String,
+    resolution: &'static str,
+    timezone: String,
+    start: Timestamp,
+    end: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_of: Option<Timestamp>,
+    /// Cells left out because their value was changed after `as_of`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revised_after_as_of: Option<u64>,
+    /// Each row's start, UTC.
+    pub time: Vec<Timestamp>,
+    /// Each row's start in the location's time (`2025-03-30T03:00:00+02:00`), or its local
+    /// date at day resolution.
+    pub local_time: Vec<String>,
+    pub columns: Vec<Column>,
+}
+
+#[derive(Serialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub unit: &'static str,
+    /// Known before the time it describes (the calendar, the tariff), so usable as a future
+    /// regressor; observations are not.
+    pub known_in_advance: bool,
+    /// The sources its values came from, in priority order.
+    pub sources: Vec<String>,
+    pub values: Values,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Values {
+    Numbers(Vec<Option<f64>>),
+    Text(Vec<Option<&'static str>>),
+    Owned(Vec<Option<String>>),
+    Flags(Vec<bool>),
+}
+
+/// The frame `request` asks for.
+pub async fn frame(core: &Core, request: &FrameRequest<'_>) -> Result<TrainingFrame, QueryError> {
+    let location = request.location;
+    let zone = &location.timezone;
+    let (time, local_time, dates) = grid(request.range, request.resolution, zone);
+    let finished = match request.as_of {
+        Some(_) => run_finishes(core).await?,
+        None => HashMap::new(),
+    };
+    let mut revised = 0;
+    let mut columns = Vec::with_capacity(request.columns.len());
+    for &spec in &request.columns {
+        columns.push(match spec {
+            ColumnSpec::Series { dataset, variable } => {
+                let (column, left_out) =
+                    series_column(core, request, dataset, variable, &time, &finished).await?;
+                revised += left_out;
+                column
+            }
+            ColumnSpec::Calendar(which) => {
+                calendar_column(core, location, which, request.resolution, &time, &dates)
+            }
+        });
+    }
+    Ok(TrainingFrame {
+        location: location.id.clone(),
+        resolution: match request.resolution {
+            Resolution::Hour => "hour",
+            Resolution::Day => "day",
+        },
+        timezone: location.timezone_name().to_owned(),
+        start: request.range.start,
+        end: request.range.end,
+        as_of: request.as_of,
+        revised_after_as_of: request.as_of.map(|_| revised),
+        time,
+        local_time,
+        columns,
+    })
+}
+
+/// The grid's row starts (UTC), their local labels and local dates.
+fn grid(
+    range: TimeRange,
+    resolution: Resolution,
+    zone: &jiff::tz::TimeZone,
+) -> (Vec<Timestamp>, Vec<String>, Vec<Date>) {
+    let mut time = Vec::new();
+    let mut local = Vec::new();
+    let mut dates = Vec::new();
+    match resolution {
+        Resolution::Hour => {
+            let mut t = range.start.floor(Step::HOUR);
+            while t < range.end {
+                let zoned = t.to_jiff().to_zoned(zone.clone());
+                time.push(t);
+                local.push(zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string());
+                dates.push(zoned.date());
+                t = t.plus(3_600);
+            }
+        }
+        Resolution::Day => {
+            let first = range.start.to_jiff().to_zoned(zone.clone()).date();
+            let last = range.end.plus(-1).to_jiff().to_zoned(zone.clone()).date();
+            for date in first
+                .series(jiff::ToSpan::days(1))
+                .take_while(|d| *d <= last)
+            {
+                let Ok(start) = date.to_zoned(zone.clone()) else {
+                    continue;
+                };
+                time.push(Timestamp::from_jiff(start.timestamp()));
+                local.push(date.to_string());
+                dates.push(date);
+            }
+        }
+    }
+    (time, local, dates)
+}
+
+/// When every finished run finished.
+async fn run_finishes(core: &Core) -> Result<HashMap<RunId, i64>, QueryError> {
+    let runs = core.store.runs(u32::MAX).await?;
+    Ok(runs
+        .into_iter()
+        .filter_map(|r| r.finished_at.map(|f| (r.id, f)))
+        .collect())
+}
+
+/// One variable on the grid: per row, the aggregate of the values stored in it (the first
+/// source in priority order that has the instant gives it), within `as_of`.
+async fn series_column(
+    core: &Core,
+    request: &FrameRequest<'_>,
+    dataset: Dataset,
+    variable: &'static str,
+    time: &[Timestamp],
+    finished: &HashMap<RunId, i64>,
+) -> Result<(Column, u64), QueryError> {
+    let at = super::stored_at(core, request.location, dataset);
+    let zone = &at.timezone;
+    let meta = dataset.variable(variable);
+    let aggregation = meta.map_or(Aggregation::Mean, |v| v.aggregation);
+    let mut taken: HashMap<i64, f64> = HashMap::new();
+    let mut sources = Vec::new();
+    let mut revised = 0;
+    for series in super::extent::prioritized(core, at, dataset).await? {
+        if series.variable != variable || !fits(series.step, request.resolution) {
+            continue;
+        }
+        let points = core.store.read(series.id, request.range).await?;
+        let window = at.source_hours.get(&series.source);
+        let mut used = false;
+        for p in points {
+            if let Some(window) = window {
+                let offset = zone.to_offset(p.ts.to_jiff()).seconds();
+                let hour = (p.ts.epoch() + i64::from(offset)).rem_euclid(86_400) / 3_600;
+                if !window.contains(hour as u8) {
+                    continue;
+                }
+            }
+            if let Some(as_of) = request.as_of {
+                let by = |run: RunId| finished.get(&run).is_some_and(|&f| f <= as_of.epoch());
+                if !by(p.created_run) {
+                    continue;
+                }
+                if !by(p.updated_run) {
+                    revised += 1;
+                    continue;
+                }
+            }
+            if let std::collections::hash_map::Entry::Vacant(e) = taken.entry(p.ts.epoch()) {
+                e.insert(p.value);
+                used = true;
+            }
+        }
+        if used {
+            sources.push(series.source.clone());
+        }
+    }
+    // Buckets: each instant into the row whose start is the last at or before it.
+    let mut instants: Vec<(i64, f64)> = taken.into_iter().collect();
+    instants.sort_unstable_by_key(|&(t, _)| t);
+    let mut values = Vec::with_capacity(time.len());
+    let mut bucket = Vec::new();
+    let mut j = 0;
+    for (i, start) in time.iter().enumerate() {
+        let end = time
+            .get(i + 1)
+            .map_or(request.range.end.epoch(), |t| t.epoch());
+        while j < instants.len() && instants[j].0 < start.epoch() {
+            j += 1;
+        }
+        bucket.clear();
+        while j < instants.len() && instants[j].0 < end {
+            bucket.push(instants[j].1);
+            j += 1;
+        }
+        values.push(aggregate(aggregation, &bucket));
+    }
+    Ok((
+        Column {
+            name: format!("{dataset}.{variable}"),
+            unit: meta.map_or("", |v| v.unit),
+            known_in_advance: false,
+            sources,
+            values: Values::Numbers(values),
+        },
+        revised,
+    ))
+}
+
+fn calendar_column(
+    core: &Core,
+    location: &Location,
+    which: CalendarColumn,
+    resolution: Resolution,
+    time: &[Timestamp],
+    dates: &[Date],
+) -> Column {
+    let calendars = &core.config.holidays;
+    let place = location.place();
+    let days: Vec<_> = dates.iter().map(|&d| calendars.day(place, d)).collect();
+    let values = match which {
+        CalendarColumn::Weekday => Values::Text(days.iter().map(|d| Some(d.weekday)).collect()),
+        CalendarColumn::Weekend => Values::Flags(days.iter().map(|d| d.weekend).collect()),
+        CalendarColumn::Holiday => Values::Owned(
+            days.iter()
+                .map(|d| d.holiday.map(|h| h.name.clone()))
+                .collect(),
+        ),
+        CalendarColumn::HolidayScope => Values::Text(
+            days.iter()
+                .map(|d| {
+                    d.holiday.map(|h| match h.scope {
+                        Scope::National => "national",
+                        Scope::Regional => "regional",
+                        Scope::Local => "local",
+                    })
+                })
+                .collect(),
+        ),
+        CalendarColumn::SchoolHoliday => Values::Owned(
+            days.iter()
+                .map(|d| d.school_holiday.map(|s| s.name.clone()))
+                .collect(),
+        ),
+        CalendarColumn::TariffPeriod => {
+            // Spain's tariff, for a location priced in a Spanish zone, by the hour (a day has
+            // several periods: none at day resolution).
+            let priced = location.country == "ES"
+                && location.price_zone.is_some()
+                && resolution == Resolution::Hour;
+            let madrid = jiff::tz::TimeZone::get("Europe/Madrid").ok();
+            Values::Text(
+                time.iter()
+                    .map(|&t| {
+                        let zone = madrid.as_ref().filter(|_| priced)?;
+                        Some(match energy::period(t, zone, calendars) {
+                            Period::P1 => "P1",
+                            Period::P2 => "P2",
+                            Period::P3 => "P3",
+                        })
+                    })
+                    .collect(),
+            )
+        }
+    };
+    Column {
+        name: which.name().to_owned(),
+        unit: "",
+        known_in_advance: true,
+        sources: vec!["calendar".to_owned()],
+        values,
+    }
+}

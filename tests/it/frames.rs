@@ -1,0 +1,195 @@
+//! Training frames over HTTP: a month of Madrid's weather, traffic and prices loaded from the
+//! simulated upstream, then one local day as a frame (hourly and daily, JSON and CSV), checked
+//! against the native series answers, the calendar's columns, and `as_of`.
+
+use almanac::domain::Timestamp;
+use serde_json::Value;
+
+use crate::support::{client, loaded, serve};
+
+async fn get(base: &str, path: &str) -> (u16, Value) {
+    let response = client().get(format!("{base}{path}")).send().await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn column<'a>(frame: &'a Value, name: &str) -> &'a Value {
+    frame["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no column {name}: {frame}"))
+}
+
+#[tokio::test]
+async fn a_day_of_madrid_on_one_grid_with_its_calendar() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = serve(almanac::demo::router()).await;
+    let core = loaded(
+        &dir,
+        upstream,
+        &[
+            ("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "true"),
+            (
+                "ALMANAC__LOCATIONS__MADRID__SOURCES__TRAFFIC",
+                "[\"madrid_traffic\"]",
+            ),
+        ],
+    )
+    .await;
+    let base = format!("http://{}", serve(almanac::http::router(core)).await);
+    // The last day of the previous month: a complete month, so its traffic history is there.
+    let today = Timestamp::now().utc_date();
+    let day = today.first_of_month().yesterday().unwrap();
+    let (status, frame) = get(
+        &base,
+        &format!("/api/v1/locations/madrid/frame?start={day}&end={day}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{frame}");
+    let rows = frame["time"].as_array().unwrap().len();
+    assert!((23..=25).contains(&rows), "one local day of hours: {rows}");
+    assert!(
+        frame["local_time"][0]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{day}T00:00:00"))
+    );
+
+    // Weather as stored, traffic as the hourly means of its quarter hours, prices from the
+    // price zone: each the same as the native answer for the day.
+    let native = |dataset: &str, variable: &str| {
+        let base = base.clone();
+        let variable = variable.to_owned();
+        let path = format!(
+            "/api/v1/locations/madrid/{dataset}?start={day}&end={day}&resolution=hour&variables={variable}"
+        );
+        async move { get(&base, &path).await.1["variables"][&variable]["values"].clone() }
+    };
+    for (dataset, variable) in [
+        ("weather", "temperature"),
+        ("traffic", "intensity"),
+        ("energy_price", "pvpc"),
+    ] {
+        let c = column(&frame, &format!("{dataset}.{variable}"));
+        assert_eq!(c["known_in_advance"], false);
+        assert_eq!(
+            c["values"],
+            native(dataset, variable).await,
+            "{dataset}.{variable}"
+        );
+        assert!(
+            c["values"].as_array().unwrap().iter().all(Value::is_number),
+            "{c}"
+        );
+    }
+    let weekday = column(&frame, "calendar.weekday");
+    assert_eq!(weekday["known_in_advance"], true);
+    assert_eq!(
+        weekday["values"][0].as_str().unwrap(),
+        format!("{:?}", day.weekday()).to_lowercase()
+    );
+    let periods: Vec<&str> = column(&frame, "calendar.tariff_period")["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        periods.iter().all(|p| ["P1", "P2", "P3"].contains(p)),
+        "{periods:?}"
+    );
+
+    // A day's row: the mean of the day's temperatures.
+    let (_, daily) = get(&base, &format!("/api/v1/locations/madrid/frame?start={day}&end={day}&resolution=day&columns=weather.temperature,calendar")).await;
+    assert_eq!(daily["time"].as_array().unwrap().len(), 1, "{daily}");
+    let hours: Vec<f64> = column(&frame, "weather.temperature")["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let mean = hours.iter().sum::<f64>() / hours.len() as f64;
+    let day_mean = column(&daily, "weather.temperature")["values"][0]
+        .as_f64()
+        .unwrap();
+    assert!((day_mean - mean).abs() < 0.01, "{day_mean} vs {mean}");
+    assert_eq!(
+        column(&daily, "calendar.tariff_period")["values"][0],
+        Value::Null
+    );
+
+    // As of long before anything was loaded: the grid and the calendar, no observation.
+    let (_, before) = get(&base, &format!("/api/v1/locations/madrid/frame?start={day}&end={day}&columns=weather.temperature,calendar.weekend&as_of=2001-01-01T00:00:00Z")).await;
+    assert!(
+        column(&before, "weather.temperature")["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(Value::is_null),
+        "{before}"
+    );
+    assert_eq!(before["revised_after_as_of"], 0);
+    assert!(
+        column(&before, "calendar.weekend")["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(Value::is_boolean)
+    );
+    // As of now: everything.
+    let now = Timestamp::now().plus(5).to_string();
+    let (_, current) = get(&base, &format!("/api/v1/locations/madrid/frame?start={day}&end={day}&columns=weather.temperature&as_of={}", now.replace('+', "%2B"))).await;
+    assert_eq!(
+        column(&current, "weather.temperature")["values"],
+        column(&frame, "weather.temperature")["values"],
+        "{current}"
+    );
+
+    // CSV: a header and a line per row.
+    let text = client()
+        .get(format!("{base}/api/v1/locations/madrid/frame?start={day}&end={day}&format=csv&columns=weather.temperature,calendar.holiday"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "time,local_time,weather.temperature,calendar.holiday"
+    );
+    assert_eq!(lines.len(), rows + 1);
+
+    for (path, code) in [
+        (
+            format!("/api/v1/locations/madrid/frame?start={day}&end={day}&columns=weather.nope"),
+            "unknown_variable",
+        ),
+        (
+            format!("/api/v1/locations/madrid/frame?start={day}"),
+            "missing_parameter",
+        ),
+        (
+            format!("/api/v1/locations/madrid/frame?start={day}&end={day}&resolution=week"),
+            "invalid_parameter",
+        ),
+        (
+            format!("/api/v1/locations/madrid/frame?start={day}&end={day}&as_of=soon"),
+            "invalid_date",
+        ),
+    ] {
+        let (status, body) = get(&base, &path).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some(code)),
+            "{path}: {body}"
+        );
+    }
+}
