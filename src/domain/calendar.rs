@@ -78,9 +78,6 @@ pub struct Day<'a> {
     /// The holiday that day (the narrowest scope when several fall on it).
     pub holiday: Option<&'a Holiday>,
     pub school_holiday: Option<&'a SchoolHoliday>,
-    /// Whether the calendars hold the place's holidays for that year at all: without them, a
-    /// day with no holiday may still be one.
-    pub known: bool,
 }
 
 /// Every calendar loaded, by country.
@@ -215,6 +212,27 @@ impl Calendars {
         Ok(())
     }
 
+    /// Why the holidays of `first..=last` cannot be told for `country`, if they cannot: a year
+    /// the calendars do not hold (a day there with no holiday may still be one).
+    pub fn not_available(&self, country: &str, first: Date, last: Date) -> Option<String> {
+        let held = self.years(country);
+        let missing: Vec<String> = (first.year()..=last.year())
+            .filter(|y| !held.contains(y))
+            .map(|y| y.to_string())
+            .collect();
+        if missing.is_empty() {
+            return None;
+        }
+        let held = match (held.first(), held.last()) {
+            (Some(a), Some(b)) => format!("{a}–{b}"),
+            _ => "none".to_owned(),
+        };
+        Some(format!(
+            "calendar not available for {} in {country} (held: {held}; add a year with calendars.files)",
+            missing.join(", ")
+        ))
+    }
+
     /// The years whose national holidays the calendars hold for `country`.
     pub fn years(&self, country: &str) -> Vec<i16> {
         self.countries
@@ -246,7 +264,6 @@ impl Calendars {
             weekend: matches!(weekday, Weekday::Saturday | Weekday::Sunday),
             holiday,
             school_holiday,
-            known: country.is_some_and(|c| c.years.contains(&date.year())),
         }
     }
 
@@ -385,10 +402,154 @@ mod tests {
                 .scope,
             Scope::Regional
         );
-        // An ordinary day, known; a year the calendar does not hold, not known.
-        let ordinary = calendars.day(madrid(), date(2025, 5, 14));
-        assert!(ordinary.holiday.is_none() && ordinary.known);
-        assert!(!calendars.day(madrid(), date(2031, 5, 14)).known);
+        // An ordinary day; a year the calendar does not hold says so.
+        assert!(calendars.day(madrid(), date(2025, 5, 14)).holiday.is_none());
+        assert_eq!(
+            calendars.not_available("ES", date(2025, 1, 1), date(2027, 12, 31)),
+            None
+        );
+        let missing = calendars
+            .not_available("ES", date(2027, 6, 1), date(2029, 1, 1))
+            .unwrap();
+        assert!(
+            missing.starts_with("calendar not available for 2028, 2029 in ES (held: 2024–2027"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn known_holidays_of_each_city_in_2026() {
+        let calendars = Calendars::embedded();
+        // (region, municipality, date, scope, a word of its name)
+        let pinned = [
+            ("ES-MD", "madrid", date(2026, 5, 15), Scope::Local, "Isidro"),
+            (
+                "ES-MD",
+                "madrid",
+                date(2026, 11, 9),
+                Scope::Local,
+                "Almudena",
+            ),
+            (
+                "ES-MD",
+                "madrid",
+                date(2026, 5, 2),
+                Scope::Regional,
+                "Comunidad",
+            ),
+            // Sundays moved to Monday by the region: All Saints and the Constitution.
+            (
+                "ES-MD",
+                "madrid",
+                date(2026, 11, 2),
+                Scope::Regional,
+                "Todos los Santos",
+            ),
+            (
+                "ES-MD",
+                "madrid",
+                date(2026, 12, 7),
+                Scope::Regional,
+                "Constitución",
+            ),
+            (
+                "ES-CT",
+                "barcelona",
+                date(2026, 9, 24),
+                Scope::Local,
+                "Merc",
+            ),
+            (
+                "ES-CT",
+                "barcelona",
+                date(2026, 9, 11),
+                Scope::Regional,
+                "Cataluña",
+            ),
+            (
+                "ES-CT",
+                "barcelona",
+                date(2026, 12, 26),
+                Scope::Regional,
+                "Esteban",
+            ),
+            (
+                "ES-VC",
+                "valencia",
+                date(2026, 1, 22),
+                Scope::Local,
+                "Vicente",
+            ),
+            (
+                "ES-VC",
+                "valencia",
+                date(2026, 10, 9),
+                Scope::Regional,
+                "Comunitat",
+            ),
+            ("ES-AN", "sevilla", date(2026, 6, 4), Scope::Local, "Corpus"),
+            (
+                "ES-AN",
+                "sevilla",
+                date(2026, 2, 28),
+                Scope::Regional,
+                "Andalucía",
+            ),
+            (
+                "ES-AN",
+                "sevilla",
+                date(2026, 11, 2),
+                Scope::Regional,
+                "Todos los Santos",
+            ),
+            (
+                "ES-PV",
+                "bilbao",
+                date(2026, 7, 31),
+                Scope::Local,
+                "Ignacio",
+            ),
+            (
+                "ES-PV",
+                "bilbao",
+                date(2026, 7, 25),
+                Scope::Regional,
+                "Santiago",
+            ),
+        ];
+        for (region, municipality, day, scope, word) in pinned {
+            let place = Place {
+                country: "ES",
+                region: Some(region),
+                municipality: Some(municipality),
+            };
+            let found = calendars.day(place, day);
+            let holiday = found
+                .holiday
+                .unwrap_or_else(|| panic!("{municipality} {day}: no holiday"));
+            assert_eq!(holiday.scope, scope, "{municipality} {day}");
+            assert!(
+                holiday.name.contains(word),
+                "{municipality} {day}: {}",
+                holiday.name
+            );
+        }
+        // National days hold everywhere; a region's and a city's only there.
+        let bilbao = Place {
+            country: "ES",
+            region: Some("ES-PV"),
+            municipality: Some("bilbao"),
+        };
+        assert_eq!(
+            calendars
+                .day(bilbao, date(2026, 12, 8))
+                .holiday
+                .unwrap()
+                .scope,
+            Scope::National
+        );
+        assert!(calendars.day(bilbao, date(2026, 11, 2)).holiday.is_none());
+        assert!(calendars.day(bilbao, date(2026, 5, 15)).holiday.is_none());
     }
 
     #[test]

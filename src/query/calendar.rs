@@ -60,6 +60,9 @@ pub fn days<'a>(
             }
         }
     };
+    if let Some(why) = calendars.not_available(place.country, first, last) {
+        return Err(QueryError::not_found("calendar_not_available", why));
+    }
     let days = first
         .series(jiff::ToSpan::days(1))
         .take_while(|d| *d <= last)

@@ -167,6 +167,28 @@ pub async fn frame(core: &Core, request: &FrameRequest<'_>) -> Result<TrainingFr
     let location = request.location;
     let zone = &location.timezone;
     let (time, local_time, dates) = grid(request.range, request.resolution, zone);
+    let holidays_asked = request.columns.iter().any(|c| {
+        matches!(
+            c,
+            ColumnSpec::Calendar(
+                CalendarColumn::Holiday
+                    | CalendarColumn::HolidayScope
+                    | CalendarColumn::SchoolHoliday
+            )
+        )
+    });
+    if holidays_asked
+        && let (Some(&first), Some(&last)) = (dates.first(), dates.last())
+        && let Some(why) = core
+            .config
+            .holidays
+            .not_available(&location.country, first, last)
+    {
+        return Err(QueryError::not_found(
+            "calendar_not_available",
+            format!("{why}; or leave the holiday columns out (columns=…)"),
+        ));
+    }
     let finished = match request.as_of {
         Some(_) => run_finishes(core).await?,
         None => HashMap::new(),

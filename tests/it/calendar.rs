@@ -39,7 +39,6 @@ async fn a_location_s_days_carry_their_holidays_and_where_they_come_from() {
     );
     let days = body["days"].as_array().unwrap();
     assert_eq!(days.len(), 3, "{body}");
-    assert!(days.iter().all(|d| d["known"] == true));
     assert_eq!(days[0]["holiday"], serde_json::Value::Null);
     let isidro = &days[1];
     assert_eq!(
@@ -69,12 +68,23 @@ async fn a_location_s_days_carry_their_holidays_and_where_they_come_from() {
         all["days"].as_array().unwrap().len(),
         366 + 365 + 365 + 365 + 366
     );
-    let (_, later) = get(
+    let (status, later) = get(
         &base,
         "/api/v1/locations/madrid/calendar?start=2031-01-01&end=2031-01-01",
     )
     .await;
-    assert_eq!(later["days"][0]["known"], false, "{later}");
+    assert_eq!(
+        (status, later["code"].as_str()),
+        (404, Some("calendar_not_available")),
+        "{later}"
+    );
+    assert!(
+        later["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("calendar not available for 2031"),
+        "{later}"
+    );
 
     let (status, body) = get(&base, "/api/v1/locations/madrid/calendar?start=2025-05-14").await;
     assert_eq!(

@@ -167,6 +167,24 @@ async fn a_day_of_madrid_on_one_grid_with_its_calendar() {
     );
     assert_eq!(lines.len(), rows + 1);
 
+    // A year the holiday calendar does not hold: said, not guessed; the weekday needs none.
+    let (status, body) = get(
+        &base,
+        "/api/v1/locations/madrid/frame?start=2031-01-01&end=2031-01-01&columns=calendar.holiday",
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("calendar_not_available")),
+        "{body}"
+    );
+    let (status, _) = get(
+        &base,
+        "/api/v1/locations/madrid/frame?start=2031-01-01&end=2031-01-01&columns=calendar.weekday",
+    )
+    .await;
+    assert_eq!(status, 200);
+
     for (path, code) in [
         (
             format!("/api/v1/locations/madrid/frame?start={day}&end={day}&columns=weather.nope"),
