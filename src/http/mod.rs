@@ -12,6 +12,7 @@ mod locations;
 mod native;
 mod params;
 mod processing;
+mod range;
 mod seed;
 mod serve;
 
@@ -114,6 +115,7 @@ pub fn router(core: Core) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             core.config.http.max_body_kb as usize * 1024,
         ))
+        .layer(middleware::from_fn(range::ranges))
         .layer(middleware::from_fn_with_state(
             body::BodyLimits::of(&core.config.http),
             body::whole,

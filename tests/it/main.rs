@@ -26,6 +26,7 @@ mod outage;
 mod processing;
 mod providers;
 mod query;
+mod ranges;
 mod redis;
 mod rotate;
 mod schedule;
