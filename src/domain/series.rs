@@ -89,6 +89,9 @@ pub enum Aggregation {
     Counter,
     /// A category (a weather code): the most severe or most frequent, never averaged.
     Category,
+    /// A direction in degrees from north: averaged as vectors (350° and 10° average to 0°, not
+    /// 180°), never as numbers.
+    Direction,
 }
 
 /// A canonical variable: its name, its unit, how it aggregates, and the range outside which a
@@ -145,7 +148,7 @@ const fn var(
     }
 }
 
-use Aggregation::{Category, Counter, Mean, Sum};
+use Aggregation::{Category, Counter, Direction, Mean, Sum};
 
 const TEMPERATURE: (f64, f64) = (-90.0, 60.0);
 const PERCENT: (f64, f64) = (0.0, 100.0);
@@ -180,7 +183,7 @@ pub const WEATHER_HOURLY: &[Variable] = &[
     var(
         "wind_direction",
         "°",
-        Mean,
+        Direction,
         DEGREES,
         "wind direction at 10 m, from north",
     ),
@@ -276,14 +279,14 @@ pub const WEATHER_DAILY: &[Variable] = &[
     var(
         "wind_gust_direction",
         "°",
-        Mean,
+        Direction,
         DEGREES,
         "direction of the daily maximum gust",
     ),
     var(
         "wind_direction_mean",
         "°",
-        Mean,
+        Direction,
         DEGREES,
         "daily mean wind direction",
     ),

@@ -133,8 +133,12 @@ async fn process_one(
         .dataset
         .variable(&series.variable)
         .map_or(crate::domain::Aggregation::Mean, |v| v.aggregation);
-    // A category (a weather code) has no mean or deviation worth storing.
-    if aggregation == crate::domain::Aggregation::Category {
+    // A category (a weather code) or a direction (wind, from north) has no mean, minimum or
+    // deviation worth storing: 359° and 1° are neighbours.
+    if matches!(
+        aggregation,
+        crate::domain::Aggregation::Category | crate::domain::Aggregation::Direction
+    ) {
         return Ok(0);
     }
     let mut rows = Vec::new();

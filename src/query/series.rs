@@ -141,12 +141,18 @@ impl Column {
     /// column, if it has a value there) and fills runs of at most `max_gap` missing slots
     /// (`domain::resample::fill`), marking what was filled; a filled value has no source, flag
     /// or count.
-    fn refill(&mut self, slots: &[Option<usize>], method: Fill, max_gap: usize) {
+    fn refill(
+        &mut self,
+        slots: &[Option<usize>],
+        method: Fill,
+        max_gap: usize,
+        aggregation: Aggregation,
+    ) {
         let values: Vec<Option<f64>> = slots
             .iter()
             .map(|s| s.and_then(|i| self.values[i]))
             .collect();
-        let (values, filled) = resample::fill(&values, method, max_gap);
+        let (values, filled) = resample::fill(&values, method, max_gap, aggregation);
         let pick = |slot: usize, s: &Option<usize>| s.filter(|_| !filled[slot]);
         self.sources = slots
             .iter()
@@ -288,8 +294,11 @@ pub async fn answer(core: &Core, request: &SeriesRequest<'_>) -> Result<Columnar
             .map(|(i, t)| (t.as_str(), i))
             .collect();
         let slots: Vec<Option<usize>> = axis.iter().map(|t| at.get(t.as_str()).copied()).collect();
-        for column in variables.values_mut() {
-            column.refill(&slots, method, max_gap);
+        for (name, column) in variables.iter_mut() {
+            let aggregation = dataset
+                .variable(name)
+                .map_or(Aggregation::Mean, |v| v.aggregation);
+            column.refill(&slots, method, max_gap, aggregation);
         }
         time = axis;
     }
