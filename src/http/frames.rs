@@ -84,6 +84,9 @@ pub async fn frame(
         columns,
         as_of,
     };
+    // Computing is CPU and memory (a 2-year hourly frame is ~3 MB): a turn each, as for the
+    // series answers (`http.concurrent_answers`), held until encoded.
+    let _turn = core.answers.acquire().await;
     let frame = training::frame(&core, &request).await?;
     Ok(if csv {
         (
