@@ -265,18 +265,23 @@ macro_rules! shared_runs_impl {
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
-                let mut query = sqlx::QueryBuilder::<$db>::new(concat!(
-                    "SELECT ",
-                    $crate::store::rows::run_columns!(),
-                    " FROM runs WHERE id IN ("
-                ));
-                let mut list = query.separated(", ");
-                for id in ids {
-                    list.push_bind(*id);
-                }
-                query.push(") ORDER BY id");
-                let rows: Vec<$crate::store::rows::RunRow> =
-                    query.build_query_as().fetch_all(&self.pool).await?;
+                // Every series answer asks this (when its values were written): it reads again
+                // where a connection can break, as the values' own read does.
+                let rows: Vec<$crate::store::rows::RunRow> = self
+                    .retry(|| async {
+                        let mut query = sqlx::QueryBuilder::<$db>::new(concat!(
+                            "SELECT ",
+                            $crate::store::rows::run_columns!(),
+                            " FROM runs WHERE id IN ("
+                        ));
+                        let mut list = query.separated(", ");
+                        for id in ids {
+                            list.push_bind(*id);
+                        }
+                        query.push(") ORDER BY id");
+                        query.build_query_as().fetch_all(&self.pool).await
+                    })
+                    .await?;
                 rows.into_iter().map($crate::store::rows::run).collect()
             }
 
