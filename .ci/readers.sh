@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Real readers against a running almanac (the demo): polars and pandas read a CSV series answer
-# and a CSV training frame straight from their URLs (polars' HTTP reader asks for byte ranges)
-# and the values are compared with the JSON answers. Pinned, in a virtualenv of their own.
+# and a CSV training frame straight from their URLs (polars' HTTP reader asks for byte ranges),
+# pyarrow and polars read the frame as an Arrow IPC stream (types and field metadata checked),
+# and the values are compared with the JSON answers; then a 2-year frame is loaded into pandas
+# from JSON and from Arrow and both times printed. Pinned, in a virtualenv of their own.
 #
 #   .ci/readers.sh http://127.0.0.1:8080
 set -euo pipefail
 base_url="${1:?usage: .ci/readers.sh BASE_URL (the running demo)}"
-pins=(polars==2.1.0 pandas==3.1.1)
-venv="${READERS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/almanac/readers-polars-2.1.0}"
+pins=(polars==2.1.0 pandas==3.1.1 pyarrow==26.0.1)
+venv="${READERS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/almanac/readers-polars-2.1.0-pyarrow-26}"
 if ! "$venv/bin/python" - "${pins[@]}" 2>/dev/null <<'PY'; then
 import sys
 from importlib.metadata import version
@@ -43,6 +45,40 @@ by_pandas = pd.read_csv(base + frame + "&format=csv")
 for name in ("weather.temperature", "traffic.intensity", "energy_price.pvpc", "calendar.weekday"):
     assert by_polars[name].to_list() == columns[name], name
     assert by_pandas[name].tolist() == columns[name], name
-print(f"readers: polars {pl.__version__} and pandas {pd.__version__} read the series and the frame "
-      f"of {day} from their URLs ({len(expected)} and {len(answer['time'])} rows), equal to the JSON")
+
+import pyarrow as pa
+arrow_url = base + frame + "&format=arrow"
+with urllib.request.urlopen(arrow_url) as r:
+    assert r.headers["content-type"] == "application/vnd.apache.arrow.stream"
+    table = pa.ipc.open_stream(r.read()).read_all()
+assert str(table.schema.field("time").type) == "timestamp[s, tz=UTC]", table.schema
+assert table.schema.field("weather.temperature").metadata[b"known_in_advance"] == b"false"
+assert table.schema.field("calendar.weekday").metadata[b"known_in_advance"] == b"true"
+assert table.schema.field("weather.temperature").metadata[b"unit"] == "°C".encode()
+for name, values in columns.items():
+    assert table.column(name).to_pylist() == values, name
+assert pl.read_ipc_stream(arrow_url)["energy_price.pvpc"].to_list() == columns["energy_price.pvpc"]
+print(f"readers: polars {pl.__version__}, pandas {pd.__version__} and pyarrow {pa.__version__} read the "
+      f"series and the frame of {day} from their URLs ({len(expected)} and {len(answer['time'])} rows; "
+      f"CSV and Arrow), equal to the JSON")
+
+import time
+end = datetime.date.today().replace(day=1) - datetime.timedelta(days=1)
+start = end.replace(year=end.year - 2) + datetime.timedelta(days=1)
+big = f"/api/v1/locations/madrid/frame?start={start}&end={end}"
+def timed(load):
+    best = None
+    for _ in range(3):
+        t = time.perf_counter()
+        rows = load()
+        best = min(best or 1e9, time.perf_counter() - t)
+    return best, rows
+def from_json():
+    d = get_json(big)
+    return len(pd.DataFrame({c["name"]: c["values"] for c in d["columns"]}, index=pd.to_datetime(d["time"])))
+def from_arrow():
+    with urllib.request.urlopen(base + big + "&format=arrow") as r:
+        return len(pa.ipc.open_stream(r.read()).read_pandas())
+(j, rows), (a, _) = timed(from_json), timed(from_arrow)
+print(f"a 2-year hourly frame ({rows} rows) into pandas, best of 3: JSON {j*1000:.0f} ms, Arrow {a*1000:.0f} ms ({j/a:.1f}x)")
 PY

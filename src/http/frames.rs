@@ -25,7 +25,7 @@ pub struct FrameQuery {
     columns: Option<String>,
     /// The frame as it could have been built at this instant.
     as_of: Option<String>,
-    /// `json` (default; columnar) or `csv`.
+    /// `json` (default; columnar), `csv` or `arrow` (an Arrow IPC stream).
     format: Option<String>,
 }
 
@@ -59,13 +59,14 @@ pub async fn frame(
             ));
         }
     };
-    let csv = match query.format.as_deref().unwrap_or("json") {
-        "json" | "columnar" => false,
-        "csv" => true,
+    let format = match query.format.as_deref().unwrap_or("json") {
+        "json" | "columnar" => Format::Json,
+        "csv" => Format::Csv,
+        "arrow" => Format::Arrow,
         other => {
             return Err(ApiError::bad_request(
                 "invalid_parameter",
-                format!("format is json or csv, got `{other}`"),
+                format!("format is json, csv or arrow, got `{other}`"),
             ));
         }
     };
@@ -88,15 +89,24 @@ pub async fn frame(
     // series answers (`http.concurrent_answers`), held until encoded.
     let _turn = core.answers.acquire().await;
     let frame = training::frame(&core, &request).await?;
-    Ok(if csv {
-        (
-            [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            to_csv(&frame),
+    let content_type = axum::http::header::CONTENT_TYPE;
+    Ok(match format {
+        Format::Json => Json(frame).into_response(),
+        Format::Csv => {
+            ([(content_type, "text/csv; charset=utf-8")], to_csv(&frame)).into_response()
+        }
+        Format::Arrow => (
+            [(content_type, "application/vnd.apache.arrow.stream")],
+            super::arrow::stream(&frame),
         )
-            .into_response()
-    } else {
-        Json(frame).into_response()
+            .into_response(),
     })
+}
+
+enum Format {
+    Json,
+    Csv,
+    Arrow,
 }
 
 /// `weather.temperature,calendar` → the columns, each once, in the order given.

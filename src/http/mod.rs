@@ -2,6 +2,7 @@
 //! unknown routes and methods included. Handlers only read: they never fetch upstream.
 
 mod admin;
+mod arrow;
 mod body;
 mod cached;
 mod error;

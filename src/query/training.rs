@@ -122,9 +122,9 @@ fn fits(step: Step, resolution: Resolution) -> bool {
 
 #[derive(Serialize)]
 pub struct TrainingFrame {
-    location: String,
-    resolution: &'static str,
-    timezone: String,
+    pub location: String,
+    pub resolution: &'static str,
+    pub timezone: String,
     start: Timestamp,
     end: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -167,6 +167,31 @@ async fn a_day_of_madrid_on_one_grid_with_its_calendar() {
     );
     assert_eq!(lines.len(), rows + 1);
 
+    // Arrow: an IPC stream (pyarrow and polars read it in CI, `.ci/readers.sh`).
+    let arrow = client()
+        .get(format!(
+            "{base}/api/v1/locations/madrid/frame?start={day}&end={day}&format=arrow"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        arrow.headers()["content-type"],
+        "application/vnd.apache.arrow.stream"
+    );
+    let bytes = arrow.bytes().await.unwrap();
+    assert_eq!(
+        bytes[..4],
+        [0xFF; 4],
+        "a message starts with the continuation marker"
+    );
+    assert_eq!(
+        bytes[bytes.len() - 8..],
+        [0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0],
+        "end of stream"
+    );
+    assert!(bytes.windows(19).any(|w| w == b"weather.temperature"));
+
     // A year the holiday calendar does not hold: said, not guessed; the weekday needs none.
     let (status, body) = get(
         &base,
