@@ -48,6 +48,8 @@ The rules (src/http/params.rs, native.rs, locations.rs, processing.rs, seed.rs):
   (3660 by default) days;
 - the optional ranges (`start`/`end`, `start_time`/`end_time`) come both or neither;
 - the `variables` of /locations/{id}/{dataset} and /point/{dataset} belong to that dataset;
+- a frame's `columns` are `dataset.variable` names of those datasets or calendar columns (a
+  list left with none goes out without `columns`: every column);
 - a node's metrics for a `time_window` shorter than its readings' step are refused (the demo's
   nodes read every 15 minutes, so `5min` is sent as `1hour`).
 
@@ -146,6 +148,31 @@ def fix_variables(case):
         case.query["variables"] = ",".join(v for v in value.split(",") if v.strip() in known)
 
 
+CALENDAR = {"calendar"} | {f"calendar.{c}" for c in (
+    "weekday", "weekend", "holiday", "holiday_scope", "school_holiday", "tariff_period")}
+DAILY_WEATHER = {"temperature_max", "temperature_min", "temperature_mean",
+                 "apparent_temperature_max", "apparent_temperature_min", "precipitation_sum",
+                 "precipitation_day_07utc", "wind_speed_mean", "wind_speed_max", "wind_gust_max",
+                 "wind_gust_direction", "wind_direction_mean", "humidity_mean", "humidity_max",
+                 "humidity_min", "pressure_max", "pressure_min", "sunshine_duration",
+                 "radiation_sum", "et0"}
+COLUMNS = CALENDAR | {f"weather.{v}" for v in DAILY_WEATHER} | {
+    f"{dataset}.{v}" for dataset, names in VARIABLES.items() for v in names
+} | {"energy_price.pvpc_15min", "energy_price.spot_15min"}
+
+
+def fix_columns(case):
+    if case.operation.path != "/api/v1/locations/{id}/frame" or "columns" not in case.query:
+        return
+    value = case.query["columns"]
+    if isinstance(value, str):
+        kept = [c for c in value.split(",") if c.strip() in COLUMNS]
+        if kept:
+            case.query["columns"] = ",".join(kept)
+        else:
+            del case.query["columns"]
+
+
 def fix_window(case):
     if case.operation.path == "/api/v1/nodes/{id}/metrics" and case.query.get("time_window") == "5min":
         case.query["time_window"] = "1hour"
@@ -172,6 +199,7 @@ def before_call(context, case, kwargs):
     if isinstance(case.query, dict):
         fix_ranges(case.query)
         fix_variables(case)
+        fix_columns(case)
         fix_window(case)
     if isinstance(case.body, dict):
         fix_ranges(case.body)
