@@ -89,6 +89,12 @@ pub(super) async fn demo(
     );
     println!("  curl 'http://{bound}/api/v1/network/efficiency'");
     println!("  curl 'http://{bound}/api/v1/anomalies?hours=720'");
+    println!(
+        "  curl 'http://{bound}/api/v1/locations/madrid/calendar?start={last_month}&end={yesterday}'"
+    );
+    println!(
+        "  curl 'http://{bound}/api/v1/locations/madrid/frame?start={last_month}&end={last_month}&format=csv'"
+    );
     serve_with_jobs(core, listener).await?;
     Ok(ExitCode::SUCCESS)
 }
