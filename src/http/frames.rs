@@ -34,13 +34,7 @@ pub async fn frame(
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<FrameQuery>,
 ) -> Result<Response, ApiError> {
-    let location = core
-        .registry
-        .get(&id)
-        .filter(|l| l.enabled)
-        .ok_or_else(|| {
-            ApiError::not_found("unknown_location", format!("no enabled location `{id}`"))
-        })?;
+    let location = super::locations::find(&core, &id)?;
     let zone = &location.timezone;
     let (Some(start), Some(end)) = (query.start.as_deref(), query.end.as_deref()) else {
         return Err(ApiError::bad_request(

@@ -26,7 +26,7 @@ pub struct Detail {
     datasets: BTreeMap<Dataset, Stored>,
 }
 
-fn find<'a>(core: &'a Core, id: &str) -> Result<&'a Location, ApiError> {
+pub(super) fn find<'a>(core: &'a Core, id: &str) -> Result<&'a Location, ApiError> {
     core.registry.get(id).filter(|l| l.enabled).ok_or_else(|| {
         ApiError::not_found("unknown_location", format!("no enabled location `{id}`"))
     })

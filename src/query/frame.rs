@@ -128,7 +128,6 @@ pub async fn rows(
     range: TimeRange,
     variables: Option<&[&str]>,
 ) -> Result<Frame, StoreError> {
-    let zone = &location.timezone;
     let mut frame = Frame::default();
     // (variable, source, points) in priority order.
     let mut reads: Vec<(&'static str, u16, Vec<Point>)> = Vec::new();
@@ -141,14 +140,7 @@ pub async fn rows(
             continue;
         };
         let mut points = core.store.read(series.id, range).await?;
-        if let Some(window) = location.source_hours.get(&series.source) {
-            // Outside the hours this source is used in, the next one fills.
-            points.retain(|p| {
-                let offset = zone.to_offset(p.ts.to_jiff()).seconds();
-                let hour = (p.ts.epoch() + i64::from(offset)).rem_euclid(86_400) / 3_600;
-                window.contains(hour as u8)
-            });
-        }
+        in_source_hours(&mut points, location, &series.source);
         let source = match frame.sources.iter().position(|s| **s == *series.source) {
             Some(i) => i,
             None => {
@@ -211,6 +203,20 @@ pub async fn rows(
     }
     frame.times = times.into_iter().map(Timestamp::from_epoch).collect();
     Ok(frame)
+}
+
+/// Keeps the points of `source` inside the local hours `location` uses it in (the hybrid rule:
+/// outside them, the next source in the priority list fills); all of them for a source used at
+/// every hour.
+pub(super) fn in_source_hours(points: &mut Vec<Point>, location: &Location, source: &str) {
+    if let Some(window) = location.source_hours.get(source) {
+        let zone = &location.timezone;
+        points.retain(|p| {
+            let offset = zone.to_offset(p.ts.to_jiff()).seconds();
+            let hour = (p.ts.epoch() + i64::from(offset)).rem_euclid(86_400) / 3_600;
+            window.contains(hour as u8)
+        });
+    }
 }
 
 /// The sorted instants of `times` and of `points` (sorted), once each.

@@ -19,7 +19,7 @@ use crate::domain::calendar::Scope;
 use crate::domain::energy::{self, Period};
 use crate::domain::resample::aggregate;
 use crate::domain::{Aggregation, Dataset, Location, Step, TimeRange, Timestamp};
-use crate::store::RunId;
+use crate::store::{Point, RunId};
 
 /// The grid's step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,17 +189,13 @@ pub async fn frame(core: &Core, request: &FrameRequest<'_>) -> Result<TrainingFr
             format!("{why}; or leave the holiday columns out (columns=…)"),
         ));
     }
-    let finished = match request.as_of {
-        Some(_) => run_finishes(core).await?,
-        None => HashMap::new(),
-    };
     let mut revised = 0;
     let mut columns = Vec::with_capacity(request.columns.len());
     for &spec in &request.columns {
         columns.push(match spec {
             ColumnSpec::Series { dataset, variable } => {
                 let (column, left_out) =
-                    series_column(core, request, dataset, variable, &time, &finished).await?;
+                    series_column(core, request, dataset, variable, &time).await?;
                 revised += left_out;
                 column
             }
@@ -264,10 +260,18 @@ fn grid(
     (time, local, dates)
 }
 
-/// When every finished run finished.
-async fn run_finishes(core: &Core) -> Result<HashMap<RunId, i64>, QueryError> {
-    let runs = core.store.runs(u32::MAX).await?;
-    Ok(runs
+/// When the runs that wrote or last changed `points` finished (those still running: absent).
+async fn run_finishes(core: &Core, points: &[Point]) -> Result<HashMap<RunId, i64>, QueryError> {
+    let mut ids: Vec<RunId> = points
+        .iter()
+        .flat_map(|p| [p.created_run, p.updated_run])
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(core
+        .store
+        .runs_by_id(&ids)
+        .await?
         .into_iter()
         .filter_map(|r| r.finished_at.map(|f| (r.id, f)))
         .collect())
@@ -281,10 +285,8 @@ async fn series_column(
     dataset: Dataset,
     variable: &'static str,
     time: &[Timestamp],
-    finished: &HashMap<RunId, i64>,
 ) -> Result<(Column, u64), QueryError> {
     let at = super::stored_at(core, request.location, dataset);
-    let zone = &at.timezone;
     let meta = dataset.variable(variable);
     let aggregation = meta.map_or(Aggregation::Mean, |v| v.aggregation);
     let mut taken: HashMap<i64, f64> = HashMap::new();
@@ -294,17 +296,14 @@ async fn series_column(
         if series.variable != variable || !fits(series.step, request.resolution) {
             continue;
         }
-        let points = core.store.read(series.id, request.range).await?;
-        let window = at.source_hours.get(&series.source);
+        let mut points = core.store.read(series.id, request.range).await?;
+        super::frame::in_source_hours(&mut points, at, &series.source);
+        let finished = match request.as_of {
+            Some(_) => run_finishes(core, &points).await?,
+            None => HashMap::new(),
+        };
         let mut used = false;
         for p in points {
-            if let Some(window) = window {
-                let offset = zone.to_offset(p.ts.to_jiff()).seconds();
-                let hour = (p.ts.epoch() + i64::from(offset)).rem_euclid(86_400) / 3_600;
-                if !window.contains(hour as u8) {
-                    continue;
-                }
-            }
             if let Some(as_of) = request.as_of {
                 let by = |run: RunId| finished.get(&run).is_some_and(|&f| f <= as_of.epoch());
                 if !by(p.created_run) {
