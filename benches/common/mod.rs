@@ -31,6 +31,8 @@ pub fn location(i: usize, step: f64) -> Location {
         region: None,
         municipality: None,
         price_zone: None,
+        forecasts: Vec::new(),
+        aemet_municipality: None,
         source_hours: Default::default(),
         sources: BTreeMap::new(),
     }

@@ -26,6 +26,29 @@ pub(super) async fn ingest(config: Config) -> anyhow::Result<ExitCode> {
     Ok(exit_code(summary.failed()))
 }
 
+pub(super) async fn forecast(config: Config) -> anyhow::Result<ExitCode> {
+    let core = Core::open(config).await?;
+    let summary = ops::forecast::run(&core, Timestamp::now()).await?;
+    for o in &summary.outcomes {
+        println!(
+            "{}/{} (run {}): {} values stored as issued now, {} rejected{}",
+            o.location,
+            o.source,
+            o.run,
+            o.counts.inserted,
+            o.counts.rejected,
+            o.error
+                .as_deref()
+                .map(|e| format!("; error: {e}"))
+                .unwrap_or_default()
+        );
+    }
+    if summary.outcomes.is_empty() {
+        println!("nothing to do: no enabled location names a forecast source (`forecasts`)");
+    }
+    Ok(exit_code(summary.failed()))
+}
+
 pub(super) async fn process(config: Config, location: Option<String>) -> anyhow::Result<ExitCode> {
     let core = Core::open(config).await?;
     if let Some(id) = &location

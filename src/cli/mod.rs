@@ -4,7 +4,7 @@
 //!
 //! Rooms: this file (the clap definitions, [`run`]'s dispatch, the argument parsers and small
 //! helpers the commands share), `serve.rs` (`serve`, `demo`), `load.rs` (the commands that
-//! write: `init`, `ingest`, `rotate`, `process`, `import`, `delete`, `backfill`), `inspect.rs`
+//! write: `init`, `ingest`, `forecast`, `rotate`, `process`, `import`, `delete`, `backfill`), `inspect.rs`
 //! (what is stored and configured: `runs`, `rejects`, `gaps`, `locations`, `config`),
 //! `sources.rs` (`sources list`, `kinds`, `parse`), `schedule.rs` (`schedule`).
 
@@ -69,6 +69,8 @@ pub enum Command {
     },
     /// Fetch what is new since each series' last value.
     Ingest,
+    /// Fetch each location's weather forecasts and store them as issued now.
+    Forecast,
     /// Keep the rolling window: roll up and drop raw values older than it, load what is missing
     /// (the newest complete month).
     Rotate {
@@ -230,6 +232,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { listen, faults } => serve::demo(config, listen, faults).await,
         Command::Init { months } => load::init(config, months).await,
         Command::Ingest => load::ingest(config).await,
+        Command::Forecast => load::forecast(config).await,
         Command::Process { location } => load::process(config, location).await,
         Command::Rotate { months } => load::rotate(config, months).await,
         Command::Import {

@@ -69,6 +69,8 @@ pub(super) async fn demo(
     let summary = ops::init::run(&core, months, Timestamp::now(), &progress()).await?;
     eprint!("{summary}");
     demo::load_water(&core, &core.config.store.data_dir, 21).await?;
+    let forecasts = ops::forecast::run(&core, Timestamp::now()).await?;
+    eprint!("{forecasts}");
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("binding {address}"))?;
@@ -94,6 +96,10 @@ pub(super) async fn demo(
     );
     println!(
         "  curl 'http://{bound}/api/v1/locations/madrid/frame?start={last_month}&end={last_month}&format=csv'"
+    );
+    let tomorrow = Timestamp::now().plus(86_400).utc_date();
+    println!(
+        "  curl 'http://{bound}/api/v1/locations/madrid/weather/forecast?start={tomorrow}&end={tomorrow}&variables=temperature'"
     );
     serve_with_jobs(core, listener).await?;
     Ok(ExitCode::SUCCESS)

@@ -28,6 +28,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub init: InitConfig,
     pub ingest: IngestConfig,
+    pub forecasts: ForecastsConfig,
     pub rotate: RotateConfig,
     pub schedule: ScheduleConfig,
     pub processing: ProcessingConfig,
@@ -151,6 +152,8 @@ pub struct ScheduleConfig {
     pub rotate: String,
     /// Windowed metrics and anomalies (`process`).
     pub process: String,
+    /// Weather forecasts, stored as issued (`forecast`).
+    pub forecast: String,
 }
 
 /// What `process` computes and keeps.
@@ -205,15 +208,23 @@ impl ScheduleConfig {
     }
 
     /// (job, cron expression) in a fixed order.
-    pub fn jobs(&self) -> [(&'static str, &str); 5] {
+    pub fn jobs(&self) -> [(&'static str, &str); 6] {
         [
             ("ingest", &self.ingest),
             ("gaps", &self.gaps),
             ("backfill", &self.backfill),
             ("rotate", &self.rotate),
             ("process", &self.process),
+            ("forecast", &self.forecast),
         ]
     }
+}
+
+/// How long forecast issues are kept.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ForecastsConfig {
+    /// Days an issue is kept after almanac stored it.
+    pub retention_days: u32,
 }
 
 /// The rolling window `rotate` keeps, and how long the daily rollups of what it drops outlive it.
@@ -261,6 +272,13 @@ pub struct LocationConfig {
     pub municipality: Option<String>,
     #[serde(default)]
     pub sources: BTreeMap<Dataset, Vec<String>>,
+    /// Weather forecast sources, in priority order (`open_meteo_forecast`, `aemet_forecast`,
+    /// `owm_forecast`).
+    #[serde(default)]
+    pub forecasts: Vec<String>,
+    /// The municipality's INE code (`28079`), for AEMET's municipal forecast.
+    #[serde(default)]
+    pub aemet_municipality: Option<String>,
     /// Local hours each named source is used in, e.g. `{ aemet_obs = "8-20" }`.
     #[serde(default)]
     pub source_hours: BTreeMap<String, String>,
@@ -494,6 +512,21 @@ impl LocationConfig {
             }
         }
         problems.extend(check_sources("sources", &self.sources));
+        for id in &self.forecasts {
+            if !crate::sources::providers::forecast_ids().any(|known| known == id) {
+                problems.push(format!(
+                    "forecasts: unknown forecast source `{id}` (known: {})",
+                    crate::sources::providers::forecast_ids()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        if self.forecasts.iter().any(|id| id == "aemet_forecast")
+            && self.aemet_municipality.is_none()
+        {
+            problems.push("forecasts names aemet_forecast, but aemet_municipality (the INE code, `28079`) is not set".into());
+        }
         if self.enabled && self.sources.values().all(Vec::is_empty) {
             problems.push(
                 "enabled, but no source feeds any dataset: set `sources` or `enabled = false`"
@@ -521,6 +554,8 @@ impl LocationConfig {
             municipality: self.municipality.clone(),
             price_zone: self.price_zone.clone(),
             sources: self.sources.clone(),
+            forecasts: self.forecasts.clone(),
+            aemet_municipality: self.aemet_municipality.clone(),
             source_hours,
         })
     }

@@ -82,6 +82,8 @@ fn load_file(path: &Path, config: &SitesConfig) -> Result<Vec<Location>, Vec<Str
                 region: None,
                 municipality: None,
                 price_zone: None,
+                forecasts: Vec::new(),
+                aemet_municipality: None,
                 source_hours: Default::default(),
                 sources: config.sources.clone(),
             }),

@@ -53,6 +53,9 @@ pub fn use_upstream(config: &mut Config, address: SocketAddr) {
         budget.calls = budget.calls.max(6_000);
     }
     if let Some(madrid) = config.locations.get_mut("madrid") {
+        madrid.forecasts = ["open_meteo_forecast", "aemet_forecast", "owm_forecast"]
+            .map(String::from)
+            .to_vec();
         madrid.sources.insert(
             crate::domain::Dataset::Weather,
             ["aemet_obs", "open_meteo", "aemet"]
@@ -67,6 +70,7 @@ pub fn use_upstream(config: &mut Config, address: SocketAddr) {
     config.sources.esios.token = Some(crate::secret::Secret::new("demo"));
     config.sources.owm.current_url = format!("http://{address}{}", owm::CURRENT_PATH);
     config.sources.owm.timemachine_url = format!("http://{address}{}", owm::TIMEMACHINE_PATH);
+    config.sources.owm.forecast_url = format!("http://{address}{}", owm::FORECAST_PATH);
     config.sources.owm.api_key = Some(crate::secret::Secret::new("demo"));
     config.sources.owm.onecall = true;
     let traffic = &mut config.sources.madrid_traffic;

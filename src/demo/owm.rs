@@ -1,5 +1,6 @@
-//! A simulated OpenWeatherMap: current weather (`/owm/data/2.5/weather`) and the One Call 3.0
-//! time machine (`/owm/data/3.0/onecall/timemachine`) in their real shapes — `cod` as an integer,
+//! A simulated OpenWeatherMap: current weather (`/owm/data/2.5/weather`), the 5-day/3-hour
+//! forecast (`/owm/data/2.5/forecast`: `cod` a string there, `rain.3h`, `dt_txt`) and the One
+//! Call 3.0 time machine (`/owm/data/3.0/onecall/timemachine`) in their real shapes — `cod` as an integer,
 //! `rain` only when it rains, sea-level `pressure` beside `grnd_level`, condition ids — and the
 //! real 401 body for a missing key. `units` is honoured (Kelvin by default). Values come from
 //! [`super::climate`].
@@ -18,6 +19,7 @@ use crate::domain::{Step, Timestamp};
 
 pub const CURRENT_PATH: &str = "/owm/data/2.5/weather";
 pub const TIMEMACHINE_PATH: &str = "/owm/data/3.0/onecall/timemachine";
+pub const FORECAST_PATH: &str = "/owm/data/2.5/forecast";
 
 #[derive(Deserialize)]
 struct Params {
@@ -33,6 +35,10 @@ pub fn router() -> Router {
         .route(
             CURRENT_PATH,
             get(|Query(p): Query<Params>| async move { current(&p, Timestamp::now()) }),
+        )
+        .route(
+            FORECAST_PATH,
+            get(|Query(p): Query<Params>| async move { forecast(&p, Timestamp::now()) }),
         )
         .route(
             TIMEMACHINE_PATH,
@@ -115,6 +121,54 @@ fn current(p: &Params, now: Timestamp) -> Response {
         body["rain"] = json!({"1h": h.precipitation});
     }
     Json(body).into_response()
+}
+
+/// Forty items, every three hours (00, 03, … UTC) from the next such hour; each value is the
+/// climate's, the temperature off by an error growing with the lead.
+fn forecast(p: &Params, now: Timestamp) -> Response {
+    if let Some(refusal) = refuse(p) {
+        return refusal;
+    }
+    let (lat, lon) = (p.lat.unwrap_or_default(), p.lon.unwrap_or_default());
+    let (t, s) = units(p);
+    let three_hours = Step::from_seconds(3 * 3_600).unwrap_or(Step::HOUR);
+    let first = now.ceil(three_hours);
+    let list: Vec<Value> = (0..40)
+        .map(|i| {
+            let dt = first.plus(i * 3 * 3_600);
+            let h = climate::hour(lat, lon, dt);
+            let lead_days = (dt.epoch() - now.epoch()) as f64 / 86_400.0;
+            let error = ((dt.epoch() / 3_600 % 7) as f64 - 3.0) * 0.15 * lead_days;
+            let (id, main) = condition(h.weather_code);
+            let rain: f64 = (0..3)
+                .map(|k| climate::hour(lat, lon, dt.plus(-k * 3_600)).precipitation)
+                .sum();
+            let mut item = json!({
+                "dt": dt.epoch(),
+                "main": {"temp": t(round(h.temperature + error, 2)), "feels_like": t(h.temperature - 1.0),
+                         "temp_min": t(h.temperature), "temp_max": t(h.temperature),
+                         "pressure": round(h.pressure + 80.0, 0), "sea_level": round(h.pressure + 80.0, 0),
+                         "grnd_level": h.pressure, "humidity": h.humidity, "temp_kf": 0},
+                "weather": [{"id": id, "main": main, "description": main.to_lowercase(), "icon": "10d"}],
+                "clouds": {"all": 40},
+                "wind": {"speed": s(h.wind_speed), "deg": h.wind_direction, "gust": s(h.wind_speed * 1.5)},
+                "visibility": 10000,
+                "pop": if rain > 0.0 { 0.8 } else { 0.0 },
+                "sys": {"pod": "d"},
+                "dt_txt": dt.to_jiff().strftime("%Y-%m-%d %H:%M:%S").to_string()
+            });
+            if rain > 0.0 {
+                item["rain"] = json!({"3h": round(rain, 2)});
+            }
+            item
+        })
+        .collect();
+    Json(json!({
+        "cod": "200", "message": 0, "cnt": list.len(), "list": list,
+        "city": {"id": 3117735, "name": "Madrid", "coord": {"lat": lat, "lon": lon},
+                 "country": "ES", "timezone": 3600, "sunrise": 0, "sunset": 0}
+    }))
+    .into_response()
 }
 
 fn timemachine(p: &Params, now: Timestamp) -> Response {

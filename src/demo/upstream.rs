@@ -40,6 +40,8 @@ struct Params {
     hourly: Option<String>,
     start_date: Option<String>,
     end_date: Option<String>,
+    /// The forecast API's alternative to dates: today and the days after it (default 7).
+    forecast_days: Option<u32>,
     timezone: Option<String>,
     wind_speed_unit: Option<String>,
     temperature_unit: Option<String>,
@@ -90,15 +92,29 @@ fn build(api: Api, p: &Params, now: Timestamp) -> Result<Value, String> {
             "Longitude must be in range of -180 to 180°. Given: {longitude}."
         ));
     }
-    let (Some(start), Some(end)) = (p.start_date.as_deref(), p.end_date.as_deref()) else {
-        return Err("Both 'start_date' and 'end_date' must be set in the url".into());
+    let (start, end) = match (api, p.start_date.as_deref(), p.end_date.as_deref()) {
+        (_, Some(start), Some(end)) => (
+            start
+                .parse::<Date>()
+                .map_err(|_| format!("Invalid date format for 'start_date': {start}"))?,
+            end.parse::<Date>()
+                .map_err(|_| format!("Invalid date format for 'end_date': {end}"))?,
+        ),
+        (Api::Forecast, None, None) => {
+            let days = p.forecast_days.unwrap_or(7);
+            if !(1..=16).contains(&days) {
+                return Err(format!(
+                    "Forecast days is invalid. Allowed range 0 to 16. Given {days}."
+                ));
+            }
+            let today = now.utc_date();
+            let last = today
+                .checked_add(i64::from(days - 1).days())
+                .unwrap_or(today);
+            (today, last)
+        }
+        _ => return Err("Both 'start_date' and 'end_date' must be set in the url".into()),
     };
-    let start: Date = start
-        .parse()
-        .map_err(|_| format!("Invalid date format for 'start_date': {start}"))?;
-    let end: Date = end
-        .parse()
-        .map_err(|_| format!("Invalid date format for 'end_date': {end}"))?;
     if end < start {
         return Err("End-date must be larger or equals than start-date".into());
     }
@@ -226,10 +242,24 @@ fn column(
         .zip(instants)
         .map(|(h, ts)| match api {
             Api::Archive if *ts > now => Value::Null,
+            Api::Forecast if *ts > now && name == "temperature_2m" && !units.fahrenheit => {
+                json!(round(h.temperature + forecast_error(*ts, now), 1))
+            }
             _ => json!(pick(h)),
         })
         .collect();
     (unit, values)
+}
+
+/// A forecast's temperature error for the hour `ts` as forecast at `now`: none for the hour
+/// at hand, growing with the lead (about ±0.4 °C a day ahead, ±2 °C at a week), different for
+/// each issue (every three hours), so a later issue is closer to what happens.
+fn forecast_error(ts: Timestamp, now: Timestamp) -> f64 {
+    let lead_days = (ts.epoch() - now.epoch()) as f64 / 86_400.0;
+    let seed =
+        (ts.epoch() / 3_600).wrapping_mul(7_919) ^ (now.epoch() / 10_800).wrapping_mul(104_729);
+    let unit = (seed.rem_euclid(1_000) as f64) / 1_000.0 - 0.5;
+    unit * 0.8 * lead_days.sqrt() * lead_days.max(1.0).sqrt()
 }
 
 fn check_allowed(api: Api, start: Date, end: Date, now: Timestamp) -> Result<(), String> {

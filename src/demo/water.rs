@@ -77,6 +77,8 @@ pub fn configure(config: &mut Config) {
                 municipality: None,
                 price_zone: None,
                 sources: BTreeMap::from([(Dataset::Sensor, vec![format!("csv_{FORMAT}")])]),
+                forecasts: Vec::new(),
+                aemet_municipality: None,
                 source_hours: BTreeMap::new(),
             },
         );

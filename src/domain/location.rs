@@ -88,6 +88,10 @@ pub struct Location {
     pub municipality: Option<String>,
     /// Sources feeding each dataset, in priority order.
     pub sources: BTreeMap<Dataset, Vec<String>>,
+    /// Weather forecast sources, in priority order.
+    pub forecasts: Vec<String>,
+    /// The municipality's INE code, for AEMET's municipal forecast.
+    pub aemet_municipality: Option<String>,
     /// Local hours of the day a source is used in (the chocolate factory's hybrid rule): outside
     /// them, reads take the next source in the priority list. A source not named here is used at
     /// every hour.
@@ -275,6 +279,8 @@ mod tests {
             municipality: None,
             price_zone: None,
             sources: BTreeMap::new(),
+            forecasts: Vec::new(),
+            aemet_municipality: None,
             source_hours: BTreeMap::new(),
         }
     }

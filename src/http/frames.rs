@@ -25,6 +25,8 @@ pub struct FrameQuery {
     columns: Option<String>,
     /// The frame as it could have been built at this instant.
     as_of: Option<String>,
+    /// Forecast columns use forecasts issued at least this many hours before each hour (0..=384).
+    lead_hours: Option<u32>,
     /// `json` (default; columnar), `csv` or `arrow` (an Arrow IPC stream).
     format: Option<String>,
 }
@@ -72,12 +74,20 @@ pub async fn frame(
         None => FrameRequest::default_columns(&core, location, resolution).await?,
         Some(list) => parse_columns(list)?,
     };
+    let lead_hours = query.lead_hours.unwrap_or(0);
+    if lead_hours > 384 {
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            format!("lead_hours is 0..=384 (16 days), got {lead_hours}"),
+        ));
+    }
     let request = FrameRequest {
         location,
         range,
         resolution,
         columns,
         as_of,
+        lead_hours,
     };
     // Computing is CPU and memory (a 2-year hourly frame is ~3 MB): a turn each, as for the
     // series answers (`http.concurrent_answers`), held until encoded.
@@ -116,14 +126,22 @@ fn parse_columns(list: &str) -> Result<Vec<ColumnSpec>, ApiError> {
                 ApiError::bad_request(
                     "unknown_variable",
                     format!(
-                        "`{name}` is not a column: give dataset.variable (weather.temperature, traffic.intensity, energy_price.pvpc, sensor.flow_rate), calendar or calendar.<weekday|weekend|holiday|holiday_scope|school_holiday|tariff_period>"
+                        "`{name}` is not a column: give dataset.variable (weather.temperature, traffic.intensity, energy_price.pvpc, sensor.flow_rate), forecast.<weather variable> (forecast.temperature), calendar or calendar.<weekday|weekend|holiday|holiday_scope|school_holiday|tariff_period>"
                     ),
                 )
             };
             let (dataset, variable) = name.split_once('.').ok_or_else(unknown)?;
-            let dataset = Dataset::parse(dataset).ok_or_else(unknown)?;
-            let variable = dataset.variable(variable).ok_or_else(unknown)?.name;
-            vec![ColumnSpec::Series { dataset, variable }]
+            if dataset == "forecast" {
+                let variable = Dataset::Weather
+                    .variable(variable)
+                    .ok_or_else(unknown)?
+                    .name;
+                vec![ColumnSpec::Forecast { variable }]
+            } else {
+                let dataset = Dataset::parse(dataset).ok_or_else(unknown)?;
+                let variable = dataset.variable(variable).ok_or_else(unknown)?.name;
+                vec![ColumnSpec::Series { dataset, variable }]
+            }
         };
         for spec in specs {
             if !out.contains(&spec) {

@@ -6,6 +6,7 @@ mod arrow;
 mod body;
 mod cached;
 mod error;
+mod forecast;
 mod frames;
 mod health;
 mod json;
@@ -82,6 +83,10 @@ pub fn router(core: Core) -> Router {
         .route("/api/v1/locations/{id}/coverage", get(locations::coverage))
         .route("/api/v1/locations/{id}/calendar", get(locations::calendar))
         .route("/api/v1/locations/{id}/frame", get(frames::frame))
+        .route(
+            "/api/v1/locations/{id}/weather/forecast",
+            get(forecast::weather),
+        )
         .route("/api/v1/locations/{id}/gaps", get(native::gaps))
         .route(
             "/api/v1/locations/{id}/energy_features",

@@ -25,6 +25,8 @@ pub enum Job {
     Rotate { months: u32, rollup_months: u32 },
     /// Windowed metrics and anomalies of what changed since the last time.
     Process,
+    /// Weather forecasts, stored as issued.
+    Forecast,
 }
 
 impl Job {
@@ -36,6 +38,7 @@ impl Job {
             Job::Backfill => "backfill",
             Job::Rotate { .. } => "rotate",
             Job::Process => "process",
+            Job::Forecast => "forecast",
         }
     }
 
@@ -56,6 +59,7 @@ impl Job {
                 rollup_months: config.rotate.rollup_months,
             },
             "process" => Job::Process,
+            "forecast" => Job::Forecast,
             _ => return None,
         })
     }
@@ -121,6 +125,7 @@ async fn operate(core: &Core, job: Job) -> anyhow::Result<Summary> {
             super::backfill::run(core, &plan, now, &progress).await
         }
         Job::Process => super::process::run(core, now).await,
+        Job::Forecast => super::forecast::run(core, now).await,
         Job::Rotate {
             months,
             rollup_months,

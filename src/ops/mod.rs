@@ -5,6 +5,7 @@
 
 pub mod backfill;
 pub mod delete;
+pub mod forecast;
 pub mod gaps;
 pub mod import;
 pub mod ingest;

@@ -4,7 +4,7 @@
 //! Rooms: `frame` (stored series assembled into rows, by source priority), `extent` (how much
 //! is stored, per data version), and the processing API's: `nodes` (the networks' nodes and
 //! their windows), `quality`, `anomalies`, `network` (balance, efficiency, dashboard),
-//! `status`, `energy` (price features); `locations` (what is stored, coverage), `runs`,
+//! `status`, `energy` (price features); `forecast` (weather forecasts as issued); `locations` (what is stored, coverage), `runs`,
 //! `health` (readiness).
 
 pub mod anomalies;
@@ -12,6 +12,7 @@ pub mod calendar;
 pub mod energy;
 mod error;
 pub mod extent;
+pub mod forecast;
 pub mod frame;
 pub mod health;
 pub mod locations;

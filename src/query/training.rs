@@ -1,7 +1,9 @@
 //! Training frames: one row per step of a location's grid (hours, or its local days), columns
 //! from any dataset (a city's prices from its price zone) and from the calendar, each column
 //! saying its unit, its sources and whether it is known in advance (the calendar and the
-//! tariff are; observations are not). Missing values stay missing.
+//! tariff are; observations are not). Missing values stay missing. Weather forecasts as issued
+//! are columns too (`forecast.temperature`, known in advance): each hour's value is the latest
+//! forecast for it made at least `lead_hours` before it (see [`super::forecast`]).
 //!
 //! `as_of` gives the frame as it could have been built then: a value counts only if the run
 //! that wrote it and the run that last changed it had both finished by that instant. A value
@@ -71,6 +73,10 @@ pub enum ColumnSpec {
         variable: &'static str,
     },
     Calendar(CalendarColumn),
+    /// A weather variable's forecast as issued.
+    Forecast {
+        variable: &'static str,
+    },
 }
 
 /// A frame request, parsed and checked.
@@ -80,11 +86,14 @@ pub struct FrameRequest<'a> {
     pub resolution: Resolution,
     pub columns: Vec<ColumnSpec>,
     pub as_of: Option<Timestamp>,
+    /// Forecast columns use issues known at least this many hours before each hour.
+    pub lead_hours: u32,
 }
 
 impl FrameRequest<'_> {
     /// The columns a frame has when none are named: every variable the location (or its price
-    /// zone) stores at this resolution or finer, then the calendar.
+    /// zone) stores at this resolution or finer, the stored forecasts (hourly frames), then the
+    /// calendar.
     pub async fn default_columns(
         core: &Core,
         location: &Location,
@@ -105,6 +114,11 @@ impl FrameRequest<'_> {
                         variable: v.name,
                     });
                 }
+            }
+        }
+        if resolution == Resolution::Hour {
+            for variable in super::forecast::stored_variables(core, location).await? {
+                columns.push(ColumnSpec::Forecast { variable });
             }
         }
         columns.extend(CalendarColumn::ALL.map(ColumnSpec::Calendar));
@@ -202,7 +216,26 @@ pub async fn frame(core: &Core, request: &FrameRequest<'_>) -> Result<TrainingFr
             ColumnSpec::Calendar(which) => {
                 calendar_column(core, location, which, request.resolution, &time, &dates)
             }
+            ColumnSpec::Forecast { variable } => {
+                forecast_column(core, request, variable, &time).await?
+            }
         });
+    }
+    let data = columns
+        .iter()
+        .zip(&request.columns)
+        .filter(|(_, spec)| !matches!(spec, ColumnSpec::Calendar(_)));
+    let mut data = data.map(|(column, _)| &column.values).peekable();
+    if let Some(as_of) = request.as_of
+        && data.peek().is_some()
+        && data.all(|v| matches!(v, Values::Numbers(v) if v.iter().all(Option::is_none)))
+    {
+        return Err(QueryError::not_found(
+            "nothing_as_of",
+            format!(
+                "none of the asked columns has a value in this range as stored by {as_of}: as_of is before the data (or the range holds none)"
+            ),
+        ));
     }
     Ok(TrainingFrame {
         location: location.id.clone(),
@@ -323,26 +356,12 @@ async fn series_column(
             sources.push(series.source.clone());
         }
     }
-    // Buckets: each instant into the row whose start is the last at or before it.
-    let mut instants: Vec<(i64, f64)> = taken.into_iter().collect();
-    instants.sort_unstable_by_key(|&(t, _)| t);
-    let mut values = Vec::with_capacity(time.len());
-    let mut bucket = Vec::new();
-    let mut j = 0;
-    for (i, start) in time.iter().enumerate() {
-        let end = time
-            .get(i + 1)
-            .map_or(request.range.end.epoch(), |t| t.epoch());
-        while j < instants.len() && instants[j].0 < start.epoch() {
-            j += 1;
-        }
-        bucket.clear();
-        while j < instants.len() && instants[j].0 < end {
-            bucket.push(instants[j].1);
-            j += 1;
-        }
-        values.push(aggregate(aggregation, &bucket));
-    }
+    let values = buckets(
+        taken.into_iter().collect(),
+        time,
+        request.range.end,
+        aggregation,
+    );
     Ok((
         Column {
             name: format!("{dataset}.{variable}"),
@@ -353,6 +372,60 @@ async fn series_column(
         },
         revised,
     ))
+}
+
+/// Each instant's value into the row whose start is the last at or before it, aggregated.
+fn buckets(
+    mut instants: Vec<(i64, f64)>,
+    time: &[Timestamp],
+    end: Timestamp,
+    aggregation: Aggregation,
+) -> Vec<Option<f64>> {
+    instants.sort_unstable_by_key(|&(t, _)| t);
+    let mut values = Vec::with_capacity(time.len());
+    let mut bucket = Vec::new();
+    let mut j = 0;
+    for (i, start) in time.iter().enumerate() {
+        let row_end = time.get(i + 1).map_or(end.epoch(), |t| t.epoch());
+        while j < instants.len() && instants[j].0 < start.epoch() {
+            j += 1;
+        }
+        bucket.clear();
+        while j < instants.len() && instants[j].0 < row_end {
+            bucket.push(instants[j].1);
+            j += 1;
+        }
+        values.push(aggregate(aggregation, &bucket));
+    }
+    values
+}
+
+/// A weather variable's forecast as issued by `as_of` and `lead_hours` before each hour.
+async fn forecast_column(
+    core: &Core,
+    request: &FrameRequest<'_>,
+    variable: &'static str,
+    time: &[Timestamp],
+) -> Result<Column, QueryError> {
+    let meta = Dataset::Weather.variable(variable);
+    let forecast = super::forecast::variable(
+        core,
+        request.location,
+        variable,
+        request.range,
+        request.as_of,
+        request.lead_hours,
+    )
+    .await?;
+    let instants = forecast.values.iter().map(|(&t, c)| (t, c.0)).collect();
+    let aggregation = meta.map_or(Aggregation::Mean, |v| v.aggregation);
+    Ok(Column {
+        name: format!("forecast.{variable}"),
+        unit: meta.map_or("", |v| v.unit),
+        known_in_advance: true,
+        sources: forecast.sources,
+        values: Values::Numbers(buckets(instants, time, request.range.end, aggregation)),
+    })
 }
 
 fn calendar_column(

@@ -9,6 +9,7 @@
 
 pub mod aemet;
 pub mod csv_import;
+pub mod forecast;
 pub mod kinds;
 pub mod madrid;
 pub mod meteostat;
@@ -278,11 +279,22 @@ impl SourcesConfig {
 #[derive(Clone, Default)]
 pub struct Sources {
     by_id: Arc<BTreeMap<&'static str, Arc<dyn Source>>>,
+    forecasts: Arc<BTreeMap<&'static str, Arc<dyn forecast::ForecastSource>>>,
 }
 
 impl Sources {
     pub fn get(&self, id: &str) -> Option<&Arc<dyn Source>> {
         self.by_id.get(id)
+    }
+
+    /// The forecast source called `id`.
+    pub fn forecast(&self, id: &str) -> Option<&Arc<dyn forecast::ForecastSource>> {
+        self.forecasts.get(id)
+    }
+
+    /// Every built forecast source, by id.
+    pub fn forecasts(&self) -> impl Iterator<Item = &Arc<dyn forecast::ForecastSource>> {
+        self.forecasts.values()
     }
 
     /// Every built source, by id.
@@ -291,11 +303,19 @@ impl Sources {
     }
 }
 
-/// Builds every configured source on the shared upstream client.
+/// Builds every configured source and forecast source on the shared upstream client.
 pub fn build(config: &SourcesConfig, upstream: &Upstream) -> Sources {
     let mut by_id: BTreeMap<&'static str, Arc<dyn Source>> = BTreeMap::new();
-    let open_meteo = open_meteo::OpenMeteo::new(config.open_meteo.clone(), upstream);
-    by_id.insert(open_meteo::ID, Arc::new(open_meteo));
+    let mut forecasts: BTreeMap<&'static str, Arc<dyn forecast::ForecastSource>> = BTreeMap::new();
+    let open_meteo = Arc::new(open_meteo::OpenMeteo::new(
+        config.open_meteo.clone(),
+        upstream,
+    ));
+    by_id.insert(open_meteo::ID, open_meteo.clone());
+    forecasts.insert(
+        open_meteo::FORECAST_ID,
+        Arc::new(open_meteo::OpenMeteoForecast(open_meteo)),
+    );
     let aemet = aemet::source::Client::new(config.aemet.clone(), upstream);
     by_id.insert(
         aemet::source::DAILY_ID,
@@ -309,11 +329,19 @@ pub fn build(config: &SourcesConfig, upstream: &Upstream) -> Sources {
     by_id.insert(ree::ID, Arc::new(ree));
     let esios = ree::esios::Esios::new(config.esios.clone(), upstream);
     by_id.insert(ree::esios::ID, Arc::new(esios));
-    let owm = owm::source::OpenWeatherMap::new(config.owm.clone(), upstream);
-    by_id.insert(owm::source::ID, Arc::new(owm));
+    let owm = Arc::new(owm::source::OpenWeatherMap::new(
+        config.owm.clone(),
+        upstream,
+    ));
+    by_id.insert(owm::source::ID, owm.clone());
+    forecasts.insert(
+        owm::forecast::FORECAST_ID,
+        Arc::new(owm::forecast::OwmForecast(owm)),
+    );
     let traffic = madrid::source::MadridTraffic::new(config.madrid_traffic.clone(), upstream);
     by_id.insert(madrid::source::ID, Arc::new(traffic));
     Sources {
         by_id: Arc::new(by_id),
+        forecasts: Arc::new(forecasts),
     }
 }

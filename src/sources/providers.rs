@@ -1,5 +1,5 @@
 //! What each provider declares about itself, and what is derived from it: the ids a location's
-//! `sources` may name and the configuration keys that are secrets.
+//! `sources` and `forecasts` may name and the configuration keys that are secrets.
 
 use super::{aemet, madrid, open_meteo, owm, ree};
 
@@ -11,6 +11,8 @@ pub struct Provider {
     /// The source ids locations name it by (AEMET serves two: daily values and hourly
     /// observations).
     pub ids: &'static [&'static str],
+    /// The forecast source ids locations name in `forecasts`.
+    pub forecasts: &'static [&'static str],
     /// Keys of its section that are secrets: read from the environment or a `_file`, never
     /// from the config file, and never empty.
     pub secrets: &'static [&'static str],
@@ -31,9 +33,15 @@ pub fn ids() -> impl Iterator<Item = &'static str> {
     ALL.iter().flat_map(|p| p.ids.iter().copied())
 }
 
-/// The provider serving the source called `id`.
+/// Every forecast source id, in declaration order.
+pub fn forecast_ids() -> impl Iterator<Item = &'static str> {
+    ALL.iter().flat_map(|p| p.forecasts.iter().copied())
+}
+
+/// The provider serving the source (or forecast source) called `id`.
 pub fn of(id: &str) -> Option<&'static Provider> {
-    ALL.iter().find(|p| p.ids.contains(&id))
+    ALL.iter()
+        .find(|p| p.ids.contains(&id) || p.forecasts.contains(&id))
 }
 
 /// Every provider secret as a configuration key (`sources.aemet.api_key`).
@@ -51,13 +59,14 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_name_their_provider() {
-        let all: Vec<&str> = ids().collect();
+        let all: Vec<&str> = ids().chain(forecast_ids()).collect();
         let mut unique = all.clone();
         unique.sort_unstable();
         unique.dedup();
         assert_eq!(all.len(), unique.len(), "{all:?}");
         assert_eq!(of("aemet_obs").map(|p| p.section), Some("aemet"));
         assert!(of("nowhere").is_none());
+        assert_eq!(of("owm_forecast").map(|p| p.section), Some("owm"));
         assert!(secret_keys().any(|k| k == "sources.esios.token"));
     }
 }

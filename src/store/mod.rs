@@ -5,6 +5,7 @@
 
 mod batch;
 mod block;
+mod forecasts;
 mod postgres;
 mod processing;
 mod rows;
@@ -15,6 +16,7 @@ mod sqlite;
 use async_trait::async_trait;
 
 pub use batch::{Batch, WRITE_BATCH_ROWS};
+pub use forecasts::{ForecastPoint, ForecastRow, Forecasts, IssueTimes};
 pub use postgres::Postgres;
 pub use processing::{AnomalyFilter, Processing, StoredAnomaly};
 pub use shared::Shared;
@@ -228,9 +230,9 @@ async fn delete_before<S: Store + ?Sized>(
 }
 
 /// What the backends do each their own way; what they state in the same SQL is written once, in
-/// the supertraits [`Shared`], [`SharedRuns`] and [`Processing`].
+/// the supertraits [`Shared`], [`SharedRuns`], [`Processing`] and [`Forecasts`].
 #[async_trait]
-pub trait Store: Processing + Shared + SharedRuns + Send + Sync {
+pub trait Store: Forecasts + Processing + Shared + SharedRuns + Send + Sync {
     /// Upserts `rows` on (series, instant), stores `rejects`, and adds the counts to the run, all
     /// in one transaction. Counts are per distinct (series, instant) of `rows`.
     async fn write_chunk(

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::Postgres as Db;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{Postgres as Db, QueryBuilder};
 
 use super::rows;
 use super::{Point, Row, RunId, SeriesId, Store, StoreError};
@@ -177,20 +177,7 @@ impl Postgres {
         .await?
             }
         };
-        for batch in rejects.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Db>::new(
-                "INSERT INTO rejects (run_id, record, reason, variable, ts, kind) ",
-            );
-            insert.push_values(batch, |mut b, r| {
-                b.push_bind(run)
-                    .push_bind(&r.record)
-                    .push_bind(&r.reason)
-                    .push_bind(r.value.as_ref().map(|v| v.variable.clone()))
-                    .push_bind(r.value.as_ref().map(|v| v.ts.epoch()))
-                    .push_bind(r.value.as_ref().map(|v| v.kind.as_str()));
-            });
-            insert.build().execute(&mut *tx).await?;
-        }
+        Self::put_rejects(&mut tx, run, rejects).await?;
         let counts = Counts {
             inserted: (total - existing) as u64,
             updated: changed as u64,
@@ -348,6 +335,7 @@ impl Postgres {
 super::processing::processing_impl!(Postgres);
 super::shared::shared_impl!(Postgres, sqlx::Postgres);
 super::shared_runs::shared_runs_impl!(Postgres, sqlx::Postgres);
+super::forecasts::forecasts_impl!(Postgres, sqlx::Postgres, ROWS_PER_STATEMENT);
 
 #[async_trait]
 impl Store for Postgres {

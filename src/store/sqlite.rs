@@ -337,6 +337,7 @@ impl Sqlite {
 super::processing::processing_impl!(Sqlite);
 super::shared::shared_impl!(Sqlite, sqlx::Sqlite);
 super::shared_runs::shared_runs_impl!(Sqlite, sqlx::Sqlite);
+super::forecasts::forecasts_impl!(Sqlite, sqlx::Sqlite, ROWS_PER_STATEMENT);
 
 #[async_trait]
 impl Store for Sqlite {
@@ -357,20 +358,7 @@ impl Store for Sqlite {
                 Some(inserted) => (inserted, 0, 0),
                 None => stage_and_upsert(&mut tx, run, rows).await?,
             };
-        for batch in rejects.chunks(ROWS_PER_STATEMENT) {
-            let mut insert = QueryBuilder::<Db>::new(
-                "INSERT INTO rejects (run_id, record, reason, variable, ts, kind) ",
-            );
-            insert.push_values(batch, |mut b, r| {
-                b.push_bind(run)
-                    .push_bind(&r.record)
-                    .push_bind(&r.reason)
-                    .push_bind(r.value.as_ref().map(|v| v.variable.clone()))
-                    .push_bind(r.value.as_ref().map(|v| v.ts.epoch()))
-                    .push_bind(r.value.as_ref().map(|v| v.kind.as_str()));
-            });
-            insert.build().execute(&mut *tx).await?;
-        }
+        Self::put_rejects(&mut tx, run, rejects).await?;
         let counts = Counts {
             inserted: (total - existing) as u64,
             updated: changed as u64,

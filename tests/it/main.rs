@@ -12,6 +12,7 @@ mod connections;
 mod deploy;
 mod docs;
 mod fixtures;
+mod forecasts;
 mod frames;
 mod fuzz;
 mod gaps;

@@ -105,6 +105,8 @@ async fn every_route_is_documented_and_answers_as_documented() {
     let upstream = serve(almanac::demo::upstream::router()).await;
     let core = loaded(&dir, upstream, &[("ALMANAC__HTTP__ADMIN_TOKEN", TOKEN)]).await;
     let now = almanac::domain::Timestamp::now().floor(almanac::domain::Step::HOUR);
+    let forecasts = almanac::ops::forecast::run(&core, now).await.unwrap();
+    assert!(!forecasts.failed(), "{forecasts}");
     let base = format!("http://{}", serve(almanac::http::router(core)).await);
     // The processing routes also answer from a core holding the simulated water network up to
     // today (calls to it are written `@net/…`).
@@ -346,6 +348,27 @@ async fn every_route_is_documented_and_answers_as_documented() {
             format!("/api/v1/locations/madrid/frame?{range}&columns=weather.nope"),
             None,
             400,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/weather/forecast",
+            "/api/v1/locations/madrid/weather/forecast?variables=temperature,humidity".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/weather/forecast",
+            "/api/v1/locations/madrid/weather/forecast?variables=snowfall_depth".into(),
+            None,
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/weather/forecast",
+            "/api/v1/locations/madrid/weather/forecast?as_of=2001-01-01".into(),
+            None,
+            404,
         ),
         (
             "get",

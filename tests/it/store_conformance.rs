@@ -24,6 +24,8 @@ fn madrid() -> Location {
         region: None,
         municipality: None,
         price_zone: None,
+        forecasts: Vec::new(),
+        aemet_municipality: None,
         source_hours: Default::default(),
         sources: BTreeMap::new(),
     }
@@ -816,6 +818,135 @@ async fn postgres_keeps_what_processing_computes() {
     };
     let store = almanac::store::Postgres::connect(&db.url).await.unwrap();
     processing(&store).await;
+    db.drop().await;
+}
+
+/// Forecasts as issued: two issues of one series, read as known at several instants and with a
+/// lead, then the older issue pruned.
+pub async fn forecasts(store: &dyn Store) {
+    use almanac::store::{ForecastRow, IssueTimes};
+    store.sync_locations(&[madrid()]).await.unwrap();
+    let key = SeriesKey {
+        source: "open_meteo_forecast",
+        ..temperature_key()
+    };
+    let series = store.ensure_forecast_series(&key).await.unwrap();
+    assert_eq!(store.ensure_forecast_series(&key).await.unwrap(), series);
+    let listed = store.forecast_series("madrid").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].source, "open_meteo_forecast");
+    assert!(
+        store
+            .series("madrid", Dataset::Weather)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a forecast series is no observation series"
+    );
+    let rows = |from: i64, to: i64, value: f64| -> Vec<ForecastRow> {
+        (from..to)
+            .map(|h| ForecastRow {
+                series,
+                ts: hour(h),
+                value,
+            })
+            .collect()
+    };
+    let mut ids = Vec::new();
+    // Issue A, known at hour 0, covers hours 1..48 with 1.0; issue B, known at hour 6 and
+    // issued by the provider at hour 5, covers hours 7..54 with 2.0.
+    for (known, issued, from, to, value) in [(0, 0, 1, 48, 1.0), (6, 5, 7, 54, 2.0)] {
+        let run = store
+            .start_run(&NewRun {
+                operation: "forecast",
+                source: Some("open_meteo_forecast"),
+                ..run_at(TimeRange::new(hour(from), hour(to)).unwrap())
+            })
+            .await
+            .unwrap();
+        let times = IssueTimes {
+            known_at: hour(known),
+            issued_at: hour(issued),
+        };
+        let reject = Reject {
+            record: "temperature = abc".into(),
+            reason: "not a number".into(),
+            value: None,
+        };
+        let counts = store
+            .write_forecast(run, times, &rows(from, to, value), &[reject])
+            .await
+            .unwrap();
+        assert_eq!(counts.inserted, (to - from) as u64);
+        assert_eq!(counts.rejected, 1);
+        ids.push(run);
+    }
+    let runs = store.runs_by_id(&ids).await.unwrap();
+    assert!(
+        runs.iter()
+            .all(|r| r.counts.rejected == 1 && r.counts.inserted > 40)
+    );
+    assert_eq!(store.rejects(ids[0]).await.unwrap().len(), 1);
+
+    let all = TimeRange::new(hour(0), hour(60)).unwrap();
+    let read =
+        |known_by: i64, lead: i64| store.read_forecast(series, all, hour(known_by), lead * 3_600);
+    let by_3 = read(3, 0).await.unwrap();
+    assert_eq!(by_3.len(), 47, "only issue A was known at hour 3");
+    assert!(
+        by_3.iter()
+            .all(|p| p.value == 1.0 && p.issue.known_at == hour(0))
+    );
+    let latest = read(100, 0).await.unwrap();
+    assert_eq!(latest.len(), 53, "hours 1..54");
+    let at = |points: &[almanac::store::ForecastPoint], h: i64| {
+        points.iter().find(|p| p.ts == hour(h)).map(|p| p.value)
+    };
+    assert_eq!(at(&latest, 6), Some(1.0), "B does not cover hour 6");
+    assert_eq!(
+        at(&latest, 7),
+        Some(2.0),
+        "B is the latest issue for hour 7"
+    );
+    assert_eq!(
+        latest.iter().find(|p| p.ts == hour(7)).unwrap().issue,
+        IssueTimes {
+            known_at: hour(6),
+            issued_at: hour(5)
+        }
+    );
+    // A 24-hour lead: an hour takes the latest issue known 24 hours before it.
+    let ahead = read(100, 24).await.unwrap();
+    assert_eq!(
+        at(&ahead, 23),
+        None,
+        "no issue was known 24 h before hour 23"
+    );
+    assert_eq!(at(&ahead, 24), Some(1.0));
+    assert_eq!(at(&ahead, 29), Some(1.0), "B came 23 hours before hour 29");
+    assert_eq!(at(&ahead, 30), Some(2.0));
+    assert_eq!(at(&ahead, 48), Some(2.0));
+
+    assert_eq!(store.drop_forecasts_before(hour(1)).await.unwrap(), 47);
+    let left = read(100, 0).await.unwrap();
+    assert_eq!(left.len(), 47);
+    assert!(left.iter().all(|p| p.value == 2.0));
+}
+
+#[tokio::test]
+async fn sqlite_keeps_forecasts_as_issued() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Sqlite::open(&dir.path().join("almanac.db")).await.unwrap();
+    forecasts(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_keeps_forecasts_as_issued() {
+    let Some(db) = crate::support::postgres("postgres_keeps_forecasts_as_issued").await else {
+        return;
+    };
+    let store = almanac::store::Postgres::connect(&db.url).await.unwrap();
+    forecasts(&store).await;
     db.drop().await;
 }
 

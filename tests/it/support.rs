@@ -86,6 +86,10 @@ pub fn env(
             format!("http://{upstream}{}", almanac::demo::owm::CURRENT_PATH),
         ),
         (
+            "ALMANAC__SOURCES__OWM__FORECAST_URL",
+            format!("http://{upstream}{}", almanac::demo::owm::FORECAST_PATH),
+        ),
+        (
             "ALMANAC__SOURCES__OWM__TIMEMACHINE_URL",
             format!("http://{upstream}{}", almanac::demo::owm::TIMEMACHINE_PATH),
         ),

@@ -21,10 +21,12 @@ use crate::sources::{Fetched, Payload, Source, SourceError, pick};
 
 pub const DAILY_ID: &str = "aemet";
 pub const HOURLY_ID: &str = "aemet_obs";
+pub const FORECAST_ID: &str = "aemet_forecast";
 
 pub const PROVIDER: crate::sources::providers::Provider = crate::sources::providers::Provider {
     section: "aemet",
     ids: &[DAILY_ID, HOURLY_ID],
+    forecasts: &[FORECAST_ID],
     secrets: &["api_key"],
 };
 

@@ -24,6 +24,7 @@ pub const ID: &str = "madrid_traffic";
 pub const PROVIDER: crate::sources::providers::Provider = crate::sources::providers::Provider {
     section: "madrid_traffic",
     ids: &[ID],
+    forecasts: &[],
     secrets: &[],
 };
 

@@ -2,11 +2,13 @@
 //! about five days late) and, for the most recent days, the forecast API. Requests ask for
 //! GMT and m/s, so the parse needs no time-zone conversion beyond the echoed fixed offset.
 
+mod forecast;
 mod parse;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use forecast::{FORECAST_ID, OpenMeteoForecast};
 pub use parse::{Parsed, error_reason, parse};
 
 use crate::domain::series::WEATHER_HOURLY;
@@ -21,6 +23,7 @@ pub const ID: &str = "open_meteo";
 pub const PROVIDER: super::providers::Provider = super::providers::Provider {
     section: "open_meteo",
     ids: &[ID],
+    forecasts: &[FORECAST_ID],
     secrets: &["api_key"],
 };
 
@@ -36,6 +39,8 @@ pub struct Config {
     pub forecast_url: String,
     /// Days before today that the archive does not have yet; those come from the forecast API.
     pub archive_lag_days: u32,
+    /// Days ahead the `open_meteo_forecast` source asks for (1..=16).
+    pub forecast_days: u32,
     /// The commercial key (`apikey=`), for the `customer-` hosts only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<Secret>,
@@ -68,21 +73,42 @@ impl OpenMeteo {
         ]
     }
 
+    /// The request for `location`'s hourly variables over `part` (UTC days, both ends included).
     fn url(
         &self,
         base: &str,
         location: &Location,
         part: TimeRange,
     ) -> Result<reqwest::Url, SourceError> {
+        let last_day = part.end.plus(-1).utc_date();
+        self.request(
+            base,
+            location,
+            &[
+                ("start_date", part.start.utc_date().to_string()),
+                ("end_date", last_day.to_string()),
+            ],
+        )
+    }
+
+    /// A request for `location`'s hourly variables, in GMT and m/s, with the `span` parameters
+    /// (dates, or `forecast_days`).
+    fn request(
+        &self,
+        base: &str,
+        location: &Location,
+        span: &[(&str, String)],
+    ) -> Result<reqwest::Url, SourceError> {
         let mut url = reqwest::Url::parse(base)
             .map_err(|e| SourceError::Refused(format!("bad Open-Meteo URL {base}: {e}")))?;
-        let last_day = part.end.plus(-1).utc_date();
         url.query_pairs_mut()
             .append_pair("latitude", &location.coordinates.latitude.to_string())
             .append_pair("longitude", &location.coordinates.longitude.to_string())
-            .append_pair("hourly", REQUESTED)
-            .append_pair("start_date", &part.start.utc_date().to_string())
-            .append_pair("end_date", &last_day.to_string())
+            .append_pair("hourly", REQUESTED);
+        for (name, value) in span {
+            url.query_pairs_mut().append_pair(name, value);
+        }
+        url.query_pairs_mut()
             .append_pair("timezone", "GMT")
             .append_pair("wind_speed_unit", "ms");
         if let Some(key) = &self.config.api_key {
@@ -100,18 +126,7 @@ impl OpenMeteo {
         let url = self.url(base, location, part)?;
         let days = (part.end.ceil(Step::DAY).epoch() - part.start.floor(Step::DAY).epoch())
             / Step::DAY.seconds();
-        let body = self
-            .endpoint
-            .get(&url, call_weight(VARIABLES.len(), days))
-            .await
-            .map_err(|e| match e {
-                UpstreamError::Status { status, body } if status < 500 => match error_reason(&body)
-                {
-                    Some(reason) => SourceError::Refused(reason),
-                    None => SourceError::Upstream(UpstreamError::Status { status, body }),
-                },
-                other => SourceError::Upstream(other),
-            })?;
+        let body = self.get(&url, days).await?;
         let parsed = parse(&body, part)?;
         Ok(Fetched::assemble(
             parsed.hourly,
@@ -120,6 +135,23 @@ impl OpenMeteo {
             Step::HOUR,
             &self.variables(),
         ))
+    }
+}
+
+impl OpenMeteo {
+    /// One request of `days` days, Open-Meteo's refusals read from its error body.
+    async fn get(&self, url: &reqwest::Url, days: i64) -> Result<bytes::Bytes, SourceError> {
+        self.endpoint
+            .get(url, call_weight(VARIABLES.len(), days))
+            .await
+            .map_err(|e| match e {
+                UpstreamError::Status { status, body } if status < 500 => match error_reason(&body)
+                {
+                    Some(reason) => SourceError::Refused(reason),
+                    None => SourceError::Upstream(UpstreamError::Status { status, body }),
+                },
+                other => SourceError::Upstream(other),
+            })
     }
 }
 

@@ -19,6 +19,7 @@ pub const ID: &str = "owm";
 pub const PROVIDER: crate::sources::providers::Provider = crate::sources::providers::Provider {
     section: "owm",
     ids: &[ID],
+    forecasts: &[super::forecast::FORECAST_ID],
     secrets: &["api_key"],
 };
 
@@ -28,6 +29,8 @@ pub struct Config {
     pub current_url: String,
     /// `https://api.openweathermap.org/data/3.0/onecall/timemachine`.
     pub timemachine_url: String,
+    /// `https://api.openweathermap.org/data/2.5/forecast` (5 days, every 3 hours).
+    pub forecast_url: String,
     /// Whether the key has the One Call 3.0 ("One Call by Call") subscription the time machine needs.
     pub onecall: bool,
     /// The most past hours one fetch asks the time machine for (each is one paid call).
@@ -46,8 +49,8 @@ fn no_key() -> SourceError {
 }
 
 pub struct OpenWeatherMap {
-    config: Config,
-    endpoint: Endpoint,
+    pub(super) config: Config,
+    pub(super) endpoint: Endpoint,
 }
 
 impl OpenWeatherMap {
@@ -56,7 +59,7 @@ impl OpenWeatherMap {
         Self { config, endpoint }
     }
 
-    async fn call(
+    pub(super) async fn call(
         &self,
         base: &str,
         location: &Location,

@@ -18,6 +18,7 @@ pub const ID: &str = "esios";
 pub const PROVIDER: crate::sources::providers::Provider = crate::sources::providers::Provider {
     section: "esios",
     ids: &[ID],
+    forecasts: &[],
     secrets: &["token"],
 };
 

@@ -20,6 +20,7 @@ pub const ID: &str = "ree";
 pub const PROVIDER: super::providers::Provider = super::providers::Provider {
     section: "ree",
     ids: &[ID],
+    forecasts: &[],
     secrets: &[],
 };
 

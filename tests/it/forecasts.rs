@@ -1,0 +1,160 @@
+//! Weather forecasts as issued, end to end: the `forecast` operation fetches Open-Meteo's and
+//! OpenWeatherMap's forecasts from the simulated upstream (real HTTP, real wire formats) and
+//! stores two issues an hour apart; the forecast route and a training frame answer what was
+//! forecast as known at an instant, with a lead, and refuse what cannot be answered.
+
+use almanac::domain::{Step, Timestamp};
+use serde_json::Value;
+
+use crate::support::{client, config, serve};
+
+async fn get(base: &str, path: &str) -> (u16, Value) {
+    let response = client().get(format!("{base}{path}")).send().await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn forecasts_are_kept_as_issued_and_read_as_known() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = serve(almanac::demo::router()).await;
+    let core = almanac::core::Core::open(config(
+        &dir,
+        upstream,
+        &[
+            (
+                "ALMANAC__LOCATIONS__MADRID__FORECASTS",
+                "[\"owm_forecast\",\"open_meteo_forecast\"]",
+            ),
+            ("ALMANAC__SOURCES__OWM__API_KEY", "demo"),
+            ("ALMANAC__FORECASTS__RETENTION_DAYS", "1"),
+            ("ALMANAC__LOCATIONS__ES_PENINSULAR__ENABLED", "true"),
+        ],
+    ))
+    .await
+    .unwrap();
+    let first = Timestamp::now().floor(Step::HOUR).plus(-3_600);
+    let second = first.plus(3_600);
+    for now in [first, second] {
+        let summary = almanac::ops::forecast::run(&core, now).await.unwrap();
+        assert!(!summary.failed(), "{summary}");
+        assert_eq!(summary.outcomes.len(), 2, "{summary}");
+        assert!(
+            summary.outcomes.iter().all(|o| o.counts.inserted > 100),
+            "{summary}"
+        );
+    }
+    let base = format!(
+        "http://{}",
+        serve(almanac::http::router(core.clone())).await
+    );
+
+    // The latest issue for every hour from the second on; the first hour only the first issue
+    // forecast (the second was made at its start, and keeps what lies ahead of it).
+    let (start, end) = (first, first.plus(47 * 3_600));
+    let path = format!(
+        "/api/v1/locations/madrid/weather/forecast?start={start}&end={end}&variables=temperature,humidity"
+    )
+    .replace('+', "%2B");
+    let (status, latest) = get(&base, &path).await;
+    assert_eq!(status, 200, "{latest}");
+    let temperature = &latest["variables"]["temperature"];
+    assert_eq!(temperature["unit"], "°C");
+    assert_eq!(latest["time"].as_array().unwrap().len(), 48);
+    let known = temperature["known_at"].as_array().unwrap();
+    assert_eq!(known[0], Value::String(first.to_string()), "{latest}");
+    assert!(
+        known[1..]
+            .iter()
+            .all(|k| *k == Value::String(second.to_string()))
+    );
+    // OpenWeatherMap comes first where it has a value (every third hour), Open-Meteo fills in.
+    let sources = temperature["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 2, "{temperature}");
+    assert_eq!(sources[0], "owm_forecast");
+    let by = temperature["source"].as_array().unwrap();
+    assert_eq!(by.iter().filter(|s| **s == 0).count(), 16, "{by:?}");
+    assert!(
+        temperature["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(Value::is_number)
+    );
+
+    // As known half an hour after the first issue: the first issue everywhere.
+    let as_of = first.plus(1_800);
+    let (status, then) = get(&base, &format!("{path}&as_of={as_of}").replace('+', "%2B")).await;
+    assert_eq!(status, 200, "{then}");
+    let known = then["variables"]["temperature"]["known_at"]
+        .as_array()
+        .unwrap();
+    assert!(
+        known.iter().all(|k| *k == Value::String(first.to_string())),
+        "{then}"
+    );
+
+    // A lead of 24 hours: the hours less than a day after the first issue have no forecast.
+    let (_, lead) = get(&base, &format!("{path}&lead_hours=24")).await;
+    let values = lead["variables"]["temperature"]["values"]
+        .as_array()
+        .unwrap();
+    assert!(values[..24].iter().all(Value::is_null), "{values:?}");
+    assert!(values[24..].iter().all(Value::is_number), "{values:?}");
+
+    // A frame carries the forecast as a column known in advance, equal to the route's.
+    let frame_path = format!(
+        "/api/v1/locations/madrid/frame?start={start}&end={end}&columns=forecast.temperature,calendar.weekday"
+    )
+    .replace('+', "%2B");
+    let (status, frame) = get(&base, &frame_path).await;
+    assert_eq!(status, 200, "{frame}");
+    let column = &frame["columns"][0];
+    assert_eq!(column["name"], "forecast.temperature");
+    assert_eq!(column["known_in_advance"], true);
+    assert_eq!(column["values"], temperature["values"]);
+
+    // Bad input: 4xx with a code.
+    for (query, status, code) in [
+        ("variables=nope", 400, "unknown_variable"),
+        ("lead_hours=400", 400, "invalid_parameter"),
+        ("start=2026-01-01", 400, "missing_parameter"),
+        ("as_of=2001-01-01", 404, "nothing_as_of"),
+    ] {
+        let (got, body) = get(
+            &base,
+            &format!("/api/v1/locations/madrid/weather/forecast?{query}"),
+        )
+        .await;
+        assert_eq!(
+            (got, body["code"].as_str()),
+            (status, Some(code)),
+            "{query}: {body}"
+        );
+    }
+    let (got, body) = get(&base, &format!("{frame_path}&as_of=2001-01-01")).await;
+    assert_eq!(
+        (got, body["code"].as_str()),
+        (404, Some("nothing_as_of")),
+        "{body}"
+    );
+    let (got, body) = get(&base, "/api/v1/locations/es_peninsular/weather/forecast").await;
+    assert_eq!(
+        (got, body["code"].as_str()),
+        (404, Some("no_forecasts")),
+        "{body}"
+    );
+
+    // Retention (one day here): a run two days later prunes both earlier issues.
+    let later = second.plus(2 * 86_400);
+    almanac::ops::forecast::run(&core, later).await.unwrap();
+    let (_, after) = get(&base, &path).await;
+    let values = after["variables"]["temperature"]["values"]
+        .as_array()
+        .unwrap();
+    assert!(values.iter().all(Value::is_null), "{after}");
+}
