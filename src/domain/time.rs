@@ -116,7 +116,47 @@ impl Timestamp {
     }
 }
 
+/// Why a date or date-time parameter names no instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateError {
+    /// Not an ISO 8601 date or date-time.
+    Invalid,
+    /// Well formed, but beyond what the calendar arithmetic carries (the end of year 9999).
+    OutOfRange,
+}
+
 impl Timestamp {
+    /// The instant a date parameter names at a place: an instant with `Z` or an offset is
+    /// exact; a date-time without an offset is `zone`'s local time; a plain date is the first
+    /// second of that local day, or with `end` its last second (so a range's plain end date
+    /// includes the whole day).
+    pub fn parse_in(text: &str, end: bool, zone: &TimeZone) -> Result<Self, DateError> {
+        let text = text.trim();
+        if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+            return Ok(Self::from_jiff(ts));
+        }
+        if let Ok(dt) = text.parse::<jiff::civil::DateTime>()
+            && text.len() > 10
+        {
+            return dt
+                .to_zoned(zone.clone())
+                .map(|z| Self::from_jiff(z.timestamp()))
+                .map_err(|_| DateError::OutOfRange);
+        }
+        let date = text
+            .parse::<jiff::civil::Date>()
+            .map_err(|_| DateError::Invalid)?;
+        let day = match end {
+            true => date.tomorrow().map_err(|_| DateError::OutOfRange)?,
+            false => date,
+        };
+        let start = day
+            .to_zoned(zone.clone())
+            .map_err(|_| DateError::OutOfRange)?;
+        let ts = Self::from_jiff(start.timestamp());
+        Ok(if end { ts.plus(-1) } else { ts })
+    }
+
     /// The `Display` form written into `buf` without the formatting machinery, for years 0 to
     /// 9999 (answers print tens of thousands of these); `None` for other years.
     pub fn rfc3339(self, buf: &mut [u8; 25]) -> Option<&str> {

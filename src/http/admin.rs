@@ -127,7 +127,9 @@ fn job_for(core: &Core, name: &str, request: &JobRequest) -> Result<Job, ApiErro
     let mut job = Job::configured(name, core).ok_or_else(|| {
         ApiError::not_found(
             "unknown_job",
-            format!("no job `{name}`: one of init, ingest, gaps, backfill, rotate, process"),
+            format!(
+                "no job `{name}`: one of init, ingest, gaps, backfill, rotate, process, forecast"
+            ),
         )
     })?;
     let months_ok = |m: u32| (1..=1200).contains(&m);

@@ -4,12 +4,12 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
-use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::core::Core;
+use crate::domain::time::DateError;
 use crate::domain::{Coordinates, TimeRange, Timestamp};
 
 /// A request body (read whole by `body::whole`, which refuses one too large or too slow).
@@ -152,46 +152,22 @@ pub fn instant_in(name: &str, raw: &str, zone: &TimeZone) -> Result<Timestamp, A
 }
 
 /// The instant a date parameter names (without an offset, in `zone`); for an end date, the
-/// last second it covers.
+/// last second it covers (see [`Timestamp::parse_in`]).
 fn instant(name: &str, raw: &str, which: End, zone: &TimeZone) -> Result<Timestamp, ApiError> {
-    let text = raw.trim();
-    let invalid = || {
+    Timestamp::parse_in(raw, which == End::End, zone).map_err(|e| {
         ApiError::bad_request(
             "invalid_date",
-            format!(
-                "{name} `{raw}` is not an ISO 8601 date (2024-01-31) or date-time (2024-01-31T00:00:00, optionally with Z or ±HH:MM)"
-            ),
+            match e {
+                DateError::Invalid => format!(
+                    "{name} `{raw}` is not an ISO 8601 date (2024-01-31) or date-time (2024-01-31T00:00:00, optionally with Z or ±HH:MM)"
+                ),
+                // A well-formed date the calendar arithmetic cannot carry (the end of year 9999).
+                DateError::OutOfRange => format!(
+                    "{name} `{raw}` is outside the dates almanac handles (0001-01-01 to 9999-12-30)"
+                ),
+            },
         )
-    };
-    // A well-formed date the calendar arithmetic cannot carry (the end of year 9999).
-    let out_of_range = || {
-        ApiError::bad_request(
-            "invalid_date",
-            format!(
-                "{name} `{raw}` is outside the dates almanac handles (0001-01-01 to 9999-12-30)"
-            ),
-        )
-    };
-    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
-        return Ok(Timestamp::from_jiff(ts));
-    }
-    if let Ok(dt) = text.parse::<DateTime>()
-        && text.len() > 10
-    {
-        return dt
-            .to_zoned(zone.clone())
-            .map(|z| Timestamp::from_jiff(z.timestamp()))
-            .map_err(|_| out_of_range());
-    }
-    let date = text.parse::<Date>().map_err(|_| invalid())?;
-    let day = if which == End::End {
-        date.tomorrow().map_err(|_| out_of_range())?
-    } else {
-        date
-    };
-    let start = day.to_zoned(zone.clone()).map_err(|_| out_of_range())?;
-    let ts = Timestamp::from_jiff(start.timestamp());
-    Ok(if which == End::End { ts.plus(-1) } else { ts })
+    })
 }
 
 #[cfg(test)]
