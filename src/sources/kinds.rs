@@ -1,8 +1,9 @@
 //! Payload kinds: every upstream payload type almanac reads, by name, parsed offline exactly as
 //! the live path parses it and printed as JSON lines (`almanac sources parse KIND FILE`). One
 //! object per observation (`variable`, `time` in UTC RFC 3339, `value`, `unit`, `flag`, and the
-//! station, point, zone or node when the payload carries several), one per measurement point for
-//! location files, and one per rejected record (`reject`: the reason, `record`: the excerpt).
+//! station, point, zone or node when the payload carries several, and a forecast's `issued`), one
+//! per measurement point for location files, and one per rejected record (`reject`: the reason,
+//! `record`: the excerpt).
 
 use std::io::Write;
 
@@ -43,6 +44,11 @@ pub const KINDS: &[Kind] = &[
         name: "aemet_observations",
         describes: "AEMET hourly conventional observations (`datos` body)",
         origin: "station",
+    },
+    Kind {
+        name: "aemet_forecast_hourly",
+        describes: "AEMET municipal hourly forecast (`datos` body; hours read in Europe/Madrid)",
+        origin: "municipality",
     },
     Kind {
         name: "owm",
@@ -140,7 +146,8 @@ pub fn source_id(kind: &str) -> String {
 }
 
 /// A whole payload of `kind` in memory (every kind but the point and history files, which are
-/// not series of their own, and the AEMET envelope, which holds no values).
+/// not series of their own, the AEMET envelope, which holds no values, and the AEMET forecast,
+/// whose values are not observations).
 pub fn payload(kind: &str, bytes: &[u8], options: &Options) -> Result<Payload, ParseError> {
     Ok(match kind {
         "open_meteo" => {
@@ -200,6 +207,7 @@ pub fn parse(
     let mut writer = Lines {
         out,
         origin,
+        issued: None,
         tally: Tally::default(),
         failed: None,
     };
@@ -236,6 +244,14 @@ pub fn parse(
             let envelope = aemet::parse::envelope(200, None, &bytes)?;
             writer.line(&json!({"datos": envelope.datos, "metadatos": envelope.metadatos}));
         }
+        "aemet_forecast_hourly" => {
+            // The peninsula's zone: a Canary Islands forecast would need Atlantic/Canary.
+            let zone = jiff::tz::TimeZone::get("Europe/Madrid")
+                .map_err(|e| SourceError::Malformed(format!("time zone Europe/Madrid: {e}")))?;
+            let forecast = aemet::forecast::hourly(&bytes, &zone)?;
+            writer.issued = forecast.issued;
+            writer.payload(&forecast.payload);
+        }
         "madrid_points" => {
             let parsed = points::parse(&bytes)?;
             for p in &parsed.points {
@@ -257,6 +273,8 @@ pub fn parse(
 struct Lines<'a> {
     out: &'a mut dyn Write,
     origin: &'static str,
+    /// When the forecast being printed was issued.
+    issued: Option<Timestamp>,
     tally: Tally,
     failed: Option<std::io::Error>,
 }
@@ -282,6 +300,9 @@ impl Lines<'_> {
         });
         if let Some(origin) = &reading.origin {
             line[self.origin] = json!(origin);
+        }
+        if let Some(issued) = self.issued {
+            line["issued"] = json!(issued.to_string());
         }
         self.tally.observations += 1;
         self.line(&line);

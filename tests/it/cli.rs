@@ -286,6 +286,46 @@ fn sources_parse_prints_observations_and_rejects_as_json_lines() {
 }
 
 #[test]
+fn sources_parse_prints_an_aemet_forecast_with_its_issue_time() {
+    let forecast = crate::support::own_fixture("aemet_forecast_hourly_28079.json");
+    let (ok, lines, stderr) = parse(&["aemet_forecast_hourly", forecast.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("238 observations, 0 points, 0 rejected"),
+        "{stderr}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["issued"] == "2024-10-25T09:06:57+00:00" && l["municipality"] == "28079")
+    );
+    let at = |variable: &str, time: &str| {
+        lines
+            .iter()
+            .find(|l| l["variable"] == variable && l["time"] == time)
+            .map(|l| {
+                (
+                    l["value"].as_f64().unwrap(),
+                    l["unit"].as_str().unwrap(),
+                    l["flag"].as_str().unwrap(),
+                )
+            })
+    };
+    assert_eq!(
+        at("temperature", "2024-10-27T02:00:00+00:00"),
+        Some((8.0, "°C", "observed"))
+    );
+    assert_eq!(
+        at("precipitation", "2024-10-26T12:00:00+00:00"),
+        Some((0.0, "mm", "trace"))
+    );
+    assert_eq!(
+        at("wind_speed", "2024-10-26T13:00:00+00:00"),
+        Some((6.944, "m/s", "observed"))
+    );
+}
+
+#[test]
 fn sources_parse_reads_recorded_payloads_of_every_provider() {
     let cases = [
         (

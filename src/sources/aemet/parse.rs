@@ -92,7 +92,8 @@ fn decode(bytes: &[u8]) -> String {
     }
 }
 
-fn records(bytes: &[u8]) -> Result<Vec<Map<String, Value>>, SourceError> {
+/// A `datos` body as its list of JSON objects.
+pub(super) fn records(bytes: &[u8]) -> Result<Vec<Map<String, Value>>, SourceError> {
     let text = decode(bytes);
     serde_json::from_str(&text)
         .map_err(|e| SourceError::Malformed(format!("not a list of AEMET records: {e}")))
