@@ -4,7 +4,10 @@
 //! (as AEMET does), and serves the `datos` as ISO-8859-15 Jackson-style JSON: daily values as
 //! strings with decimal commas, `Ip` for a trace, precipitation over 07→07 UTC, `dir` in tens of
 //! degrees, published four days late; hourly observations as numbers stamped by `fint`, the end
-//! of the hour, for the last 24 hours. Values come from [`super::climate`] at the station.
+//! of the hour, for the last 24 hours; the municipal hourly forecast (`prediccion/especifica/
+//! municipio/horaria/{INE}`) of the seed cities, issued at the last full hour, from the next
+//! local hour for two days, every value a string, wind as compass point and km/h beside its
+//! gust. Values come from [`super::climate`] at the station (or the municipality).
 
 use axum::Router;
 use axum::extract::Path;
@@ -19,6 +22,15 @@ use crate::domain::{Step, Timestamp};
 
 /// The base URL the AEMET source is configured with, relative to the simulator.
 pub const BASE: &str = "/aemet/api";
+
+/// Municipalities whose forecast the simulator makes: INE code, name, latitude, longitude.
+const MUNICIPALITIES: &[(&str, &str, f64, f64)] = &[
+    ("28079", "Madrid", 40.4168, -3.7038),
+    ("46250", "Valencia", 39.4699, -0.3763),
+    ("08019", "Barcelona", 41.3851, 2.1734),
+    ("41091", "Sevilla", 37.3891, -5.9845),
+    ("48020", "Bilbao", 43.2630, -2.9350),
+];
 
 /// Days AEMET's climatological values lag behind.
 const DELAY_DAYS: i64 = 4;
@@ -49,6 +61,19 @@ pub fn router() -> Router {
             get(|Path((station, ini, fin)): Path<(String, String, String)>| async move {
                 daily(&station, &ini, &fin, Timestamp::now())
             }),
+        )
+        .route(
+            "/aemet/api/prediccion/especifica/municipio/horaria/{code}",
+            get(|Path(code): Path<String>, headers: HeaderMap| async move {
+                match MUNICIPALITIES.iter().any(|(c, ..)| *c == code) {
+                    true => envelope(&headers, STATIONS[0].0, &format!("forecast/{code}")),
+                    false => envelope(&headers, "", ""),
+                }
+            }),
+        )
+        .route(
+            "/aemet/sh/forecast/{code}",
+            get(|Path(code): Path<String>| async move { forecast(&code, Timestamp::now()) }),
         )
         .route(
             "/aemet/sh/obs/{station}",
@@ -228,4 +253,84 @@ fn observations(station_id: &str, now: Timestamp) -> Response {
         })
         .collect();
     latin9(jackson(&records))
+}
+
+/// The municipal hourly forecast: today's and tomorrow's local hours from the next one, as
+/// AEMET lays them out (a `dia` per local date, arrays of `{value, periodo}` strings).
+fn forecast(code: &str, now: Timestamp) -> Response {
+    let Some(&(id, name, lat, lon)) = MUNICIPALITIES.iter().find(|(c, ..)| *c == code) else {
+        return (StatusCode::NOT_FOUND, "").into_response();
+    };
+    let Ok(zone) = jiff::tz::TimeZone::get("Europe/Madrid") else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "").into_response();
+    };
+    let issued = now.floor(Step::HOUR);
+    let local = |ts: Timestamp| ts.to_jiff().to_zoned(zone.clone());
+    let mut days: Vec<(Date, Vec<Timestamp>)> = Vec::new();
+    for h in 1..=48 {
+        let ts = issued.plus(h * 3_600);
+        let date = local(ts).date();
+        match days.last_mut() {
+            Some((d, hours)) if *d == date => hours.push(ts),
+            _ => days.push((date, vec![ts])),
+        }
+    }
+    let string = |v: f64| Value::String(format!("{}", round(v, 0)));
+    let dia: Vec<Value> = days
+        .iter()
+        .map(|(date, hours)| {
+            let periodo = |ts: &Timestamp| format!("{:02}", local(*ts).hour());
+            let series = |pick: &dyn Fn(&climate::Hour, Timestamp) -> Value| -> Value {
+                hours
+                    .iter()
+                    .map(|ts| json!({"value": pick(&climate::hour(lat, lon, *ts), *ts), "periodo": periodo(ts)}))
+                    .collect()
+            };
+            let wind: Vec<Value> = hours
+                .iter()
+                .flat_map(|ts| {
+                    let h = climate::hour(lat, lon, *ts);
+                    let kmh = round(h.wind_speed * 3.6, 0);
+                    let point = ["N", "NE", "E", "SE", "S", "SO", "O", "NO"]
+                        [((h.wind_direction + 22.5) / 45.0).floor() as usize % 8];
+                    let point = if kmh < 1.0 { "C" } else { point };
+                    [
+                        json!({"direccion": [point], "velocidad": [format!("{kmh}")], "periodo": periodo(ts)}),
+                        json!({"value": format!("{}", round(kmh * 1.6, 0)), "periodo": periodo(ts)}),
+                    ]
+                })
+                .collect();
+            json!({
+                "estadoCielo": series(&|_, _| Value::String("12".into())),
+                "precipitacion": series(&|h, _| match h.precipitation {
+                    p if p > 0.0 && p < 0.1 => Value::String("Ip".into()),
+                    p => Value::String(format!("{}", round(p, 1))),
+                }),
+                "temperatura": series(&|h, ts| {
+                    let lead_days = (ts.epoch() - now.epoch()) as f64 / 86_400.0;
+                    string(h.temperature + 0.8 * lead_days)
+                }),
+                "humedadRelativa": series(&|h, _| string(h.humidity)),
+                "vientoAndRachaMax": wind,
+                "fecha": format!("{date}T00:00:00"),
+                "orto": "08:05",
+                "ocaso": "18:00",
+            })
+        })
+        .collect();
+    let body = json!([{
+        "origen": {"productor": "Agencia Estatal de Meteorología - AEMET. Gobierno de España"},
+        "elaborado": local(issued).strftime("%Y-%m-%dT%H:%M:%S").to_string(),
+        "nombre": name,
+        "provincia": name,
+        "prediccion": {"dia": dia},
+        "id": id,
+        "version": "1.0",
+    }]);
+    let text = serde_json::to_string_pretty(&body).unwrap_or_default();
+    latin9(
+        text.chars()
+            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+            .collect(),
+    )
 }

@@ -323,7 +323,11 @@ pub fn build(config: &SourcesConfig, upstream: &Upstream) -> Sources {
     );
     by_id.insert(
         aemet::source::HOURLY_ID,
-        Arc::new(aemet::source::AemetHourly(aemet)),
+        Arc::new(aemet::source::AemetHourly(aemet.clone())),
+    );
+    forecasts.insert(
+        aemet::source::FORECAST_ID,
+        Arc::new(aemet::source::AemetForecast(aemet)),
     );
     let ree = ree::Ree::new(config.ree.clone(), upstream);
     by_id.insert(ree::ID, Arc::new(ree));

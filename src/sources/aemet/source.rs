@@ -4,6 +4,10 @@
 //! code, the `aemet_estado` header and the body's `estado` (a refusal found in any is retried or
 //! reported like an HTTP one), and log the `Remaining-request-count` AEMET returns.
 //!
+//! `aemet_forecast` is AEMET's municipal hourly forecast (`prediccion/especifica/municipio/
+//! horaria/{INE}`, two days ahead) of the location's `aemet_municipality`, issued at its
+//! `elaborado`.
+//!
 //! A location names its stations nearest first (`aemet_stations`). Each value comes from the
 //! first station that has it; a value from a later station is flagged `filled_from_secondary`.
 
@@ -302,5 +306,67 @@ impl Source for AemetHourly {
             Step::HOUR,
             &self.variables(),
         ))
+    }
+}
+
+/// AEMET's municipal hourly forecast for the location's `aemet_municipality`.
+pub struct AemetForecast(pub Arc<Client>);
+
+#[async_trait]
+impl crate::sources::forecast::ForecastSource for AemetForecast {
+    fn id(&self) -> &'static str {
+        FORECAST_ID
+    }
+
+    fn step(&self) -> Step {
+        Step::HOUR
+    }
+
+    fn variables(&self) -> Vec<&'static Variable> {
+        pick(
+            Dataset::Weather,
+            &[
+                "temperature",
+                "precipitation",
+                "humidity",
+                "wind_speed",
+                "wind_direction",
+            ],
+        )
+    }
+
+    fn horizon_hours(&self) -> u32 {
+        72
+    }
+
+    fn circuit_open(&self) -> bool {
+        self.0.endpoint.circuit_open()
+    }
+
+    async fn forecast(
+        &self,
+        location: &Location,
+        now: Timestamp,
+    ) -> Result<crate::sources::forecast::Issue, SourceError> {
+        let code = location.aemet_municipality.as_deref().ok_or_else(|| {
+            SourceError::Refused(format!(
+                "{} names no aemet_municipality (its INE code) for AEMET's forecast",
+                location.id
+            ))
+        })?;
+        let path = format!("/prediccion/especifica/municipio/horaria/{code}");
+        let body = self.0.datos(&path).await?;
+        let issued = super::forecast::hourly(&body, &location.timezone)?;
+        Ok(crate::sources::forecast::Issue {
+            issued: issued.issued,
+            values: issued
+                .payload
+                .readings
+                .into_iter()
+                .map(|r| r.observation)
+                .filter(|o| o.ts >= now)
+                .collect(),
+            rejects: issued.payload.rejects,
+        })
     }
 }
