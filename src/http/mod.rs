@@ -12,6 +12,7 @@ mod json;
 mod locations;
 mod native;
 mod params;
+mod parquet;
 mod processing;
 mod range;
 mod seed;
