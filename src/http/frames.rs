@@ -1,5 +1,5 @@
 //! `GET /api/v1/locations/{id}/frame`: a training frame (see [`crate::query::training`]) as
-//! columnar JSON or CSV.
+//! columnar JSON, CSV, an Arrow IPC stream or a Parquet file.
 
 use axum::Json;
 use axum::extract::State;
@@ -27,7 +27,7 @@ pub struct FrameQuery {
     as_of: Option<String>,
     /// Forecast columns use forecasts issued at least this many hours before each hour (0..=384).
     lead_hours: Option<u32>,
-    /// `json` (default; columnar), `csv` or `arrow` (an Arrow IPC stream).
+    /// `json` (default; columnar), `csv`, `arrow` (an Arrow IPC stream) or `parquet`.
     format: Option<String>,
 }
 
@@ -59,10 +59,11 @@ pub async fn frame(
         "json" | "columnar" => Format::Json,
         "csv" => Format::Csv,
         "arrow" => Format::Arrow,
+        "parquet" => Format::Parquet,
         other => {
             return Err(ApiError::bad_request(
                 "invalid_parameter",
-                format!("format is json, csv or arrow, got `{other}`"),
+                format!("format is json, csv, arrow or parquet, got `{other}`"),
             ));
         }
     };
@@ -104,6 +105,11 @@ pub async fn frame(
             super::arrow::stream(&frame),
         )
             .into_response(),
+        Format::Parquet => (
+            [(content_type, "application/vnd.apache.parquet")],
+            super::parquet::file(&frame),
+        )
+            .into_response(),
     })
 }
 
@@ -111,6 +117,7 @@ enum Format {
     Json,
     Csv,
     Arrow,
+    Parquet,
 }
 
 /// `weather.temperature,calendar` → the columns, each once, in the order given.

@@ -13,6 +13,7 @@ mod json;
 mod locations;
 mod native;
 mod params;
+mod parquet;
 mod processing;
 mod range;
 mod seed;

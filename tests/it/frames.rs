@@ -1,6 +1,6 @@
 //! Training frames over HTTP: a month of Madrid's weather, traffic and prices loaded from the
-//! simulated upstream, then one local day as a frame (hourly and daily, JSON and CSV), checked
-//! against the native series answers, the calendar's columns, and `as_of`.
+//! simulated upstream, then one local day as a frame (hourly and daily; JSON, CSV, Arrow and
+//! Parquet), checked against the native series answers, the calendar's columns, and `as_of`.
 
 use almanac::domain::Timestamp;
 use serde_json::Value;
@@ -181,6 +181,49 @@ async fn a_day_of_madrid_on_one_grid_with_its_calendar() {
         "end of stream"
     );
     assert!(bytes.windows(19).any(|w| w == b"weather.temperature"));
+
+    // Parquet: a file (polars, pandas and pyarrow read it in CI, `.ci/readers.sh`). polars
+    // reads a URL's tail first: the footer's length and the magic, as a 206.
+    let url = format!("{base}/api/v1/locations/madrid/frame?start={day}&end={day}&format=parquet");
+    let parquet = client().get(&url).send().await.unwrap();
+    assert_eq!(
+        parquet.headers()["content-type"],
+        "application/vnd.apache.parquet"
+    );
+    let bytes = parquet.bytes().await.unwrap();
+    assert_eq!(bytes[..4], *b"PAR1");
+    assert_eq!(bytes[bytes.len() - 4..], *b"PAR1");
+    let footer = u32::from_le_bytes(bytes[bytes.len() - 8..bytes.len() - 4].try_into().unwrap());
+    assert!((footer as usize) < bytes.len() - 12, "{footer}");
+    assert!(bytes.windows(19).any(|w| w == b"weather.temperature"));
+    let tail = client()
+        .get(&url)
+        .header("range", "bytes=-8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tail.status(), 206);
+    assert_eq!(
+        tail.headers()["content-range"],
+        format!(
+            "bytes {}-{}/{}",
+            bytes.len() - 8,
+            bytes.len() - 1,
+            bytes.len()
+        )
+        .as_str()
+    );
+    assert_eq!(tail.bytes().await.unwrap(), bytes.slice(bytes.len() - 8..));
+    let (status, body) = get(
+        &base,
+        &format!("/api/v1/locations/madrid/frame?start={day}&end={day}&format=xlsx"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["detail"].as_str().unwrap().contains("parquet"),
+        "{body}"
+    );
 
     // A year the holiday calendar does not hold: said, not guessed; the weekday needs none.
     let (status, body) = get(
