@@ -276,12 +276,35 @@ pub struct LocationConfig {
     /// `owm_forecast`).
     #[serde(default)]
     pub forecasts: Vec<String>,
-    /// The municipality's INE code (`28079`), for AEMET's municipal forecast.
-    #[serde(default)]
+    /// The municipality's INE code (`28079`), for AEMET's municipal forecast: five digits, a
+    /// number from the environment read as one (`8019` is `08019`).
+    #[serde(default, deserialize_with = "ine_code")]
     pub aemet_municipality: Option<String>,
     /// Local hours each named source is used in, e.g. `{ aemet_obs = "8-20" }`.
     #[serde(default)]
     pub source_hours: BTreeMap<String, String>,
+}
+
+/// An INE municipality code given as text or as a number (the environment's `28079` reads as
+/// one), as five digits; anything else is refused at load.
+fn ine_code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Code {
+        Text(String),
+        Number(u32),
+    }
+    let code = match Option::<Code>::deserialize(d)? {
+        None => return Ok(None),
+        Some(Code::Text(text)) => text.trim().to_owned(),
+        Some(Code::Number(n)) => format!("{n:05}"),
+    };
+    if code.len() != 5 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(serde::de::Error::custom(format!(
+            "`{code}` is not an INE municipality code (five digits, e.g. 28079)"
+        )));
+    }
+    Ok(Some(code))
 }
 
 fn default_kind() -> LocationKind {

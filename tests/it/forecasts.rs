@@ -158,3 +158,86 @@ async fn forecasts_are_kept_as_issued_and_read_as_known() {
         .unwrap();
     assert!(values.iter().all(Value::is_null), "{after}");
 }
+
+/// AEMET's municipal forecast through both steps of the simulated AEMET: issued at its
+/// `elaborado` (the last full hour), stored from the next hour on, its issue time served apart
+/// from when almanac knew it; a location without its INE code fails with the reason.
+#[tokio::test]
+async fn aemet_forecasts_keep_their_issue_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = serve(almanac::demo::router()).await;
+    let core = almanac::core::Core::open(config(
+        &dir,
+        upstream,
+        &[
+            (
+                "ALMANAC__LOCATIONS__MADRID__FORECASTS",
+                "[\"aemet_forecast\"]",
+            ),
+            ("ALMANAC__SOURCES__AEMET__API_KEY", "demo"),
+        ],
+    ))
+    .await
+    .unwrap();
+    let now = Timestamp::now();
+    let summary = almanac::ops::forecast::run(&core, now).await.unwrap();
+    assert!(!summary.failed(), "{summary}");
+    let outcome = &summary.outcomes[0];
+    assert_eq!(outcome.source, "aemet_forecast");
+    // 48 hours of temperature, humidity, precipitation, wind speed (and most directions).
+    assert!(outcome.counts.inserted >= 4 * 48, "{summary}");
+    let base = format!(
+        "http://{}",
+        serve(almanac::http::router(core.clone())).await
+    );
+    let (status, answer) = get(
+        &base,
+        "/api/v1/locations/madrid/weather/forecast?variables=temperature,wind_speed",
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let temperature = &answer["variables"]["temperature"];
+    let issued = temperature["issued_at"].as_array().unwrap();
+    let known = temperature["known_at"].as_array().unwrap();
+    let first = issued.iter().position(Value::is_string).expect("a value");
+    assert_eq!(
+        issued[first],
+        Value::String(now.floor(Step::HOUR).to_string()),
+        "{answer}"
+    );
+    assert_eq!(known[first], Value::String(now.to_string()));
+    assert_eq!(temperature["sources"][0], "aemet_forecast");
+    let speeds = answer["variables"]["wind_speed"]["values"]
+        .as_array()
+        .unwrap();
+    assert!(
+        speeds
+            .iter()
+            .filter_map(Value::as_f64)
+            .all(|v| (0.0..60.0).contains(&v))
+    );
+
+    // Without the municipality's code: a failed run naming what is missing, nothing stored.
+    let dir = tempfile::tempdir().unwrap();
+    let core = almanac::core::Core::open(config(
+        &dir,
+        upstream,
+        &[
+            (
+                "ALMANAC__LOCATIONS__MADRID__FORECASTS",
+                "[\"aemet_forecast\"]",
+            ),
+            ("ALMANAC__LOCATIONS__MADRID__AEMET_MUNICIPALITY", "99999"),
+            ("ALMANAC__SOURCES__AEMET__API_KEY", "demo"),
+        ],
+    ))
+    .await
+    .unwrap();
+    let summary = almanac::ops::forecast::run(&core, now).await.unwrap();
+    assert!(summary.failed());
+    let error = summary.outcomes[0].error.as_deref().unwrap();
+    assert!(
+        error.contains("No hay datos") || error.contains("no data"),
+        "{error}"
+    );
+}
