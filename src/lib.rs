@@ -14,6 +14,7 @@
 //! - [`store`]: the [`store::Store`] trait and its SQLite implementation.
 //! - [`ops`]: the operations (`init`, `ingest`) that decide what to fetch and write it.
 //! - [`http`]: the axum API (the seed's endpoints, health).
+//! - [`encode`]: frames as CSV, Arrow IPC and Parquet (the API's and the CLI's).
 //! - [`demo`]: a simulated Open-Meteo upstream, so the whole path runs offline.
 //! - [`scheduler`]: the jobs `serve` runs on cron expressions, once per tick across replicas.
 //! - [`cache`]: encoded responses with their data version, ETag and gzip variant.
@@ -25,6 +26,7 @@ pub mod config;
 pub mod core;
 pub mod demo;
 pub mod domain;
+pub mod encode;
 pub mod http;
 pub mod memo;
 pub mod metrics;

@@ -8,6 +8,7 @@
 //! (what is stored and configured: `runs`, `rejects`, `gaps`, `locations`, `config`),
 //! `sources.rs` (`sources list`, `kinds`, `parse`), `schedule.rs` (`schedule`).
 
+mod frame;
 mod inspect;
 mod load;
 mod schedule;
@@ -161,6 +162,37 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A training frame of one location: weather, traffic, prices, sensors, forecasts and the
+    /// calendar on one hourly or daily grid (as the API's /frame).
+    Frame {
+        /// The location (id or alias).
+        location: String,
+        /// First local day (2025-05-01) or instant.
+        #[arg(long)]
+        start: String,
+        /// Last local day, included, or instant.
+        #[arg(long)]
+        end: String,
+        /// hour or day (the location's local days).
+        #[arg(long, default_value = "hour")]
+        resolution: String,
+        /// dataset.variable, forecast.<variable>, calendar or calendar.<column>, comma-separated;
+        /// default: everything stored and the calendar.
+        #[arg(long)]
+        columns: Option<String>,
+        /// The frame as it could have been built at this instant.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Forecast columns use forecasts made at least this many hours before each hour.
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=384))]
+        lead_hours: u32,
+        /// csv, json, arrow or parquet.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Write here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// The scheduled jobs: their cron, next run (local and UTC) and last result.
     Schedule,
     /// Recent runs, newest first, with their counts, status and error.
@@ -286,6 +318,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             to,
             json,
         } => inspect::gaps(config, location, dataset, source, (from, to), json).await,
+        Command::Frame {
+            location,
+            start,
+            end,
+            resolution,
+            columns,
+            as_of,
+            lead_hours,
+            format,
+            output,
+        } => {
+            let args = frame::FrameArgs {
+                location,
+                start,
+                end,
+                resolution,
+                columns,
+                as_of,
+                lead_hours,
+                format,
+                output,
+            };
+            frame::frame(config, args).await
+        }
         Command::Rejects { run, json } => inspect::list_rejects(config, run, json).await,
         Command::Sources {
             command: SourcesCommand::Kinds,

@@ -9,10 +9,7 @@ use serde::Deserialize;
 use super::error::ApiError;
 use super::params::{ApiPath, ApiQuery, date_range, instant_in};
 use crate::core::Core;
-use crate::domain::Dataset;
-use crate::query::training::{
-    self, CalendarColumn, ColumnSpec, FrameRequest, Resolution, TrainingFrame, Values,
-};
+use crate::query::training::{self, ColumnSpec, FrameRequest, Resolution};
 
 #[derive(Deserialize)]
 pub struct FrameQuery {
@@ -73,7 +70,7 @@ pub async fn frame(
     };
     let columns = match query.columns.as_deref() {
         None => FrameRequest::default_columns(&core, location, resolution).await?,
-        Some(list) => parse_columns(list)?,
+        Some(list) => ColumnSpec::parse_list(list)?,
     };
     let lead_hours = query.lead_hours.unwrap_or(0);
     if lead_hours > 384 {
@@ -97,17 +94,19 @@ pub async fn frame(
     let content_type = axum::http::header::CONTENT_TYPE;
     Ok(match format {
         Format::Json => Json(frame).into_response(),
-        Format::Csv => {
-            ([(content_type, "text/csv; charset=utf-8")], to_csv(&frame)).into_response()
-        }
+        Format::Csv => (
+            [(content_type, "text/csv; charset=utf-8")],
+            crate::encode::csv(&frame),
+        )
+            .into_response(),
         Format::Arrow => (
             [(content_type, "application/vnd.apache.arrow.stream")],
-            super::arrow::stream(&frame),
+            crate::encode::arrow::stream(&frame),
         )
             .into_response(),
         Format::Parquet => (
             [(content_type, "application/vnd.apache.parquet")],
-            super::parquet::file(&frame),
+            crate::encode::parquet::file(&frame),
         )
             .into_response(),
     })
@@ -118,69 +117,4 @@ enum Format {
     Csv,
     Arrow,
     Parquet,
-}
-
-/// `weather.temperature,calendar` → the columns, each once, in the order given.
-fn parse_columns(list: &str) -> Result<Vec<ColumnSpec>, ApiError> {
-    let mut out: Vec<ColumnSpec> = Vec::new();
-    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let specs: Vec<ColumnSpec> = if name == "calendar" {
-            CalendarColumn::ALL.map(ColumnSpec::Calendar).to_vec()
-        } else if let Some(c) = CalendarColumn::ALL.iter().find(|c| c.name() == name) {
-            vec![ColumnSpec::Calendar(*c)]
-        } else {
-            let unknown = || {
-                ApiError::bad_request(
-                    "unknown_variable",
-                    format!(
-                        "`{name}` is not a column: give dataset.variable (weather.temperature, traffic.intensity, energy_price.pvpc, sensor.flow_rate), forecast.<weather variable> (forecast.temperature), calendar or calendar.<weekday|weekend|holiday|holiday_scope|school_holiday|tariff_period>"
-                    ),
-                )
-            };
-            let (dataset, variable) = name.split_once('.').ok_or_else(unknown)?;
-            if dataset == "forecast" {
-                let variable = Dataset::Weather
-                    .variable(variable)
-                    .ok_or_else(unknown)?
-                    .name;
-                vec![ColumnSpec::Forecast { variable }]
-            } else {
-                let dataset = Dataset::parse(dataset).ok_or_else(unknown)?;
-                let variable = dataset.variable(variable).ok_or_else(unknown)?.name;
-                vec![ColumnSpec::Series { dataset, variable }]
-            }
-        };
-        for spec in specs {
-            if !out.contains(&spec) {
-                out.push(spec);
-            }
-        }
-    }
-    if out.is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_parameter",
-            "columns names no column",
-        ));
-    }
-    Ok(out)
-}
-
-fn to_csv(frame: &TrainingFrame) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let mut header = vec!["time".to_owned(), "local_time".to_owned()];
-    header.extend(frame.columns.iter().map(|c| c.name.clone()));
-    let _ = writer.write_record(&header);
-    for (i, t) in frame.time.iter().enumerate() {
-        let mut record = vec![t.to_string(), frame.local_time[i].clone()];
-        for column in &frame.columns {
-            record.push(match &column.values {
-                Values::Numbers(v) => v[i].map(|x| x.to_string()).unwrap_or_default(),
-                Values::Text(v) => v[i].unwrap_or_default().to_owned(),
-                Values::Owned(v) => v[i].clone().unwrap_or_default(),
-                Values::Flags(v) => v[i].to_string(),
-            });
-        }
-        let _ = writer.write_record(&record);
-    }
-    String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
 }

@@ -2,7 +2,6 @@
 //! unknown routes and methods included. Handlers only read: they never fetch upstream.
 
 mod admin;
-mod arrow;
 mod body;
 mod cached;
 mod error;
@@ -13,7 +12,6 @@ mod json;
 mod locations;
 mod native;
 mod params;
-mod parquet;
 mod processing;
 mod range;
 mod seed;

@@ -79,6 +79,53 @@ pub enum ColumnSpec {
     },
 }
 
+impl ColumnSpec {
+    /// `weather.temperature,calendar` → the columns, each once, in the order given.
+    pub fn parse_list(list: &str) -> Result<Vec<ColumnSpec>, QueryError> {
+        let mut out: Vec<ColumnSpec> = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let specs: Vec<ColumnSpec> = if name == "calendar" {
+                CalendarColumn::ALL.map(ColumnSpec::Calendar).to_vec()
+            } else if let Some(c) = CalendarColumn::ALL.iter().find(|c| c.name() == name) {
+                vec![ColumnSpec::Calendar(*c)]
+            } else {
+                let unknown = || {
+                    QueryError::invalid(
+                        "unknown_variable",
+                        format!(
+                            "`{name}` is not a column: give dataset.variable (weather.temperature, traffic.intensity, energy_price.pvpc, sensor.flow_rate), forecast.<weather variable> (forecast.temperature), calendar or calendar.<weekday|weekend|holiday|holiday_scope|school_holiday|tariff_period>"
+                        ),
+                    )
+                };
+                let (dataset, variable) = name.split_once('.').ok_or_else(unknown)?;
+                if dataset == "forecast" {
+                    let variable = Dataset::Weather
+                        .variable(variable)
+                        .ok_or_else(unknown)?
+                        .name;
+                    vec![ColumnSpec::Forecast { variable }]
+                } else {
+                    let dataset = Dataset::parse(dataset).ok_or_else(unknown)?;
+                    let variable = dataset.variable(variable).ok_or_else(unknown)?.name;
+                    vec![ColumnSpec::Series { dataset, variable }]
+                }
+            };
+            for spec in specs {
+                if !out.contains(&spec) {
+                    out.push(spec);
+                }
+            }
+        }
+        if out.is_empty() {
+            return Err(QueryError::invalid(
+                "invalid_parameter",
+                "columns names no column",
+            ));
+        }
+        Ok(out)
+    }
+}
+
 /// A frame request, parsed and checked.
 pub struct FrameRequest<'a> {
     pub location: &'a Location,

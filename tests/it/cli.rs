@@ -627,3 +627,101 @@ fn schedule_lists_the_jobs_and_refuses_a_bad_cron() {
         "an off job has no next run: {rotate}"
     );
 }
+
+/// `almanac forecast` stores the forecasts as issued now; `almanac frame` writes a frame with
+/// them, as CSV to stdout and as Parquet to a file, and refuses bad input with a reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forecast_then_frame_writes_csv_and_parquet() {
+    let upstream = serve(almanac::demo::upstream::router()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let output = almanac(&dir, upstream).args(args).output().unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = run(&["forecast"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("madrid/open_meteo_forecast"), "{out}");
+    let tomorrow = almanac::domain::Timestamp::now()
+        .plus(86_400)
+        .utc_date()
+        .to_string();
+    let (ok, csv, err) = run(&[
+        "frame",
+        "madrid",
+        "--start",
+        &tomorrow,
+        "--end",
+        &tomorrow,
+        "--columns",
+        "forecast.temperature,calendar.weekday",
+    ]);
+    assert!(ok, "{err}");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("time,local_time,forecast.temperature,calendar.weekday")
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert!((23..=25).contains(&rows.len()), "{csv}");
+    assert!(
+        rows.iter().all(|r| r
+            .split(',')
+            .nth(2)
+            .is_some_and(|t| t.parse::<f64>().is_ok())),
+        "{csv}"
+    );
+    let file = dir.path().join("frame.parquet");
+    let (ok, _, err) = run(&[
+        "frame",
+        "madrid",
+        "--start",
+        &tomorrow,
+        "--end",
+        &tomorrow,
+        "--format",
+        "parquet",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
+    for (args, reason) in [
+        (
+            &["frame", "madrid", "--start", "soon", "--end", &tomorrow][..],
+            "not a date",
+        ),
+        (
+            &[
+                "frame", "atlantis", "--start", &tomorrow, "--end", &tomorrow,
+            ][..],
+            "no enabled location",
+        ),
+        (
+            &[
+                "frame",
+                "madrid",
+                "--start",
+                &tomorrow,
+                "--end",
+                &tomorrow,
+                "--columns",
+                "weather.nope",
+            ][..],
+            "not a column",
+        ),
+        (
+            &[
+                "frame", "madrid", "--start", &tomorrow, "--end", &tomorrow, "--format", "xlsx",
+            ][..],
+            "--format is",
+        ),
+    ] {
+        let (ok, _, err) = run(args);
+        assert!(!ok && err.contains(reason), "{args:?}: {err}");
+    }
+}
