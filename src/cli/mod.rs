@@ -176,7 +176,7 @@ pub enum Command {
         /// hour or day (the location's local days).
         #[arg(long, default_value = "hour")]
         resolution: String,
-        /// dataset.variable, forecast.<variable>, calendar or calendar.<column>, comma-separated;
+        /// `dataset.variable`, `forecast.<variable>`, `calendar` or `calendar.<column>`, comma-separated;
         /// default: everything stored and the calendar.
         #[arg(long)]
         columns: Option<String>,

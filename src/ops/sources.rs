@@ -1,6 +1,8 @@
 //! What every configured source is doing: its dataset and step, its budgets, whether its circuit
 //! breaker is open in this process, the locations it feeds, and its last success and failure as
-//! the runs recorded them. `almanac sources list` and `GET /api/v1/sources` show it.
+//! the runs recorded them. `almanac sources list` and `GET /api/v1/sources` show it. Forecast
+//! sources are listed too, with the dataset `weather_forecast` and the locations whose
+//! `forecasts` name them.
 
 use serde::Serialize;
 
@@ -26,11 +28,35 @@ pub struct SourceStatus {
     pub last_error: Option<String>,
 }
 
+/// What [`status`] needs of a source or forecast source.
+struct Described {
+    id: &'static str,
+    dataset: String,
+    step_seconds: i64,
+    circuit_open: bool,
+    /// Whether an enabled location names it.
+    named_by: fn(&crate::domain::Location, &str) -> bool,
+}
+
 pub async fn status(core: &Core) -> Result<Vec<SourceStatus>, StoreError> {
     let runs = core.store.runs(RECENT_RUNS).await?;
     let mut statuses = Vec::new();
-    for source in core.sources.all() {
-        let id = source.id();
+    let observations = core.sources.all().map(|s| Described {
+        id: s.id(),
+        dataset: s.dataset().to_string(),
+        step_seconds: s.step().seconds(),
+        circuit_open: s.circuit_open(),
+        named_by: |l, id| l.sources.values().flatten().any(|s| s == id),
+    });
+    let forecasts = core.sources.forecasts().map(|s| Described {
+        id: s.id(),
+        dataset: "weather_forecast".into(),
+        step_seconds: s.step().seconds(),
+        circuit_open: s.circuit_open(),
+        named_by: |l, id| l.forecasts.iter().any(|s| s == id),
+    });
+    for source in observations.chain(forecasts) {
+        let id = source.id;
         let mine = || runs.iter().filter(|r| r.source.as_deref() == Some(id));
         let newest = |status: RunStatus| {
             mine()
@@ -43,8 +69,8 @@ pub async fn status(core: &Core) -> Result<Vec<SourceStatus>, StoreError> {
         let failure = newest(RunStatus::Failed);
         statuses.push(SourceStatus {
             id,
-            dataset: source.dataset().to_string(),
-            step_seconds: source.step().seconds(),
+            dataset: source.dataset,
+            step_seconds: source.step_seconds,
             budgets: core
                 .config
                 .sources
@@ -56,7 +82,7 @@ pub async fn status(core: &Core) -> Result<Vec<SourceStatus>, StoreError> {
                         .collect()
                 })
                 .unwrap_or_default(),
-            circuit: if source.circuit_open() {
+            circuit: if source.circuit_open {
                 "open"
             } else {
                 "closed"
@@ -64,7 +90,7 @@ pub async fn status(core: &Core) -> Result<Vec<SourceStatus>, StoreError> {
             locations: core
                 .registry
                 .enabled()
-                .filter(|l| l.sources.values().flatten().any(|s| s == id))
+                .filter(|l| (source.named_by)(l, id))
                 .map(|l| l.id.clone())
                 .collect(),
             last_success: newest(RunStatus::Succeeded).map(at),
