@@ -6,23 +6,41 @@ pub mod parquet;
 
 use crate::query::training::{TrainingFrame, Values};
 
-/// The frame as CSV: `time,local_time,<columns>`, nulls as empty fields.
+/// The frame as CSV: `time,local_time,<columns>`, nulls as empty fields. Fields go straight
+/// into the writer from one reused buffer (a record of owned strings per row cost most of the
+/// time).
 pub fn csv(frame: &TrainingFrame) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let mut header = vec!["time".to_owned(), "local_time".to_owned()];
-    header.extend(frame.columns.iter().map(|c| c.name.clone()));
-    let _ = writer.write_record(&header);
+    use std::fmt::Write as _;
+    let mut writer = csv::Writer::from_writer(Vec::with_capacity(frame.time.len() * 128));
+    let _ = writer.write_field("time");
+    let _ = writer.write_field("local_time");
+    for column in &frame.columns {
+        let _ = writer.write_field(&column.name);
+    }
+    let _ = writer.write_record(None::<&[u8]>);
+    let mut field = String::new();
+    let mut instants = crate::domain::Rfc3339Days::default();
     for (i, t) in frame.time.iter().enumerate() {
-        let mut record = vec![t.to_string(), frame.local_time[i].clone()];
+        let _ = match instants.format(*t) {
+            Some(text) => writer.write_field(text),
+            None => writer.write_field(t.to_string()),
+        };
+        let _ = writer.write_field(&frame.local_time[i]);
         for column in &frame.columns {
-            record.push(match &column.values {
-                Values::Numbers(v) => v[i].map(|x| x.to_string()).unwrap_or_default(),
-                Values::Text(v) => v[i].unwrap_or_default().to_owned(),
-                Values::Owned(v) => v[i].clone().unwrap_or_default(),
-                Values::Flags(v) => v[i].to_string(),
-            });
+            field.clear();
+            match &column.values {
+                Values::Numbers(v) => {
+                    if let Some(x) = v[i] {
+                        let _ = write!(field, "{x}");
+                    }
+                }
+                Values::Text(v) => field.push_str(v[i].unwrap_or_default()),
+                Values::Owned(v) => field.push_str(v[i].as_deref().unwrap_or_default()),
+                Values::Flags(v) => field.push_str(if v[i] { "true" } else { "false" }),
+            }
+            let _ = writer.write_field(&field);
         }
-        let _ = writer.write_record(&record);
+        let _ = writer.write_record(None::<&[u8]>);
     }
     String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
 }

@@ -342,10 +342,15 @@ fn grid(
 
 /// When the runs that wrote or last changed `points` finished (those still running: absent).
 async fn run_finishes(core: &Core, points: &[Point]) -> Result<HashMap<RunId, i64>, QueryError> {
-    let mut ids: Vec<RunId> = points
-        .iter()
-        .flat_map(|p| [p.created_run, p.updated_run])
-        .collect();
+    // Neighbouring values mostly share their runs: only changes are collected.
+    let mut ids: Vec<RunId> = Vec::new();
+    for p in points {
+        for run in [p.created_run, p.updated_run] {
+            if ids.last() != Some(&run) {
+                ids.push(run);
+            }
+        }
+    }
     ids.sort_unstable();
     ids.dedup();
     Ok(core
@@ -369,7 +374,9 @@ async fn series_column(
     let at = super::stored_at(core, request.location, dataset);
     let meta = dataset.variable(variable);
     let aggregation = meta.map_or(Aggregation::Mean, |v| v.aggregation);
-    let mut taken: HashMap<i64, f64> = HashMap::new();
+    // Each source's values in instant order; the first source in priority order that has an
+    // instant gives it.
+    let mut kept: Vec<Vec<(i64, f64)>> = Vec::new();
     let mut sources = Vec::new();
     let mut revised = 0;
     for series in super::extent::prioritized(core, at, dataset).await? {
@@ -382,33 +389,39 @@ async fn series_column(
             Some(_) => run_finishes(core, &points).await?,
             None => HashMap::new(),
         };
-        let mut used = false;
+        let mut values = Vec::with_capacity(points.len());
+        // The last run looked up and whether it had finished by `as_of`.
+        let mut last: Option<(RunId, bool)> = None;
+        let mut by = |run: RunId, as_of: Timestamp| match last {
+            Some((id, done)) if id == run => done,
+            _ => {
+                let done = finished.get(&run).is_some_and(|&f| f <= as_of.epoch());
+                last = Some((run, done));
+                done
+            }
+        };
         for p in points {
             if let Some(as_of) = request.as_of {
-                let by = |run: RunId| finished.get(&run).is_some_and(|&f| f <= as_of.epoch());
-                if !by(p.created_run) {
+                if !by(p.created_run, as_of) {
                     continue;
                 }
-                if !by(p.updated_run) {
+                if !by(p.updated_run, as_of) {
                     revised += 1;
                     continue;
                 }
             }
-            if let std::collections::hash_map::Entry::Vacant(e) = taken.entry(p.ts.epoch()) {
-                e.insert(p.value);
-                used = true;
-            }
+            values.push((p.ts.epoch(), p.value));
         }
-        if used {
+        if !values.is_empty() {
+            kept.push(values);
             sources.push(series.source.clone());
         }
     }
-    let values = buckets(
-        taken.into_iter().collect(),
-        time,
-        request.range.end,
-        aggregation,
-    );
+    let instants = kept
+        .into_iter()
+        .reduce(prefer)
+        .unwrap_or_default();
+    let values = buckets(instants, time, request.range.end, aggregation);
     Ok((
         Column {
             name: format!("{dataset}.{variable}"),
@@ -421,6 +434,25 @@ async fn series_column(
     ))
 }
 
+/// Two lists of (instant, value) in instant order merged into one, `first`'s value where both
+/// have an instant.
+fn prefer(first: Vec<(i64, f64)>, later: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+    let mut out = Vec::with_capacity(first.len().max(later.len()));
+    let (mut a, mut b) = (first.into_iter().peekable(), later.into_iter().peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if y.0 < x.0 => out.extend(b.next()),
+            (Some(x), Some(y)) if y.0 == x.0 => {
+                out.extend(a.next());
+                b.next();
+            }
+            (Some(_), _) => out.extend(a.next()),
+            (None, Some(_)) => out.extend(b.next()),
+            (None, None) => return out,
+        }
+    }
+}
+
 /// Each instant's value into the row whose start is the last at or before it, aggregated.
 fn buckets(
     mut instants: Vec<(i64, f64)>,
@@ -428,7 +460,9 @@ fn buckets(
     end: Timestamp,
     aggregation: Aggregation,
 ) -> Vec<Option<f64>> {
-    instants.sort_unstable_by_key(|&(t, _)| t);
+    if !instants.is_sorted_by_key(|&(t, _)| t) {
+        instants.sort_unstable_by_key(|&(t, _)| t);
+    }
     let mut values = Vec::with_capacity(time.len());
     let mut bucket = Vec::new();
     let mut j = 0;
@@ -485,7 +519,15 @@ fn calendar_column(
 ) -> Column {
     let calendars = &core.config.holidays;
     let place = location.place();
-    let days: Vec<_> = dates.iter().map(|&d| calendars.day(place, d)).collect();
+    // A day's hours share its answer: looked up once per date.
+    let mut days: Vec<crate::domain::calendar::Day<'_>> = Vec::with_capacity(dates.len());
+    for &date in dates {
+        let day = match days.last() {
+            Some(last) if last.date == date => last.clone(),
+            _ => calendars.day(place, date),
+        };
+        days.push(day);
+    }
     let values = match which {
         CalendarColumn::Weekday => Values::Text(days.iter().map(|d| Some(d.weekday)).collect()),
         CalendarColumn::Weekend => Values::Flags(days.iter().map(|d| d.weekend).collect()),
@@ -537,5 +579,21 @@ fn calendar_column(
         known_in_advance: true,
         sources: vec!["calendar".to_owned()],
         values,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_source_wins_where_both_have_an_instant() {
+        let first = vec![(1, 1.0), (3, 1.0), (4, 1.0)];
+        let later = vec![(0, 2.0), (3, 2.0), (5, 2.0)];
+        assert_eq!(
+            prefer(first, later),
+            vec![(0, 2.0), (1, 1.0), (3, 1.0), (4, 1.0), (5, 2.0)]
+        );
+        assert_eq!(prefer(Vec::new(), vec![(7, 2.0)]), vec![(7, 2.0)]);
     }
 }
