@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Real readers against a running almanac (the demo): polars and pandas read a CSV series answer
+# (and pyarrow and polars its Arrow and Parquet forms)
 # and a CSV training frame straight from their URLs (polars' HTTP reader asks for byte ranges),
 # pyarrow and polars read the frame as an Arrow IPC stream (types and field metadata checked),
 # polars, pandas and pyarrow read a month's frame as Parquet from its URL (types, dictionary
@@ -38,6 +39,17 @@ by_polars = pl.read_csv(csv_url)["temperature"].to_list()
 by_pandas = pd.read_csv(csv_url)["temperature"].tolist()
 assert by_polars == expected, (by_polars[:5], expected[:5])
 assert by_pandas == expected, (by_pandas[:5], expected[:5])
+# The native series answer as Arrow and Parquet too, the time as UTC instants.
+import pyarrow as pa
+with urllib.request.urlopen(base + series + "&format=arrow") as r:
+    assert r.headers["content-type"] == "application/vnd.apache.arrow.stream"
+    native = pa.ipc.open_stream(r.read()).read_all()
+assert native.column("temperature").to_pylist() == expected
+assert native.schema.field("temperature").metadata[b"unit"] == "°C".encode()
+assert str(native.schema.field("time").type) == "timestamp[s, tz=UTC]", native.schema
+native_json = get_json(series)
+assert [t.isoformat() for t in native.column("time").to_pylist()] == native_json["time"]
+assert pl.read_parquet(base + series + "&format=parquet")["humidity"].to_list() == native_json["variables"]["humidity"]["values"]
 
 frame = f"/api/v1/locations/madrid/frame?start={day}&end={day}&columns=weather.temperature,traffic.intensity,energy_price.pvpc,calendar.weekday"
 answer = get_json(frame)

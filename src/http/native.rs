@@ -16,7 +16,7 @@ use super::params::{ApiPath, ApiQuery, date_range};
 use crate::core::Core;
 use crate::domain::Dataset;
 use crate::domain::resample::Fill;
-use crate::query::series::{self, Column, Resolution, SeriesRequest};
+use crate::query::series::{self, Column, Format, Resolution, SeriesRequest};
 
 #[derive(Deserialize)]
 pub struct SeriesQuery {
@@ -220,10 +220,20 @@ async fn answer_cached(
     let id = request.stored_at.id.clone();
     let compute = async {
         let answer = series::answer(core, &request).await?;
-        Ok(if request.csv {
-            csv(&answer.time, &answer.variables, request.flags)
-        } else {
-            Json(answer).into_response()
+        let content_type = axum::http::header::CONTENT_TYPE;
+        Ok(match request.format {
+            Format::Csv => csv(&answer.time, &answer.variables, request.flags),
+            Format::Json => Json(answer).into_response(),
+            Format::Arrow => (
+                [(content_type, "application/vnd.apache.arrow.stream")],
+                crate::encode::arrow::stream(&answer.table(location)),
+            )
+                .into_response(),
+            Format::Parquet => (
+                [(content_type, "application/vnd.apache.parquet")],
+                crate::encode::parquet::file(&answer.table(location)),
+            )
+                .into_response(),
         })
     };
     cached(core, headers, request.key(), &id, request.dataset, compute).await
@@ -321,13 +331,15 @@ fn parse<'a>(
             ));
         }
     };
-    let csv = match query.format.as_deref().unwrap_or("columnar") {
-        "columnar" | "json" => false,
-        "csv" => true,
+    let format = match query.format.as_deref().unwrap_or("columnar") {
+        "columnar" | "json" => Format::Json,
+        "csv" => Format::Csv,
+        "arrow" => Format::Arrow,
+        "parquet" => Format::Parquet,
         other => {
             return Err(ApiError::bad_request(
                 "invalid_parameter",
-                format!("format is columnar (also json) or csv, got `{other}`"),
+                format!("format is columnar (also json), csv, arrow or parquet, got `{other}`"),
             ));
         }
     };
@@ -350,7 +362,7 @@ fn parse<'a>(
         variables,
         resolution,
         fill,
-        csv,
+        format,
         flags,
     })
 }

@@ -49,8 +49,8 @@ pub struct SeriesRequest<'a> {
     pub resolution: Resolution,
     /// Fill runs of at most this many missing steps so.
     pub fill: Option<(Fill, usize)>,
-    /// Rendered as CSV (else columnar JSON): part of the answer's identity.
-    pub csv: bool,
+    /// How the answer is written: part of its identity.
+    pub format: Format,
     /// CSV with a flag column after each variable.
     pub flags: bool,
 }
@@ -68,12 +68,13 @@ impl SeriesRequest<'_> {
             variables,
             resolution,
             fill,
-            csv,
+            format,
             flags,
         } = self;
         let fill = fill.map(|(method, max_gap)| (method as u8, max_gap));
+        let format = *format as u8;
         format!(
-            "series|{}|{}|{dataset}|{}|{}|{}|{}|{variables:?}|{fill:?}|{csv}|{flags}",
+            "series|{}|{}|{dataset}|{}|{}|{}|{}|{variables:?}|{fill:?}|{format}|{flags}",
             location.id,
             stored_at.id,
             step.map_or(0, |s| s.seconds()),
@@ -82,6 +83,18 @@ impl SeriesRequest<'_> {
             resolution.as_str(),
         )
     }
+}
+
+/// How a series answer is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Columnar JSON.
+    Json,
+    Csv,
+    /// An Arrow IPC stream (see `crate::encode::arrow`).
+    Arrow,
+    /// A Parquet file (see `crate::encode::parquet`).
+    Parquet,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -115,6 +128,8 @@ pub struct Columnar {
     timezone: Option<String>,
     start: String,
     end: String,
+    #[serde(skip)]
+    range: crate::domain::TimeRange,
     pub time: Vec<String>,
     pub variables: BTreeMap<&'static str, Column>,
 }
@@ -134,6 +149,62 @@ pub struct Column {
     /// and no flag.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub filled: Vec<bool>,
+}
+
+impl Columnar {
+    /// The answer as a table for the binary encoders: `time` as instants (a local day's
+    /// midnight in `location`'s zone at `resolution=day`), `local_time` in the location's time,
+    /// a column per variable with its unit and the sources its values came from.
+    pub fn table(&self, location: &crate::domain::Location) -> super::training::TrainingFrame {
+        let zone = &location.timezone;
+        let day = self.resolution == Resolution::Day.as_str();
+        let instant = |text: &str| {
+            let parsed = match day {
+                true => text
+                    .parse::<jiff::civil::Date>()
+                    .ok()
+                    .and_then(|d| d.to_zoned(zone.clone()).ok())
+                    .map(|z| z.timestamp()),
+                false => text.parse::<jiff::Timestamp>().ok(),
+            };
+            parsed.map_or(Timestamp::from_epoch(0), Timestamp::from_jiff)
+        };
+        let time: Vec<Timestamp> = self.time.iter().map(|t| instant(t)).collect();
+        let local_time = match day {
+            true => self.time.clone(),
+            false => time
+                .iter()
+                .map(|&t| super::training::local_label(t, zone))
+                .collect(),
+        };
+        let columns = self
+            .variables
+            .iter()
+            .map(|(name, column)| {
+                let mut sources: Vec<String> = Vec::new();
+                for source in column.sources.iter().flatten() {
+                    if !sources.contains(source) {
+                        sources.push(source.clone());
+                    }
+                }
+                super::training::Column {
+                    name: (*name).to_owned(),
+                    unit: column.unit,
+                    known_in_advance: false,
+                    sources,
+                    values: super::training::Values::Numbers(column.values.clone()),
+                }
+            })
+            .collect();
+        super::training::TrainingFrame::table(
+            location,
+            self.resolution,
+            self.range,
+            time,
+            local_time,
+            columns,
+        )
+    }
 }
 
 impl Column {
@@ -311,6 +382,7 @@ pub async fn answer(core: &Core, request: &SeriesRequest<'_>) -> Result<Columnar
         timezone: (resolution == Resolution::Day).then(|| location.timezone_name().to_owned()),
         start: range.start.to_string(),
         end: range.end.to_string(),
+        range,
         time,
         variables,
     })

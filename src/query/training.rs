@@ -301,6 +301,40 @@ pub async fn frame(core: &Core, request: &FrameRequest<'_>) -> Result<TrainingFr
     })
 }
 
+impl TrainingFrame {
+    /// A table of `columns` laid out on `time` (with its local labels) at a location, for the
+    /// encoders: how the native series answer is written as Arrow or Parquet.
+    pub fn table(
+        location: &Location,
+        resolution: &'static str,
+        range: TimeRange,
+        time: Vec<Timestamp>,
+        local_time: Vec<String>,
+        columns: Vec<Column>,
+    ) -> Self {
+        TrainingFrame {
+            location: location.id.clone(),
+            resolution,
+            timezone: location.timezone_name().to_owned(),
+            start: range.start,
+            end: range.end,
+            as_of: None,
+            revised_after_as_of: None,
+            time,
+            local_time,
+            columns,
+        }
+    }
+}
+
+/// An instant in a zone's local time with its offset (`2025-03-30T03:00:00+02:00`).
+pub fn local_label(t: Timestamp, zone: &jiff::tz::TimeZone) -> String {
+    t.to_jiff()
+        .to_zoned(zone.clone())
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
+}
+
 /// The grid's row starts (UTC), their local labels and local dates.
 fn grid(
     range: TimeRange,
@@ -316,7 +350,7 @@ fn grid(
             while t < range.end {
                 let zoned = t.to_jiff().to_zoned(zone.clone());
                 time.push(t);
-                local.push(zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string());
+                local.push(local_label(t, zone));
                 dates.push(zoned.date());
                 t = t.plus(3_600);
             }
@@ -417,10 +451,7 @@ async fn series_column(
             sources.push(series.source.clone());
         }
     }
-    let instants = kept
-        .into_iter()
-        .reduce(prefer)
-        .unwrap_or_default();
+    let instants = kept.into_iter().reduce(prefer).unwrap_or_default();
     let values = buckets(instants, time, request.range.end, aggregation);
     Ok((
         Column {

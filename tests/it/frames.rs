@@ -269,3 +269,49 @@ async fn a_day_of_madrid_on_one_grid_with_its_calendar() {
         );
     }
 }
+
+/// The native series answer in the binary formats: an Arrow stream and a Parquet file, with
+/// their content types, cached like the JSON (a second request is a 304 on its ETag), and a
+/// bad format naming them.
+#[tokio::test]
+async fn a_series_answer_is_written_as_arrow_and_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = serve(almanac::demo::router()).await;
+    let core = loaded(&dir, upstream, &[]).await;
+    let base = format!("http://{}", serve(almanac::http::router(core)).await);
+    let day = Timestamp::now().plus(-2 * 86_400).utc_date();
+    let path =
+        format!("/api/v1/locations/madrid/weather?start={day}&end={day}&variables=temperature");
+    for (format, content_type) in [
+        ("arrow", "application/vnd.apache.arrow.stream"),
+        ("parquet", "application/vnd.apache.parquet"),
+    ] {
+        let url = format!("{base}{path}&format={format}");
+        let response = client().get(&url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], content_type);
+        let etag = response.headers()["etag"].clone();
+        let body = response.bytes().await.unwrap();
+        match format {
+            // An IPC stream: the continuation marker, then the schema message; the end marker.
+            "arrow" => {
+                assert_eq!(body[..4], [0xFF; 4]);
+                assert_eq!(body[body.len() - 8..], [0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0]);
+            }
+            _ => assert!(body.starts_with(b"PAR1") && body.ends_with(b"PAR1")),
+        }
+        let again = client()
+            .get(&url)
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304, "{format}");
+    }
+    let (status, body) = get(&base, &format!("{path}&format=xlsx")).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["detail"].as_str().unwrap().contains("parquet"),
+        "{body}"
+    );
+}

@@ -73,7 +73,7 @@ async fn a_site_series_is_read_at_its_own_step_in_its_local_days() {
         variables: vec!["flow_rate"],
         resolution,
         fill: None,
-        csv: false,
+        format: query::series::Format::Json,
         flags: false,
     };
     let raw = serde_json::to_value(
