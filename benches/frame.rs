@@ -56,6 +56,7 @@ async fn run() {
         columns,
         as_of: None,
         lead_hours: 0,
+        fill: None,
     };
     let best = |times: &mut Vec<f64>| {
         times.sort_by(f64::total_cmp);

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use crate::config::Config;
 use crate::core::Core;
+use crate::domain::resample::Fill;
 use crate::domain::{TimeRange, Timestamp};
 use crate::query::training::{self, ColumnSpec, FrameRequest, Resolution};
 
@@ -20,6 +21,8 @@ pub(super) struct FrameArgs {
     pub columns: Option<String>,
     pub as_of: Option<String>,
     pub lead_hours: u32,
+    pub fill: Option<String>,
+    pub max_gap: usize,
     pub format: String,
     pub output: Option<PathBuf>,
 }
@@ -68,6 +71,12 @@ pub(super) async fn frame(config: Config, args: FrameArgs) -> anyhow::Result<Exi
         columns,
         as_of,
         lead_hours: args.lead_hours,
+        fill: match args.fill.as_deref() {
+            None | Some("none") => None,
+            Some("locf") => Some((Fill::Locf, args.max_gap)),
+            Some("linear") => Some((Fill::Linear, args.max_gap)),
+            Some(other) => anyhow::bail!("--fill is none, locf or linear, not `{other}`"),
+        },
     };
     let frame = training::frame(&core, &request).await?;
     let bytes = match args.format.as_str() {

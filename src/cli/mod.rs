@@ -186,6 +186,11 @@ pub enum Command {
         /// Forecast columns use forecasts made at least this many hours before each hour.
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=384))]
         lead_hours: u32,
+        /// Fill runs of at most --max-gap missing rows: none, locf or linear.
+        #[arg(long)]
+        fill: Option<String>,
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        max_gap: u64,
         /// csv, json, arrow or parquet.
         #[arg(long, default_value = "csv")]
         format: String,
@@ -326,6 +331,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             columns,
             as_of,
             lead_hours,
+            fill,
+            max_gap,
             format,
             output,
         } => {
@@ -337,6 +344,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 columns,
                 as_of,
                 lead_hours,
+                fill,
+                max_gap: max_gap as usize,
                 format,
                 output,
             };

@@ -24,6 +24,9 @@ pub struct FrameQuery {
     as_of: Option<String>,
     /// Forecast columns use forecasts issued at least this many hours before each hour (0..=384).
     lead_hours: Option<u32>,
+    /// `none` (default), `locf` or `linear`: runs of at most `max_gap` missing rows filled.
+    fill: Option<String>,
+    max_gap: Option<String>,
     /// `json` (default; columnar), `csv`, `arrow` (an Arrow IPC stream) or `parquet`.
     format: Option<String>,
 }
@@ -79,6 +82,7 @@ pub async fn frame(
             format!("lead_hours is 0..=384 (16 days), got {lead_hours}"),
         ));
     }
+    let fill = super::params::fill(query.fill.as_deref(), query.max_gap.as_deref())?;
     let request = FrameRequest {
         location,
         range,
@@ -86,6 +90,7 @@ pub async fn frame(
         columns,
         as_of,
         lead_hours,
+        fill,
     };
     // Computing is CPU and memory (a 2-year hourly frame is ~3 MB): a turn each, as for the
     // series answers (`http.concurrent_answers`), held until encoded.

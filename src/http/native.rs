@@ -15,7 +15,6 @@ use super::error::ApiError;
 use super::params::{ApiPath, ApiQuery, date_range};
 use crate::core::Core;
 use crate::domain::Dataset;
-use crate::domain::resample::Fill;
 use crate::query::series::{self, Column, Format, Resolution, SeriesRequest};
 
 #[derive(Deserialize)]
@@ -306,31 +305,7 @@ fn parse<'a>(
             ));
         }
     };
-    // `max_gap` is checked whether or not a fill asks for it: a bad value is never ignored.
-    let max_gap = match query.max_gap.as_deref() {
-        None => 3,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=1_000).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_parameter",
-                    format!("max_gap is a number of missing steps, 1 to 1000, got `{text}`"),
-                )
-            })?,
-    };
-    let fill = match query.fill.as_deref().unwrap_or("none") {
-        "none" => None,
-        "locf" => Some((Fill::Locf, max_gap)),
-        "linear" => Some((Fill::Linear, max_gap)),
-        other => {
-            return Err(ApiError::bad_request(
-                "invalid_parameter",
-                format!("fill is none, locf or linear, got `{other}`"),
-            ));
-        }
-    };
+    let fill = super::params::fill(query.fill.as_deref(), query.max_gap.as_deref())?;
     let format = match query.format.as_deref().unwrap_or("columnar") {
         "columnar" | "json" => Format::Json,
         "csv" => Format::Csv,

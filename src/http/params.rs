@@ -79,6 +79,40 @@ pub fn coordinates(latitude: &str, longitude: &str) -> Result<Coordinates, ApiEr
     .map_err(|e| ApiError::bad_request("invalid_coordinates", e.to_string()))
 }
 
+/// `fill` (`none`, `locf`, `linear`) and `max_gap` (missing steps, 1 to 1000; 3 by default) as
+/// the native answers and frames take them.
+pub fn fill(
+    fill: Option<&str>,
+    max_gap: Option<&str>,
+) -> Result<Option<(crate::domain::resample::Fill, usize)>, ApiError> {
+    use crate::domain::resample::Fill;
+    // `max_gap` is checked whether or not a fill asks for it: a bad value is never ignored.
+    let max_gap = match max_gap {
+        None => 3,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1_000).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_parameter",
+                    format!("max_gap is a number of missing steps, 1 to 1000, got `{text}`"),
+                )
+            })?,
+    };
+    Ok(match fill.unwrap_or("none") {
+        "none" => None,
+        "locf" => Some((Fill::Locf, max_gap)),
+        "linear" => Some((Fill::Linear, max_gap)),
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("fill is none, locf or linear, got `{other}`"),
+            ));
+        }
+    })
+}
+
 /// Which end of a range a date names.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum End {

@@ -193,6 +193,7 @@ impl Columnar {
                     known_in_advance: false,
                     sources,
                     values: super::training::Values::Numbers(column.values.clone()),
+                    filled: None,
                 }
             })
             .collect();

@@ -135,6 +135,9 @@ pub struct FrameRequest<'a> {
     pub as_of: Option<Timestamp>,
     /// Forecast columns use issues known at least this many hours before each hour.
     pub lead_hours: u32,
+    /// Runs of at most this many missing rows of a series or forecast column filled so (the
+    /// native answer's `fill`); the calendar is never missing.
+    pub fill: Option<(crate::domain::resample::Fill, usize)>,
 }
 
 impl FrameRequest<'_> {
@@ -212,6 +215,9 @@ pub struct Column {
     /// The sources its values came from, in priority order.
     pub sources: Vec<String>,
     pub values: Values,
+    /// How many of its cells `fill` filled (when a fill was asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filled: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -267,6 +273,24 @@ pub async fn frame(core: &Core, request: &FrameRequest<'_>) -> Result<TrainingFr
                 forecast_column(core, request, variable, &time).await?
             }
         });
+    }
+    if let Some((method, max_gap)) = request.fill {
+        for (column, spec) in columns.iter_mut().zip(&request.columns) {
+            let (dataset, variable) = match *spec {
+                ColumnSpec::Series { dataset, variable } => (dataset, variable),
+                ColumnSpec::Forecast { variable } => (Dataset::Weather, variable),
+                ColumnSpec::Calendar(_) => continue,
+            };
+            let aggregation = dataset
+                .variable(variable)
+                .map_or(Aggregation::Mean, |v| v.aggregation);
+            if let Values::Numbers(values) = &mut column.values {
+                let (out, filled) =
+                    crate::domain::resample::fill(values, method, max_gap, aggregation);
+                *values = out;
+                column.filled = Some(filled.iter().filter(|f| **f).count() as u64);
+            }
+        }
     }
     let data = columns
         .iter()
@@ -460,6 +484,7 @@ async fn series_column(
             known_in_advance: false,
             sources,
             values: Values::Numbers(values),
+            filled: None,
         },
         revised,
     ))
@@ -537,6 +562,7 @@ async fn forecast_column(
         known_in_advance: true,
         sources: forecast.sources,
         values: Values::Numbers(buckets(instants, time, request.range.end, aggregation)),
+        filled: None,
     })
 }
 
@@ -610,6 +636,7 @@ fn calendar_column(
         known_in_advance: true,
         sources: vec!["calendar".to_owned()],
         values,
+        filled: None,
     }
 }
 

@@ -315,3 +315,58 @@ async fn a_series_answer_is_written_as_arrow_and_parquet() {
         "{body}"
     );
 }
+
+/// `fill` on a frame: only missing cells of series columns change, each counted in the
+/// column's `filled`; the calendar is left alone; a bad fill is a 400.
+#[tokio::test]
+async fn a_frame_fills_short_runs_of_missing_rows_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = serve(almanac::demo::router()).await;
+    let core = loaded(&dir, upstream, &[]).await;
+    let base = format!("http://{}", serve(almanac::http::router(core)).await);
+    // Today and tomorrow: observations stop at the last hour, so the rows after it are missing.
+    let today = Timestamp::now().utc_date();
+    let tomorrow = Timestamp::now().plus(86_400).utc_date();
+    let path = format!(
+        "/api/v1/locations/madrid/frame?start={today}&end={tomorrow}&columns=weather.temperature,calendar.weekend"
+    );
+    let (_, plain) = get(&base, &path).await;
+    let before = column(&plain, "weather.temperature")["values"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        before.iter().any(Value::is_null),
+        "the future hours are missing"
+    );
+    // The run after the last observation is a day or more: filled with a large max_gap only.
+    let (status, filled) = get(&base, &format!("{path}&fill=locf&max_gap=1000")).await;
+    assert_eq!(status, 200, "{filled}");
+    let after = column(&filled, "weather.temperature");
+    let after_values = after["values"].as_array().unwrap();
+    let changed = before
+        .iter()
+        .zip(after_values)
+        .filter(|(b, a)| b != a)
+        .inspect(|(b, a)| assert!(b.is_null() && a.is_number(), "{b} → {a}"))
+        .count();
+    assert!(changed >= 24, "{changed}");
+    assert_eq!(after["filled"].as_u64(), Some(changed as u64), "{after}");
+    assert!(after_values.iter().all(Value::is_number), "{after}");
+    let (_, short) = get(&base, &format!("{path}&fill=locf&max_gap=2")).await;
+    let short = column(&short, "weather.temperature");
+    assert!(
+        short["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(Value::is_null),
+        "{short}"
+    );
+    assert!(column(&filled, "calendar.weekend").get("filled").is_none());
+    let (status, body) = get(&base, &format!("{path}&fill=spline")).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_parameter"))
+    );
+}
