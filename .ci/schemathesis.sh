@@ -158,7 +158,8 @@ DAILY_WEATHER = {"temperature_max", "temperature_min", "temperature_mean",
                  "radiation_sum", "et0"}
 COLUMNS = CALENDAR | {f"weather.{v}" for v in DAILY_WEATHER} | {
     f"{dataset}.{v}" for dataset, names in VARIABLES.items() for v in names
-} | {"energy_price.pvpc_15min", "energy_price.spot_15min"}
+} | {"energy_price.pvpc_15min", "energy_price.spot_15min"} | {
+    f"forecast.{v}" for v in VARIABLES["weather"]}
 
 
 def fix_columns(case):

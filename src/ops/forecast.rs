@@ -1,7 +1,9 @@
 //! `forecast`: fetches each enabled location's forecast sources (its `forecasts`, in order) and
 //! stores each answer as one issue, beside the earlier ones, under a run of its own. An issue is
-//! known from `now` on: only its values for instants from `now` on are kept (what a provider
-//! sends for earlier hours of the day is no forecast any more). Then issues older than
+//! known from when its fetch ended (`now` plus the whole seconds the fetch took, rounded up: an
+//! `as_of` between the start of a fetch and its end never sees it); only its values for instants
+//! from `now` on are kept (what a provider sends for earlier hours of the day is no forecast any
+//! more). Then issues older than
 //! `forecasts.retention_days` are pruned.
 
 use super::{Outcome, Summary};
@@ -67,10 +69,12 @@ async fn issue(
         chunks: 1,
         ..Outcome::default()
     };
+    let fetching = std::time::Instant::now();
     let stored = match source.forecast(location, now).await {
         Ok(fetched) => {
+            let took = fetching.elapsed().as_secs_f64().ceil() as i64;
             let times = IssueTimes {
-                known_at: now,
+                known_at: now.plus(took.max(1)),
                 // A provider's clock ahead of ours never makes an issue later than its arrival.
                 issued_at: fetched.issued.map_or(now, |t| t.min(now)),
             };
