@@ -165,8 +165,9 @@ fn assemble(rows: usize, chunks: Vec<Chunk>, metadata: &[(&str, String)]) -> Vec
         .map(|(key, value)| T::Struct(vec![(1, T::string(key)), (2, T::string(value))]))
         .collect();
     let mut footer = Vec::new();
+    // Format version 2: the data pages' RLE_DICTIONARY indices are a 2.x encoding.
     T::Struct(vec![
-        (1, T::I32(1)),
+        (1, T::I32(2)),
         (2, T::List(schema)),
         (3, T::I64(rows as i64)),
         (4, T::List(vec![row_group])),
@@ -315,8 +316,8 @@ mod tests {
             u32::from_le_bytes(bytes[bytes.len() - 8..bytes.len() - 4].try_into().unwrap());
         assert_eq!(bytes.len(), 4 + pages + footer as usize + 8);
         let footer = &bytes[4 + pages..bytes.len() - 8];
-        // FileMetaData: field 1 (version) is the i32 1, the last field the writer's name.
-        assert_eq!(footer[..2], [0x15, 0x02]);
+        // FileMetaData: field 1 (version) is the i32 2 (zigzag 4), the last field the writer's name.
+        assert_eq!(footer[..2], [0x15, 0x04]);
         assert!(footer.ends_with(b"\x07almanac\x00"));
         assert!(footer.windows(6).any(|w| w == b"madrid"));
     }

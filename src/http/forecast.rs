@@ -67,13 +67,7 @@ pub async fn weather(
             })
             .collect::<Result<_, _>>()?,
     };
-    let lead_hours = query.lead_hours.unwrap_or(0);
-    if lead_hours > 384 {
-        return Err(ApiError::bad_request(
-            "invalid_parameter",
-            format!("lead_hours is 0..=384 (16 days), got {lead_hours}"),
-        ));
-    }
+    let lead_hours = super::params::lead_hours(query.lead_hours)?;
     let as_of = match query.as_of.as_deref() {
         Some(raw) => Some(instant_in("as_of", raw, zone)?),
         None => None,

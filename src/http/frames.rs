@@ -75,13 +75,7 @@ pub async fn frame(
         None => FrameRequest::default_columns(&core, location, resolution).await?,
         Some(list) => ColumnSpec::parse_list(list)?,
     };
-    let lead_hours = query.lead_hours.unwrap_or(0);
-    if lead_hours > 384 {
-        return Err(ApiError::bad_request(
-            "invalid_parameter",
-            format!("lead_hours is 0..=384 (16 days), got {lead_hours}"),
-        ));
-    }
+    let lead_hours = super::params::lead_hours(query.lead_hours)?;
     let fill = super::params::fill(query.fill.as_deref(), query.max_gap.as_deref())?;
     let request = FrameRequest {
         location,

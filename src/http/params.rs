@@ -113,6 +113,17 @@ pub fn fill(
     })
 }
 
+/// `lead_hours` of forecasts: 0 (default) to 384 (16 days, the longest forecast kept).
+pub fn lead_hours(raw: Option<u32>) -> Result<u32, ApiError> {
+    match raw.unwrap_or(0) {
+        hours @ 0..=384 => Ok(hours),
+        hours => Err(ApiError::bad_request(
+            "invalid_parameter",
+            format!("lead_hours is 0..=384 (16 days), got {hours}"),
+        )),
+    }
+}
+
 /// Which end of a range a date names.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum End {

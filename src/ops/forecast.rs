@@ -1,9 +1,12 @@
 //! `forecast`: fetches each enabled location's forecast sources (its `forecasts`, in order) and
-//! stores each answer as one issue, beside the earlier ones, under a run of its own. An issue is
-//! known from when its fetch ended (`now` plus the whole seconds the fetch took, rounded up: an
-//! `as_of` between the start of a fetch and its end never sees it); only its values for instants
-//! from `now` on are kept (what a provider sends for earlier hours of the day is no forecast any
-//! more). Then issues older than
+//! stores each answer as one issue, beside the earlier ones, under a run of its own.
+//!
+//! Time runs from `now` (the job's start) by the clock of this process: a fetch starts at `now`
+//! plus the time the run has taken so far, and only the issue's values for instants from then on
+//! are kept (what a provider sends for earlier hours of the day is no forecast any more). The
+//! issue is known from the whole second after its write begins (`now` plus the run's time so
+//! far, rounded up; the write of one issue takes milliseconds), so an `as_of` before then never
+//! sees it, however many fetches came before it in the same run. Then issues older than
 //! `forecasts.retention_days` are pruned.
 
 use super::{Outcome, Summary};
@@ -13,6 +16,10 @@ use crate::sources::forecast::ForecastSource;
 use crate::store::{ForecastRow, IssueTimes, NewRun, SeriesId, SeriesKey};
 
 pub async fn run(core: &Core, now: Timestamp) -> anyhow::Result<Summary> {
+    let clock = Clock {
+        now,
+        started: std::time::Instant::now(),
+    };
     let mut summary = Summary::default();
     for location in core.locations() {
         for id in &location.forecasts {
@@ -21,7 +28,7 @@ pub async fn run(core: &Core, now: Timestamp) -> anyhow::Result<Summary> {
             };
             summary
                 .outcomes
-                .push(issue(core, location, source.as_ref(), now).await?);
+                .push(issue(core, location, source.as_ref(), &clock).await?);
         }
     }
     let retention = i64::from(core.config.forecasts.retention_days) * 86_400;
@@ -38,13 +45,32 @@ pub async fn run(core: &Core, now: Timestamp) -> anyhow::Result<Summary> {
     Ok(summary)
 }
 
-/// One source's forecast for one location, fetched and stored as an issue known at `now`.
+/// `now`, moved on by this process' clock since the run began.
+struct Clock {
+    now: Timestamp,
+    started: std::time::Instant,
+}
+
+impl Clock {
+    /// The current instant, its fraction of a second dropped.
+    fn at(&self) -> Timestamp {
+        self.now.plus(self.started.elapsed().as_secs() as i64)
+    }
+
+    /// The first whole second after this instant.
+    fn after(&self) -> Timestamp {
+        self.at().plus(1)
+    }
+}
+
+/// One source's forecast for one location, fetched and stored as one issue.
 async fn issue(
     core: &Core,
     location: &Location,
     source: &dyn ForecastSource,
-    now: Timestamp,
+    clock: &Clock,
 ) -> anyhow::Result<Outcome> {
+    let now = clock.at();
     let ahead = TimeRange {
         start: now,
         end: now.plus(i64::from(source.horizon_hours()) * 3_600),
@@ -69,20 +95,21 @@ async fn issue(
         chunks: 1,
         ..Outcome::default()
     };
-    let fetching = std::time::Instant::now();
     let stored = match source.forecast(location, now).await {
         Ok(fetched) => {
-            let took = fetching.elapsed().as_secs_f64().ceil() as i64;
-            let times = IssueTimes {
-                known_at: now.plus(took.max(1)),
-                // A provider's clock ahead of ours never makes an issue later than its arrival.
-                issued_at: fetched.issued.map_or(now, |t| t.min(now)),
-            };
-            let (rows, rejects) = rows(core, location, source, fetched).await?;
-            core.store
-                .write_forecast(run, times, &rows, &rejects)
-                .await
-                .map_err(anyhow::Error::from)
+            // A provider's clock ahead of ours never makes an issue later than its arrival.
+            let issued_at = fetched.issued.map_or(now, |t| t.min(now));
+            match rows(core, location, source, fetched, now).await {
+                Ok((rows, rejects)) => {
+                    let times = IssueTimes {
+                        known_at: clock.after(),
+                        issued_at,
+                    };
+                    let written = core.store.write_forecast(run, times, &rows, &rejects).await;
+                    written.map_err(anyhow::Error::from)
+                }
+                Err(error) => Err(error),
+            }
         }
         Err(error) => Err(anyhow::Error::from(error).context(format!(
             "forecast from {} for {}",
@@ -123,18 +150,19 @@ async fn issue(
     Ok(outcome)
 }
 
-/// The issue's values from `now` on as rows of their series (created on first sight), and the
-/// refused records, with values of no weather variable among them.
+/// The issue's values from `from` on as rows of their series (created on first sight), one per
+/// (series, instant), and the refused records, with values of no weather variable among them.
 async fn rows(
     core: &Core,
     location: &Location,
     source: &dyn ForecastSource,
     fetched: crate::sources::forecast::Issue,
+    from: Timestamp,
 ) -> anyhow::Result<(Vec<ForecastRow>, Vec<Reject>)> {
     let mut rejects = fetched.rejects;
     let mut ids: Vec<(&'static str, SeriesId)> = Vec::new();
     let mut rows = Vec::with_capacity(fetched.values.len());
-    for o in fetched.values {
+    for o in fetched.values.into_iter().filter(|o| o.ts >= from) {
         let known = ids.iter().find(|(name, _)| *name == o.variable);
         let id = match known {
             Some(&(_, id)) => id,
@@ -166,5 +194,8 @@ async fn rows(
             value: o.value,
         });
     }
+    // Parsers drop a second value for the same instant already; a write must not see one.
+    rows.sort_by_key(|r| (r.series, r.ts));
+    rows.dedup_by_key(|r| (r.series, r.ts));
     Ok((rows, rejects))
 }

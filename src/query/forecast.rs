@@ -1,8 +1,10 @@
 //! Weather forecasts as issued: per hour of a range, what was forecast for it — by the latest
 //! issue almanac had stored by `as_of` (no `as_of`: by now) and at least `lead` before the hour
-//! (so an hour already past shows the last forecast made before it, never one made after). A
-//! location's forecast sources are taken in its `forecasts` order: an hour's value comes from
-//! the first that forecast it.
+//! (so an hour already past shows the last forecast made before it, never one made after). An
+//! amount over the preceding step (precipitation, stamped at the end of its hour) describes a
+//! time that began a step earlier: its forecast must be known a step earlier too. A location's
+//! forecast sources are taken in its `forecasts` order: an hour's value comes from the first
+//! that forecast it.
 
 use std::collections::HashMap;
 
@@ -55,10 +57,14 @@ pub async fn variable(
         values: HashMap::new(),
         sources: Vec::new(),
     };
+    let amount = Dataset::Weather
+        .variable(variable)
+        .is_some_and(|v| v.aggregation == crate::domain::Aggregation::Sum);
     for s in series {
+        let lead = i64::from(lead_hours) * 3_600 + if amount { s.step.seconds() } else { 0 };
         let points = core
             .store
-            .read_forecast(s.id, range, known_by, i64::from(lead_hours) * 3_600)
+            .read_forecast(s.id, range, known_by, lead)
             .await?;
         let index = out.sources.len();
         let mut used = false;

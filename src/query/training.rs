@@ -19,7 +19,7 @@ use super::QueryError;
 use crate::core::Core;
 use crate::domain::calendar::Scope;
 use crate::domain::energy::{self, Period};
-use crate::domain::resample::aggregate;
+use crate::domain::resample::{Fill, aggregate};
 use crate::domain::{Aggregation, Dataset, Location, Step, TimeRange, Timestamp};
 use crate::store::{Point, RunId};
 
@@ -136,7 +136,8 @@ pub struct FrameRequest<'a> {
     /// Forecast columns use issues known at least this many hours before each hour.
     pub lead_hours: u32,
     /// Runs of at most this many missing rows of a series or forecast column filled so (the
-    /// native answer's `fill`); the calendar is never missing.
+    /// native answer's `fill`; forecast columns from earlier rows only, whatever the method);
+    /// the calendar is never missing.
     pub fill: Option<(crate::domain::resample::Fill, usize)>,
 }
 
@@ -256,6 +257,16 @@ pub async fn frame(core: &Core, request: &FrameRequest<'_>) -> Result<TrainingFr
             format!("{why}; or leave the holiday columns out (columns=…)"),
         ));
     }
+    let forecasts = request
+        .columns
+        .iter()
+        .any(|c| matches!(c, ColumnSpec::Forecast { .. }));
+    if forecasts && request.resolution != Resolution::Hour {
+        return Err(QueryError::invalid(
+            "invalid_parameter",
+            "forecast columns are hourly (each hour takes forecasts made before it began): use resolution=hour, or leave them out",
+        ));
+    }
     let mut revised = 0;
     let mut columns = Vec::with_capacity(request.columns.len());
     for &spec in &request.columns {
@@ -276,9 +287,11 @@ pub async fn frame(core: &Core, request: &FrameRequest<'_>) -> Result<TrainingFr
     }
     if let Some((method, max_gap)) = request.fill {
         for (column, spec) in columns.iter_mut().zip(&request.columns) {
-            let (dataset, variable) = match *spec {
-                ColumnSpec::Series { dataset, variable } => (dataset, variable),
-                ColumnSpec::Forecast { variable } => (Dataset::Weather, variable),
+            // A forecast row is filled from earlier rows only: a later row's forecast may have
+            // been made after this row's hour began.
+            let (dataset, variable, method) = match *spec {
+                ColumnSpec::Series { dataset, variable } => (dataset, variable, method),
+                ColumnSpec::Forecast { variable } => (Dataset::Weather, variable, Fill::Locf),
                 ColumnSpec::Calendar(_) => continue,
             };
             let aggregation = dataset

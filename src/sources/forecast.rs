@@ -30,6 +30,7 @@ pub trait ForecastSource: Send + Sync {
     fn horizon_hours(&self) -> u32;
     /// Whether its circuit breaker is refusing requests right now.
     fn circuit_open(&self) -> bool;
-    /// Its latest forecast for `location`.
+    /// Its latest forecast for `location`, as the provider sends it (hours already begun
+    /// included: `ops::forecast` keeps those from `now` on).
     async fn forecast(&self, location: &Location, now: Timestamp) -> Result<Issue, SourceError>;
 }

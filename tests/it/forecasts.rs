@@ -79,6 +79,19 @@ async fn forecasts_are_kept_as_issued_and_read_as_known() {
     assert!(known[0].is_null(), "{latest}");
     assert!(within(&known[1], first), "{latest}");
     assert!(known[2..].iter().all(|k| within(k, second)), "{latest}");
+    // Precipitation is an amount over the hour before its instant: its forecast must be known
+    // before that hour began, a step earlier than the temperature's.
+    let (_, rain) = get(
+        &base,
+        &path.replace("temperature,humidity", "precipitation"),
+    )
+    .await;
+    let known = rain["variables"]["precipitation"]["known_at"]
+        .as_array()
+        .unwrap();
+    assert!(known[0].is_null() && known[1].is_null(), "{rain}");
+    assert!(within(&known[2], first), "{rain}");
+    assert!(known[3..].iter().all(|k| within(k, second)), "{rain}");
     // OpenWeatherMap comes first where it has a value (every third hour), Open-Meteo fills in.
     let sources = temperature["sources"].as_array().unwrap();
     assert_eq!(sources.len(), 2, "{temperature}");
@@ -147,6 +160,12 @@ async fn forecasts_are_kept_as_issued_and_read_as_known() {
             "{query}: {body}"
         );
     }
+    let (got, body) = get(&base, &format!("{frame_path}&resolution=day")).await;
+    assert_eq!(
+        (got, body["code"].as_str()),
+        (400, Some("invalid_parameter")),
+        "{body}"
+    );
     let (got, body) = get(&base, &format!("{frame_path}&as_of=2001-01-01")).await;
     assert_eq!(
         (got, body["code"].as_str()),

@@ -346,7 +346,7 @@ impl crate::sources::forecast::ForecastSource for AemetForecast {
     async fn forecast(
         &self,
         location: &Location,
-        now: Timestamp,
+        _now: Timestamp,
     ) -> Result<crate::sources::forecast::Issue, SourceError> {
         let code = location.aemet_municipality.as_deref().ok_or_else(|| {
             SourceError::Refused(format!(
@@ -364,7 +364,6 @@ impl crate::sources::forecast::ForecastSource for AemetForecast {
                 .readings
                 .into_iter()
                 .map(|r| r.observation)
-                .filter(|o| o.ts >= now)
                 .collect(),
             rejects: issued.payload.rejects,
         })

@@ -45,9 +45,9 @@ impl ForecastSource for OpenMeteoForecast {
             .0
             .request(base, location, &[("forecast_days", days.to_string())])?;
         let body = self.0.get(&url, i64::from(days)).await?;
-        // The answer starts at today's 00:00 GMT; hours before now are not forecasts any more.
+        // The answer starts at today's 00:00 GMT (`ops::forecast` keeps what lies ahead).
         let ahead = TimeRange {
-            start: now.ceil(Step::HOUR),
+            start: now.floor(Step::DAY),
             end: now
                 .floor(Step::DAY)
                 .plus(i64::from(days + 1) * Step::DAY.seconds()),

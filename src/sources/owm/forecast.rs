@@ -41,7 +41,7 @@ impl ForecastSource for OwmForecast {
         self.0.endpoint.circuit_open()
     }
 
-    async fn forecast(&self, location: &Location, now: Timestamp) -> Result<Issue, SourceError> {
+    async fn forecast(&self, location: &Location, _now: Timestamp) -> Result<Issue, SourceError> {
         let payload = self
             .0
             .call(&self.0.config.forecast_url, location, &[])
@@ -52,7 +52,6 @@ impl ForecastSource for OwmForecast {
                 .readings
                 .into_iter()
                 .map(|r| r.observation)
-                .filter(|o| o.ts >= now)
                 .collect(),
             rejects: payload.rejects,
         })
