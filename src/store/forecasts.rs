@@ -109,7 +109,7 @@ macro_rules! forecasts_impl {
                 .bind(key.unit)
                 .execute(&self.pool)
                 .await?;
-                let (id, step, unit): (i64, i64, String) = sqlx::query_as(
+                let found: (i64, i64, String) = sqlx::query_as(
                     "SELECT id, step_seconds, unit FROM forecast_series
                      WHERE location_id = $1 AND variable = $2 AND source = $3",
                 )
@@ -118,17 +118,7 @@ macro_rules! forecasts_impl {
                 .bind(key.source)
                 .fetch_one(&self.pool)
                 .await?;
-                if step != key.step.seconds() || unit != key.unit {
-                    return Err($crate::store::StoreError::Conflict(format!(
-                        "forecast series {}/{}/{} exists with step {step}s and unit {unit}, not {}s and {}",
-                        key.location,
-                        key.variable,
-                        key.source,
-                        key.step.seconds(),
-                        key.unit
-                    )));
-                }
-                Ok(id)
+                key.checked("forecast series", found)
             }
 
             async fn forecast_series(

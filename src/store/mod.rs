@@ -95,6 +95,29 @@ pub struct SeriesKey<'a> {
     pub unit: &'a str,
 }
 
+impl SeriesKey<'_> {
+    /// The id of the stored series found for this key (`what`: `series`, `forecast series`),
+    /// checked against the key's step and unit: a series does not change either.
+    pub(crate) fn checked(
+        &self,
+        what: &str,
+        (id, step, unit): (SeriesId, i64, String),
+    ) -> Result<SeriesId, StoreError> {
+        if step != self.step.seconds() || unit != self.unit {
+            return Err(StoreError::Conflict(format!(
+                "{what} {}/{}/{}/{} exists with step {step}s and unit {unit}, not {}s and {}",
+                self.location,
+                self.dataset,
+                self.variable,
+                self.source,
+                self.step.seconds(),
+                self.unit
+            )));
+        }
+        Ok(id)
+    }
+}
+
 pub use crate::domain::rollup::DailyRollup;
 
 /// Whose absence is noted.

@@ -123,7 +123,7 @@ macro_rules! shared_impl {
                 .bind(key.unit)
                 .execute(&self.pool)
                 .await?;
-                let (id, step, unit): (i64, i64, String) = sqlx::query_as(
+                let found: (i64, i64, String) = sqlx::query_as(
                     "SELECT id, step_seconds, unit FROM series
                      WHERE location_id = $1 AND dataset = $2 AND variable = $3 AND source = $4",
                 )
@@ -133,18 +133,7 @@ macro_rules! shared_impl {
                 .bind(key.source)
                 .fetch_one(&self.pool)
                 .await?;
-                if step != key.step.seconds() || unit != key.unit {
-                    return Err($crate::store::StoreError::Conflict(format!(
-                        "series {}/{}/{}/{} exists with step {step}s and unit {unit}, not {}s and {}",
-                        key.location,
-                        key.dataset,
-                        key.variable,
-                        key.source,
-                        key.step.seconds(),
-                        key.unit
-                    )));
-                }
-                Ok(id)
+                key.checked("series", found)
             }
 
             async fn series(
