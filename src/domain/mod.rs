@@ -2,7 +2,7 @@
 //! Nothing here does I/O, reads the clock or knows about storage, HTTP or providers.
 
 pub mod anomaly;
-pub mod baseline;
+pub mod model;
 pub mod calendar;
 pub mod cron;
 pub mod energy;

@@ -1,0 +1,143 @@
+//! Forecasting models, pure: values in, numbers out. A model family is a [`Forecaster`] (the
+//! baselines, MSTL with an AutoETS trend); `backtest` scores one by rolling origins against the
+//! better baseline and calibrates its intervals on its own past errors (split conformal);
+//! `lifecycle` holds the rules that promote a shadow version, keep or roll back a champion.
+//!
+//! A series is a slice of `Option<f64>`, one per step of its grid; a missing value is `None` and
+//! never counts as a zero.
+
+mod backtest;
+mod baseline;
+pub mod lifecycle;
+mod mstl;
+
+pub use backtest::{Backtest, BandScore, Evaluation, Metrics, Widths, backtest};
+pub use baseline::Baseline;
+pub use mstl::Mstl;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a model could not forecast.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct ModelError(pub String);
+
+/// A forecasting method.
+pub trait Forecaster: Send + Sync {
+    /// Its name, with its settings (`seasonal_naive_168`, `mstl_24_168`).
+    fn name(&self) -> String;
+    /// The `horizon` values after `history` (whose last element is the step just before the
+    /// first one forecast); `None` where it has nothing to say.
+    fn forecast(
+        &self,
+        history: &[Option<f64>],
+        horizon: usize,
+    ) -> Result<Vec<Option<f64>>, ModelError>;
+}
+
+/// The model families a model can be declared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    /// The last value, repeated.
+    Naive,
+    /// The value one season ago (the longest season of the step that the history holds twice).
+    SeasonalNaive,
+    /// MSTL decomposition over the step's seasons, its trend forecast by AutoETS.
+    Mstl,
+}
+
+impl Family {
+    pub const ALL: [Family; 3] = [Family::Naive, Family::SeasonalNaive, Family::Mstl];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Naive => "naive",
+            Family::SeasonalNaive => "seasonal_naive",
+            Family::Mstl => "mstl",
+        }
+    }
+
+    /// The forecaster of this family for a series of `step_seconds`, fitted on histories of
+    /// about `history` steps.
+    pub fn forecaster(self, step_seconds: i64, history: usize) -> Box<dyn Forecaster> {
+        let periods = periods_held(step_seconds, history);
+        match self {
+            Family::Naive => Box::new(Baseline::Naive),
+            Family::SeasonalNaive => match periods.last() {
+                Some(&period) => Box::new(Baseline::Seasonal { period }),
+                None => Box::new(Baseline::Naive),
+            },
+            Family::Mstl => Box::new(Mstl { periods }),
+        }
+    }
+}
+
+/// The seasons (in steps) of a series at `step_seconds`: a day and a week of hourly (or finer)
+/// values, a week and a year of daily ones.
+pub fn seasons(step_seconds: i64) -> Vec<usize> {
+    if step_seconds <= 0 {
+        return Vec::new();
+    }
+    let day = (86_400 / step_seconds) as usize;
+    if day >= 2 {
+        vec![day, day * 7]
+    } else {
+        vec![7, 365]
+    }
+}
+
+/// The seasons a history of `len` steps holds at least twice over (what a decomposition or a
+/// seasonal naive forecast can be built on).
+pub fn periods_held(step_seconds: i64, len: usize) -> Vec<usize> {
+    seasons(step_seconds)
+        .into_iter()
+        .filter(|p| len >= 2 * p)
+        .collect()
+}
+
+/// The baselines a model of this step is scored against: naive and seasonal naive at each of
+/// the step's seasons the history holds.
+pub fn baselines(step_seconds: i64, history: usize) -> Vec<Baseline> {
+    let mut out = vec![Baseline::Naive];
+    out.extend(
+        seasons(step_seconds)
+            .into_iter()
+            .filter(|p| history > *p)
+            .map(|period| Baseline::Seasonal { period }),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seasons_follow_the_step() {
+        assert_eq!(seasons(3_600), vec![24, 168]);
+        assert_eq!(seasons(900), vec![96, 672]);
+        assert_eq!(seasons(86_400), vec![7, 365]);
+        assert_eq!(periods_held(3_600, 24 * 10), vec![24]);
+        assert_eq!(periods_held(3_600, 24 * 14), vec![24, 168]);
+        assert_eq!(
+            baselines(86_400, 400),
+            vec![
+                Baseline::Naive,
+                Baseline::Seasonal { period: 7 },
+                Baseline::Seasonal { period: 365 }
+            ]
+        );
+    }
+
+    #[test]
+    fn families_name_their_settings() {
+        assert_eq!(
+            Family::SeasonalNaive.forecaster(3_600, 24 * 30).name(),
+            "seasonal_naive_168"
+        );
+        assert_eq!(Family::Mstl.forecaster(3_600, 24 * 30).name(), "mstl_24_168");
+        // Too short for a week twice over: the daily season only.
+        assert_eq!(Family::Mstl.forecaster(3_600, 24 * 10).name(), "mstl_24");
+    }
+}
