@@ -5,6 +5,7 @@
 //! the merged document rather than `deny_unknown_fields`, which would stop at the first one.
 
 mod load;
+mod models;
 mod sites;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::secret::Secret;
 pub use crate::sources::{Limits, SourcesConfig};
 pub use load::{ConfigError, load};
+pub use models::{ModelConfig, TrackingConfig};
 
 use crate::domain::{Coordinates, Dataset, HourWindow, Location, LocationKind, Registry};
 
@@ -43,6 +45,11 @@ pub struct Config {
     pub site_locations: Vec<Location>,
     #[serde(default)]
     pub calendars: CalendarsConfig,
+    /// Forecasting models of stored series, by id.
+    #[serde(default)]
+    pub models: BTreeMap<String, ModelConfig>,
+    #[serde(default)]
+    pub tracking: TrackingConfig,
     /// The embedded holiday calendars and those of `calendars.files`, filled by [`load`].
     #[serde(skip)]
     pub holidays: crate::domain::calendar::Calendars,
@@ -154,6 +161,10 @@ pub struct ScheduleConfig {
     pub process: String,
     /// Weather forecasts, stored as issued (`forecast`).
     pub forecast: String,
+    /// Models due for a new version trained (`train`).
+    pub train: String,
+    /// Every model's forecast made and stored, versions judged (`predict`).
+    pub predict: String,
 }
 
 /// What `process` computes and keeps.
@@ -208,7 +219,7 @@ impl ScheduleConfig {
     }
 
     /// (job, cron expression) in a fixed order.
-    pub fn jobs(&self) -> [(&'static str, &str); 6] {
+    pub fn jobs(&self) -> [(&'static str, &str); 8] {
         [
             ("ingest", &self.ingest),
             ("gaps", &self.gaps),
@@ -216,6 +227,8 @@ impl ScheduleConfig {
             ("rotate", &self.rotate),
             ("process", &self.process),
             ("forecast", &self.forecast),
+            ("train", &self.train),
+            ("predict", &self.predict),
         ]
     }
 }
@@ -225,6 +238,8 @@ impl ScheduleConfig {
 pub struct ForecastsConfig {
     /// Days an issue is kept after almanac stored it.
     pub retention_days: u32,
+    /// Days a model's prediction is kept after it was issued.
+    pub predictions_retention_days: u32,
 }
 
 /// The rolling window `rotate` keeps, and how long the daily rollups of what it drops outlive it.
@@ -321,6 +336,16 @@ impl Config {
             .collect();
         locations.extend(self.site_locations.iter().cloned());
         Registry::new(locations)
+    }
+
+    /// The kind of the location `id` (configured or from a sites file).
+    pub fn location_kind(&self, id: &str) -> Option<LocationKind> {
+        self.locations.get(id).map(|l| l.kind).or_else(|| {
+            self.site_locations
+                .iter()
+                .find(|l| l.id == id)
+                .map(|l| l.kind)
+        })
     }
 
     /// The SQLite file inside the data directory.
@@ -474,6 +499,9 @@ impl Config {
             ));
         }
         problems.extend(self.processing_problems());
+        for (id, model) in &self.models {
+            problems.extend(model.problems(id, |l| self.location_kind(l)));
+        }
         for (name, value, max) in [
             ("http.max_connections", self.http.max_connections, 1_000_000),
             (

@@ -2,12 +2,12 @@
 //! Nothing here does I/O, reads the clock or knows about storage, HTTP or providers.
 
 pub mod anomaly;
-pub mod model;
 pub mod calendar;
 pub mod cron;
 pub mod energy;
 pub mod gaps;
 pub mod location;
+pub mod model;
 pub mod network;
 pub mod quality;
 pub mod resample;

@@ -348,8 +348,81 @@ impl Grid {
     }
 }
 
+/// The step of a frame's grid (and of a model's series): hours, or the location's local days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    Hour,
+    /// The location's local days.
+    Day,
+}
+
+impl Resolution {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Resolution::Hour => "hour",
+            Resolution::Day => "day",
+        }
+    }
+
+    /// Its length in seconds (a local day's is nominal: 23 or 25 h across a change of offset).
+    pub const fn seconds(self) -> i64 {
+        match self {
+            Resolution::Hour => 3_600,
+            Resolution::Day => 86_400,
+        }
+    }
+
+    /// The start of the step `t` falls in: its hour, or its local day in `zone`.
+    pub fn floor(self, t: Timestamp, zone: &TimeZone) -> Timestamp {
+        match self {
+            Resolution::Hour => t.floor(Step::HOUR),
+            Resolution::Day => t
+                .to_jiff()
+                .to_zoned(zone.clone())
+                .start_of_day()
+                .map_or(t.floor(Step::DAY), |z| Timestamp::from_jiff(z.timestamp())),
+        }
+    }
+
+    /// The starts of `n` steps from the one `from` falls in.
+    pub fn starts(self, from: Timestamp, n: usize, zone: &TimeZone) -> Vec<Timestamp> {
+        let first = self.floor(from, zone);
+        match self {
+            Resolution::Hour => (0..n as i64).map(|k| first.plus(k * 3_600)).collect(),
+            Resolution::Day => {
+                let date = first.to_jiff().to_zoned(zone.clone()).date();
+                date.series(1.days())
+                    .filter_map(|d| d.to_zoned(zone.clone()).ok())
+                    .map(|z| Timestamp::from_jiff(z.timestamp()))
+                    .take(n)
+                    .collect()
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn resolution_steps_follow_local_days() {
+        let zone = TimeZone::get("Europe/Madrid").unwrap();
+        // 2026-03-28 12:30 UTC: the next local days are 24, 23 (spring forward) and 24 h long.
+        let t = Timestamp::from_epoch(1_774_701_000);
+        let days = Resolution::Day.starts(t, 3, &zone);
+        assert_eq!(days[0].epoch(), 1_774_652_400); // 2026-03-28T00:00+01:00
+        assert_eq!(days[1].epoch() - days[0].epoch(), 86_400);
+        assert_eq!(days[2].epoch() - days[1].epoch(), 82_800);
+        let hours = Resolution::Hour.starts(t, 2, &zone);
+        assert_eq!(
+            hours,
+            vec![
+                Timestamp::from_epoch(1_774_699_200),
+                Timestamp::from_epoch(1_774_702_800)
+            ]
+        );
+    }
+
     #[test]
     fn texts_of_instants_in_order_match_display() {
         let mut days = super::Rfc3339Days::default();

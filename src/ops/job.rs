@@ -27,6 +27,10 @@ pub enum Job {
     Process,
     /// Weather forecasts, stored as issued.
     Forecast,
+    /// Models due for a new version trained.
+    Train,
+    /// Models judged and their forecasts stored.
+    Predict,
 }
 
 impl Job {
@@ -39,6 +43,8 @@ impl Job {
             Job::Rotate { .. } => "rotate",
             Job::Process => "process",
             Job::Forecast => "forecast",
+            Job::Train => "train",
+            Job::Predict => "predict",
         }
     }
 
@@ -60,6 +66,8 @@ impl Job {
             },
             "process" => Job::Process,
             "forecast" => Job::Forecast,
+            "train" => Job::Train,
+            "predict" => Job::Predict,
             _ => return None,
         })
     }
@@ -126,6 +134,8 @@ async fn operate(core: &Core, job: Job) -> anyhow::Result<Summary> {
         }
         Job::Process => super::process::run(core, now).await,
         Job::Forecast => super::forecast::run(core, now).await,
+        Job::Train => super::model::run_train(core, now).await,
+        Job::Predict => super::model::run_predict(core, now).await,
         Job::Rotate {
             months,
             rollup_months,

@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod init;
 pub mod job;
 mod load;
+pub mod model;
 pub mod process;
 pub mod rotate;
 pub mod sources;
@@ -34,6 +35,8 @@ pub struct Outcome {
     /// Expected values the upstream answered without (nulls, absent columns).
     pub missing: u64,
     pub error: Option<String>,
+    /// What it did, where chunks and counts do not say it (a model's training).
+    pub note: Option<String>,
 }
 
 /// Every outcome of one invocation.
@@ -61,6 +64,18 @@ impl Summary {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for o in &self.outcomes {
+            if let Some(what) = &o.note {
+                write!(
+                    f,
+                    "{}/{}/{} (run {}): {what}",
+                    o.location, o.dataset, o.source, o.run
+                )?;
+                match &o.error {
+                    Some(error) => writeln!(f, "; error: {error}")?,
+                    None => writeln!(f)?,
+                }
+                continue;
+            }
             let Counts {
                 inserted,
                 updated,

@@ -4,7 +4,8 @@
 //! Rooms: `frame` (stored series assembled into rows, by source priority), `extent` (how much
 //! is stored, per data version), and the processing API's: `nodes` (the networks' nodes and
 //! their windows), `quality`, `anomalies`, `network` (balance, efficiency, dashboard),
-//! `status`, `energy` (price features); `forecast` (weather forecasts as issued); `locations` (what is stored, coverage), `runs`,
+//! `status`, `energy` (price features); `forecast` (weather forecasts as issued); `models` (forecasting models, their versions, live
+//! performance and stored forecasts, and the seeds' shapes of them); `locations` (what is stored, coverage), `runs`,
 //! `health` (readiness).
 
 pub mod anomalies;
@@ -16,6 +17,7 @@ pub mod forecast;
 pub mod frame;
 pub mod health;
 pub mod locations;
+pub mod models;
 pub mod network;
 pub mod nodes;
 pub mod quality;

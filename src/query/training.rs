@@ -23,13 +23,7 @@ use crate::domain::resample::{Fill, aggregate};
 use crate::domain::{Aggregation, Dataset, Location, Step, TimeRange, Timestamp};
 use crate::store::{Point, RunId};
 
-/// The grid's step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Resolution {
-    Hour,
-    /// The location's local days.
-    Day,
-}
+pub use crate::domain::time::Resolution;
 
 /// The calendar columns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 mod batch;
 mod block;
 mod forecasts;
+pub mod models;
 mod postgres;
 mod processing;
 mod rows;
@@ -17,6 +18,7 @@ use async_trait::async_trait;
 
 pub use batch::{Batch, WRITE_BATCH_ROWS};
 pub use forecasts::{ForecastPoint, ForecastRow, Forecasts, IssueTimes};
+pub use models::Models;
 pub use postgres::Postgres;
 pub use processing::{AnomalyFilter, Processing, StoredAnomaly};
 pub use shared::Shared;
@@ -253,9 +255,9 @@ async fn delete_before<S: Store + ?Sized>(
 }
 
 /// What the backends do each their own way; what they state in the same SQL is written once, in
-/// the supertraits [`Shared`], [`SharedRuns`], [`Processing`] and [`Forecasts`].
+/// the supertraits [`Shared`], [`SharedRuns`], [`Processing`], [`Forecasts`] and [`Models`].
 #[async_trait]
-pub trait Store: Forecasts + Processing + Shared + SharedRuns + Send + Sync {
+pub trait Store: Forecasts + Models + Processing + Shared + SharedRuns + Send + Sync {
     /// Upserts `rows` on (series, instant), stores `rejects`, and adds the counts to the run, all
     /// in one transaction. Counts are per distinct (series, instant) of `rows`.
     async fn write_chunk(

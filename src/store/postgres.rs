@@ -336,6 +336,7 @@ super::processing::processing_impl!(Postgres);
 super::shared::shared_impl!(Postgres, sqlx::Postgres);
 super::shared_runs::shared_runs_impl!(Postgres, sqlx::Postgres);
 super::forecasts::forecasts_impl!(Postgres, sqlx::Postgres, ROWS_PER_STATEMENT);
+super::models::models_impl!(Postgres, sqlx::Postgres, ROWS_PER_STATEMENT);
 
 #[async_trait]
 impl Store for Postgres {

@@ -338,6 +338,7 @@ super::processing::processing_impl!(Sqlite);
 super::shared::shared_impl!(Sqlite, sqlx::Sqlite);
 super::shared_runs::shared_runs_impl!(Sqlite, sqlx::Sqlite);
 super::forecasts::forecasts_impl!(Sqlite, sqlx::Sqlite, ROWS_PER_STATEMENT);
+super::models::models_impl!(Sqlite, sqlx::Sqlite, ROWS_PER_STATEMENT);
 
 #[async_trait]
 impl Store for Sqlite {

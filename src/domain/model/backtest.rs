@@ -100,7 +100,9 @@ pub fn backtest(
         window,
     } = shape;
     if horizon == 0 || origins == 0 {
-        return Err(ModelError("a backtest needs a horizon and an origin".into()));
+        return Err(ModelError(
+            "a backtest needs a horizon and an origin".into(),
+        ));
     }
     let first = values
         .len()
@@ -351,7 +353,10 @@ mod tests {
         assert_eq!(e.widths.at(1), Some((3.0, 3.0)));
         // One origin only: nothing left to score the intervals on.
         let one = backtest(&values, shape(4, 1), &mean, &[Baseline::Naive]).unwrap();
-        assert_eq!((one.metrics.coverage_80, one.metrics.coverage_95), (None, None));
+        assert_eq!(
+            (one.metrics.coverage_80, one.metrics.coverage_95),
+            (None, None)
+        );
     }
 
     #[test]
@@ -366,7 +371,10 @@ mod tests {
             .collect();
         let zero = With(|_: &[Option<f64>], n: usize| vec![Some(0.0); n]);
         let e = backtest(&values, shape(24, 40), &zero, &[Baseline::Naive]).unwrap();
-        let (c80, c95) = (e.metrics.coverage_80.unwrap(), e.metrics.coverage_95.unwrap());
+        let (c80, c95) = (
+            e.metrics.coverage_80.unwrap(),
+            e.metrics.coverage_95.unwrap(),
+        );
         assert!((0.72..=0.88).contains(&c80), "{c80}");
         // 80 calibration errors a band: the 95th percentile is itself noisy (0.896 here).
         assert!((0.88..=0.99).contains(&c95), "{c95}");

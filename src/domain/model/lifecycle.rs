@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct Rules {
     pub shadow_hours: u32,
     pub promote_ratio: f64,
@@ -176,7 +176,10 @@ mod tests {
     #[test]
     fn a_degraded_champion_is_rolled_back_when_recent_else_retrained() {
         let r = Rules::default();
-        assert_eq!(judge_champion(&r, live(1.1, 48), 1.0, Some(2.0)), Verdict::Keep);
+        assert_eq!(
+            judge_champion(&r, live(1.1, 48), 1.0, Some(2.0)),
+            Verdict::Keep
+        );
         assert!(matches!(
             judge_champion(&r, live(1.3, 48), 1.0, Some(2.0)),
             Verdict::RollBack(_)
@@ -190,6 +193,9 @@ mod tests {
             Verdict::Retrain(_)
         ));
         // Too few actuals yet: keep.
-        assert_eq!(judge_champion(&r, live(9.0, 3), 1.0, Some(2.0)), Verdict::Keep);
+        assert_eq!(
+            judge_champion(&r, live(9.0, 3), 1.0, Some(2.0)),
+            Verdict::Keep
+        );
     }
 }

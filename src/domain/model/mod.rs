@@ -9,10 +9,12 @@
 mod backtest;
 mod baseline;
 pub mod lifecycle;
+pub mod live;
 mod mstl;
 
 pub use backtest::{Backtest, BandScore, Evaluation, Metrics, Widths, backtest};
 pub use baseline::Baseline;
+pub use live::Predicted;
 pub use mstl::Mstl;
 
 use serde::{Deserialize, Serialize};
@@ -136,7 +138,10 @@ mod tests {
             Family::SeasonalNaive.forecaster(3_600, 24 * 30).name(),
             "seasonal_naive_168"
         );
-        assert_eq!(Family::Mstl.forecaster(3_600, 24 * 30).name(), "mstl_24_168");
+        assert_eq!(
+            Family::Mstl.forecaster(3_600, 24 * 30).name(),
+            "mstl_24_168"
+        );
         // Too short for a week twice over: the daily season only.
         assert_eq!(Family::Mstl.forecaster(3_600, 24 * 10).name(), "mstl_24");
     }

@@ -118,7 +118,8 @@ mod tests {
         // Four weeks of an hourly pattern: a daily wave, higher on weekdays, a slow rise.
         let value = |i: usize| {
             let day = ((i / 24) % 7 < 5) as u8 as f64 * 5.0;
-            10.0 + day + 3.0 * ((i % 24) as f64 / 24.0 * std::f64::consts::TAU).sin()
+            10.0 + day
+                + 3.0 * ((i % 24) as f64 / 24.0 * std::f64::consts::TAU).sin()
                 + i as f64 * 0.001
         };
         let history: Vec<Option<f64>> = (0..24 * 28).map(|i| Some(value(i))).collect();

@@ -1,0 +1,113 @@
+//! Forecasting models (`[models.<id>]`): `train` fits and backtests a new version on the stored
+//! history, `predict` stores each live version's forecast and judges them (promotion of a
+//! shadow, rollback or retraining of a champion, by `domain::model::lifecycle`). Both read the
+//! model's series as a training frame reads it (`query::training`: the location's grid, source
+//! priority, hourly means or local days), so a model learns from exactly what a user is served.
+//!
+//! A version is the family, its settings and its calibration (the interval half-widths from its
+//! backtest); a prediction refits the family on the history up to the issue time, since a
+//! statistical model's fitted state is a function of that history and refitting costs
+//! milliseconds.
+
+mod predict;
+mod train;
+mod versions;
+
+pub use predict::{judge, predict, run_predict};
+pub use train::{Evaluated, evaluate, run_train, train};
+pub use versions::{promote, reject, roll_back};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ModelConfig;
+use crate::core::Core;
+use crate::domain::model::Widths;
+use crate::domain::time::Resolution;
+use crate::domain::{Location, TimeRange, Timestamp};
+use crate::query::training::{self, ColumnSpec, FrameRequest, Values};
+
+/// What a version keeps beside its metrics: how to forecast again as it did.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct State {
+    /// The forecaster, with its seasons (`mstl_24_168`).
+    pub forecaster: String,
+    pub step_seconds: i64,
+    pub horizon: usize,
+    /// Steps of history each fit sees.
+    pub window: usize,
+    pub widths: Widths,
+}
+
+/// The model `id` from the configuration and its location.
+pub fn model<'a>(core: &'a Core, id: &str) -> anyhow::Result<(&'a ModelConfig, &'a Location)> {
+    let config = core
+        .config
+        .models
+        .get(id)
+        .ok_or_else(|| anyhow::anyhow!("no model `{id}` is configured"))?;
+    let location = core.registry.get(&config.location).ok_or_else(|| {
+        anyhow::anyhow!("model `{id}`: location `{}` is not known", config.location)
+    })?;
+    Ok((config, location))
+}
+
+/// The end of the history at `now`: the start of the step under way (which is incomplete).
+pub fn history_end(model: &ModelConfig, location: &Location, now: Timestamp) -> Timestamp {
+    model.resolution.floor(now, &location.timezone)
+}
+
+/// The model's series over `range`, one value (or none) per step of the location's grid.
+pub async fn series(
+    core: &Core,
+    model: &ModelConfig,
+    location: &Location,
+    range: TimeRange,
+) -> anyhow::Result<(Vec<Timestamp>, Vec<Option<f64>>)> {
+    let mut columns = Vec::new();
+    for name in std::iter::once(&model.variable).chain(&model.fill_from) {
+        let variable = model
+            .dataset
+            .variable(name)
+            .ok_or_else(|| anyhow::anyhow!("`{name}` is not a {} variable", model.dataset))?;
+        columns.push(ColumnSpec::Series {
+            dataset: model.dataset,
+            variable: variable.name,
+        });
+    }
+    let request = FrameRequest {
+        location,
+        range,
+        resolution: model.resolution,
+        columns,
+        as_of: None,
+        lead_hours: 0,
+        fill: None,
+    };
+    let frame = training::frame(core, &request)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the model's series: {e}"))?;
+    // The first column's value, else the first of the others that has one.
+    let mut values: Vec<Option<f64>> = vec![None; frame.time.len()];
+    for column in &frame.columns {
+        let Values::Numbers(numbers) = &column.values else {
+            anyhow::bail!("the model's series is not numeric");
+        };
+        for (v, n) in values.iter_mut().zip(numbers) {
+            *v = v.or(*n);
+        }
+    }
+    Ok((frame.time, values))
+}
+
+/// The range of `steps` steps of `resolution` ending at `end` (local days: a day more, so DST
+/// days never shorten it).
+pub fn back(resolution: Resolution, end: Timestamp, steps: usize) -> TimeRange {
+    let extra = match resolution {
+        Resolution::Hour => 0,
+        Resolution::Day => 1,
+    };
+    TimeRange {
+        start: end.plus(-((steps + extra) as i64) * resolution.seconds()),
+        end,
+    }
+}

@@ -1,0 +1,251 @@
+//! `train`: a new version of a model, fitted and backtested on the stored history, under a run of
+//! its own. The first version becomes the champion; later ones run in shadow (replacing an
+//! earlier shadow) until `predict` judges them. Too little history fails the run with how much
+//! there is and how much is needed; the champion keeps serving.
+
+use super::{State, back, history_end, model, series};
+use crate::core::Core;
+use crate::domain::model::{
+    Backtest, Evaluation, Family, backtest, baselines, periods_held, seasons,
+};
+use crate::domain::{RunStatus, TimeRange, Timestamp};
+use crate::ops::{Outcome, Summary};
+use crate::store::models::{NewVersion, StoredVersion, Transition, VersionStatus};
+use crate::store::{NewRun, RunId};
+
+/// The `train` job: every enabled model whose newest version is `retrain_days` old (or that has
+/// none) gets a new one.
+pub async fn run_train(core: &Core, now: Timestamp) -> anyhow::Result<Summary> {
+    let mut summary = Summary::default();
+    for (id, config) in &core.config.models {
+        if !config.enabled || !in_scope(core, &config.location) {
+            continue;
+        }
+        let versions = core.store.versions(id).await?;
+        let due = versions.first().is_none_or(|newest| {
+            newest
+                .created_at
+                .plus(i64::from(config.retrain_days) * 86_400)
+                <= now
+        });
+        if due {
+            summary
+                .outcomes
+                .push(train(core, id, now, "scheduled").await?);
+        }
+    }
+    Ok(summary)
+}
+
+/// Whether the invocation's scope (a job limited to one location) includes `location`.
+pub(super) fn in_scope(core: &Core, location: &str) -> bool {
+    core.scope.location.as_deref().is_none_or(|l| l == location)
+}
+
+/// Trains a new version of model `id` on the history before `now`; `why` is recorded with it.
+pub async fn train(core: &Core, id: &str, now: Timestamp, why: &str) -> anyhow::Result<Outcome> {
+    let (config, _) = model(core, id)?;
+    let run = core
+        .store
+        .start_run(&NewRun {
+            operation: "train",
+            location: Some(&config.location),
+            dataset: Some(config.dataset),
+            source: Some(id),
+            range: None,
+            started_at: Timestamp::now(),
+            parent: core.scope.job,
+        })
+        .await?;
+    let mut outcome = Outcome {
+        location: config.location.clone(),
+        dataset: config.dataset.to_string(),
+        source: id.to_owned(),
+        run,
+        ..Outcome::default()
+    };
+    let (status, error) = match fit(core, id, now, why, run).await {
+        Ok(version) => {
+            outcome.note = Some(describe(&version));
+            (RunStatus::Succeeded, None)
+        }
+        Err(error) => {
+            let error = format!("{error:#}");
+            tracing::warn!(model = id, %error, "training failed");
+            outcome.failed = 1;
+            outcome.note = Some("training failed".into());
+            outcome.error = Some(error.clone());
+            (RunStatus::Failed, Some(error))
+        }
+    };
+    core.metrics.add(
+        "almanac_model_trainings_total",
+        &[
+            ("model", id),
+            ("result", if error.is_some() { "failed" } else { "ok" }),
+        ],
+        1.0,
+    );
+    core.store
+        .finish_run(run, status, error.as_deref(), Timestamp::now())
+        .await?;
+    Ok(outcome)
+}
+
+/// A backtested fit, not yet stored.
+pub struct Evaluated {
+    pub evaluation: Evaluation,
+    pub state: State,
+    pub params: serde_json::Value,
+    pub train: TimeRange,
+    pub data_version: i64,
+}
+
+/// Fits and backtests model `id` on the history before `now`, storing nothing (`almanac
+/// models backtest`; `train` stores what this finds).
+pub async fn evaluate(core: &Core, id: &str, now: Timestamp) -> anyhow::Result<Evaluated> {
+    let (config, location) = model(core, id)?;
+    let step = config.resolution.seconds();
+    let horizon = config.horizon_steps();
+    let origins = config.backtest_origins as usize;
+    let window = (i64::from(config.training_days) * 86_400 / step) as usize;
+    let test = horizon * origins;
+    let end = history_end(config, location, now);
+    let data_version = core.store.version(&config.location, config.dataset).await?;
+    // Each backtest fit sees `window` steps before its origin, like the final one.
+    let range = back(config.resolution, end, window + test);
+    let (time, values) = series(core, config, location, range).await?;
+    let present = values.iter().flatten().count();
+    let first_value = values.iter().position(Option::is_some);
+    let held = first_value.map_or(0, |f| values.len() - f);
+    let min_train = 2 * seasons(step).first().copied().unwrap_or(2);
+    if held < test + min_train {
+        let from = first_value.map_or("nothing stored".to_owned(), |f| format!("from {}", time[f]));
+        anyhow::bail!(
+            "too little history to train `{id}`: {present} values over {held} steps ({from}); \
+             needed: {} steps ({origins} backtest origins × {horizon} steps ahead, and {min_train} before them)",
+            test + min_train
+        );
+    }
+    let first_value = first_value.unwrap_or(0);
+    let values = values[first_value..].to_vec();
+    let fitted_on = window.min(values.len() - test);
+    let forecaster = config.family.forecaster(step, fitted_on);
+    let name = forecaster.name();
+    let against = baselines(step, fitted_on);
+    let shape = Backtest {
+        horizon,
+        origins,
+        window,
+    };
+    // Fitting is CPU work: off the runtime's threads.
+    let evaluation = tokio::task::spawn_blocking(move || {
+        backtest(&values, shape, forecaster.as_ref(), &against)
+    })
+    .await?
+    .map_err(|e| anyhow::anyhow!("backtest of `{id}`: {e}"))?;
+    let params = serde_json::json!({
+        "family": config.family,
+        "forecaster": name,
+        "seasons": periods_held(step, fitted_on),
+        "resolution": config.resolution,
+        "horizon_hours": config.horizon_hours,
+        "training_days": config.training_days,
+        "backtest_origins": config.backtest_origins,
+        "dataset": config.dataset,
+        "variable": config.variable,
+        "fill_from": config.fill_from,
+        "location": config.location,
+    });
+    Ok(Evaluated {
+        state: State {
+            forecaster: name,
+            step_seconds: step,
+            horizon,
+            window,
+            widths: evaluation.widths.clone(),
+        },
+        evaluation,
+        params,
+        train: TimeRange {
+            start: time[first_value],
+            end,
+        },
+        data_version,
+    })
+}
+
+async fn fit(
+    core: &Core,
+    id: &str,
+    now: Timestamp,
+    why: &str,
+    run: RunId,
+) -> anyhow::Result<StoredVersion> {
+    let (config, _) = model(core, id)?;
+    let found = evaluate(core, id, now).await?;
+    let existing = core.store.versions(id).await?;
+    let has_champion = existing.iter().any(|v| v.status == VersionStatus::Champion);
+    let status = if has_champion {
+        VersionStatus::Shadow
+    } else {
+        VersionStatus::Champion
+    };
+    let first: Vec<Transition> = existing
+        .iter()
+        .filter(|v| v.status == VersionStatus::Shadow)
+        .map(|v| Transition {
+            id: v.id,
+            status: VersionStatus::Retired,
+            reason: "replaced in shadow by a newer version".into(),
+            previous: None,
+        })
+        .collect();
+    let reason = match status {
+        VersionStatus::Champion => format!("{why}; the model's first champion"),
+        _ => format!("{why}; in shadow beside the champion"),
+    };
+    let metrics = &found.evaluation.metrics;
+    let version = core
+        .store
+        .add_version(
+            &NewVersion {
+                model: id,
+                family: config.family.as_str(),
+                params: &found.params.to_string(),
+                train: found.train,
+                data_version: found.data_version,
+                metrics: &serde_json::to_string(metrics)?,
+                state: &serde_json::to_string(&found.state)?,
+                status,
+                created_at: now,
+                reason: Some(&reason),
+                run: Some(run),
+            },
+            &first,
+        )
+        .await?;
+    tracing::info!(model = id, version = version.version, status = version.status.as_str(), mase = ?metrics.mase, "model trained");
+    Ok(version)
+}
+
+fn describe(version: &StoredVersion) -> String {
+    let metrics: serde_json::Value = serde_json::from_str(&version.metrics).unwrap_or_default();
+    format!(
+        "version {} ({}, {}): MAE {}, MASE {} against {}, 80 % coverage {}",
+        version.version,
+        version.family,
+        version.status.as_str(),
+        metrics["mae"],
+        metrics["mase"],
+        metrics["baseline"],
+        metrics["coverage_80"],
+    )
+}
+
+/// The family a stored version was trained as.
+pub(super) fn family_of(version: &StoredVersion) -> Option<Family> {
+    Family::ALL
+        .into_iter()
+        .find(|f| f.as_str() == version.family)
+}
