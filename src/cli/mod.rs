@@ -11,6 +11,7 @@
 mod frame;
 mod inspect;
 mod load;
+mod models;
 mod schedule;
 mod serve;
 mod sources;
@@ -219,6 +220,11 @@ pub enum Command {
         #[command(subcommand)]
         command: SourcesCommand,
     },
+    /// Forecasting models: list, train, backtest, predict, promote, rollback.
+    Models {
+        #[command(subcommand)]
+        command: models::ModelsCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -351,6 +357,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             frame::frame(config, args).await
         }
+        Command::Models { command } => models::run(config, command).await,
         Command::Rejects { run, json } => inspect::list_rejects(config, run, json).await,
         Command::Sources {
             command: SourcesCommand::Kinds,

@@ -71,6 +71,11 @@ pub(super) async fn demo(
     demo::load_water(&core, &core.config.store.data_dir, 21).await?;
     let forecasts = ops::forecast::run(&core, Timestamp::now()).await?;
     eprint!("{forecasts}");
+    // The models: a first version of each, and its forecast, before the API answers.
+    let trained = ops::model::run_train(&core, Timestamp::now()).await?;
+    eprint!("{trained}");
+    let predicted = ops::model::run_predict(&core, Timestamp::now()).await?;
+    eprint!("{predicted}");
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("binding {address}"))?;
@@ -100,6 +105,12 @@ pub(super) async fn demo(
     let tomorrow = Timestamp::now().plus(86_400).utc_date();
     println!(
         "  curl 'http://{bound}/api/v1/locations/madrid/weather/forecast?start={tomorrow}&end={tomorrow}&variables=temperature'"
+    );
+    println!("  curl 'http://{bound}/api/v1/models'");
+    println!("  curl 'http://{bound}/predict/prices/hourly?hours=24'");
+    println!(
+        "  curl 'http://{bound}/api/v1/predictions/{}?model_type=flow_prediction&horizon_hours=24'",
+        demo::water::NODES[0].0
     );
     serve_with_jobs(core, listener).await?;
     Ok(ExitCode::SUCCESS)

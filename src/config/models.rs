@@ -94,7 +94,7 @@ impl ModelConfig {
         }
         let step_hours = (self.resolution.seconds() / 3_600) as u32;
         if self.horizon_hours == 0
-            || self.horizon_hours % step_hours != 0
+            || !self.horizon_hours.is_multiple_of(step_hours)
             || self.horizon_hours > 24 * 62
         {
             problems.push(format!(

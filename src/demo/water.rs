@@ -21,8 +21,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::config::{Config, LocationConfig, NetworkConfig};
+use crate::config::{Config, LocationConfig, ModelConfig, NetworkConfig};
+use crate::domain::model::Family;
+use crate::domain::model::lifecycle::Rules;
 use crate::domain::network::Role;
+use crate::domain::time::Resolution;
 use crate::domain::{Dataset, LocationKind, Timestamp};
 use crate::sources::csv_import::{Column, Format};
 
@@ -94,6 +97,28 @@ pub fn configure(config: &mut Config) {
                 .collect(),
         },
     );
+    // Each node's flow, forecast a day ahead (the processing seed's flow_prediction) from the
+    // two weeks before.
+    for (id, ..) in NODES {
+        config.models.insert(
+            format!("{id}_flow"),
+            ModelConfig {
+                location: id.to_owned(),
+                dataset: Dataset::Sensor,
+                variable: "flow_rate".into(),
+                fill_from: Vec::new(),
+                resolution: Resolution::Hour,
+                family: Family::Mstl,
+                horizon_hours: 24,
+                training_days: 14,
+                backtest_origins: 6,
+                retrain_days: 7,
+                rules: Rules::default(),
+                model_type: Some("flow_prediction".into()),
+                enabled: true,
+            },
+        );
+    }
     let column = |column: &str, unit: &str| Column {
         column: column.into(),
         unit: unit.into(),

@@ -128,7 +128,7 @@ fn job_for(core: &Core, name: &str, request: &JobRequest) -> Result<Job, ApiErro
         ApiError::not_found(
             "unknown_job",
             format!(
-                "no job `{name}`: one of init, ingest, gaps, backfill, rotate, process, forecast"
+                "no job `{name}`: one of init, ingest, gaps, backfill, rotate, process, forecast, train, predict"
             ),
         )
     })?;

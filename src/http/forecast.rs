@@ -23,6 +23,10 @@ pub struct ForecastQuery {
     as_of: Option<String>,
     /// Only forecasts issued at least this many hours before the hour (0..=384).
     lead_hours: Option<u32>,
+    /// One variable (singular): almanac's model forecast of it instead (see `http::models`).
+    variable: Option<String>,
+    /// With `variable`: hours ahead.
+    horizon: Option<u32>,
 }
 
 pub async fn weather(
@@ -31,6 +35,22 @@ pub async fn weather(
     ApiQuery(query): ApiQuery<ForecastQuery>,
 ) -> Result<Response, ApiError> {
     let location = super::locations::find(&core, &id)?;
+    if let Some(variable) = &query.variable {
+        if query.variables.is_some() || query.as_of.is_some() || query.lead_hours.is_some() {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                "`variable` asks for almanac's model forecast (with `horizon`); `variables`, `as_of` and `lead_hours` for the providers' forecasts as issued: not both",
+            ));
+        }
+        return super::models::model_forecast(
+            &core,
+            location,
+            Dataset::Weather,
+            variable,
+            query.horizon,
+        )
+        .await;
+    }
     let zone = &location.timezone;
     let range = match (query.start.as_deref(), query.end.as_deref()) {
         (Some(start), Some(end)) => date_range(start, end, core.config.http.max_range_days, zone)?,

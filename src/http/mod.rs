@@ -10,6 +10,7 @@ mod frames;
 mod health;
 mod json;
 mod locations;
+mod models;
 mod native;
 mod params;
 mod processing;
@@ -86,6 +87,10 @@ pub fn router(core: Core) -> Router {
             "/api/v1/locations/{id}/weather/forecast",
             get(forecast::weather),
         )
+        .route(
+            "/api/v1/locations/{id}/{dataset}/forecast",
+            get(models::series_forecast),
+        )
         .route("/api/v1/locations/{id}/gaps", get(native::gaps))
         .route(
             "/api/v1/locations/{id}/energy_features",
@@ -97,6 +102,26 @@ pub fn router(core: Core) -> Router {
         .route("/api/v1/runs", get(native::runs))
         .route("/api/v1/runs/{id}", get(native::run))
         .route("/api/v1/admin/{job}", post(admin::start))
+        .route("/api/v1/admin/models/{id}/{action}", post(models::admin))
+        .route("/api/v1/models", get(models::list))
+        .route("/api/v1/models/{id}", get(models::one))
+        .route(
+            "/api/v1/predictions/{node_id}",
+            get(models::node_predictions),
+        )
+        // The factory's price forecast (its paths; training and status under both names its
+        // code and its docs used).
+        .route("/predict/prices/hourly", get(models::prices_hourly))
+        .route("/predict/prices/weekly", get(models::prices_weekly))
+        .route(
+            "/predict/prices/models/price-forecast/status",
+            get(models::prices_status),
+        )
+        .route(
+            "/predict/prices/models/price-forecast/train",
+            post(models::prices_train),
+        )
+        .route("/predict/prices/train", post(models::prices_train))
         // The Abbanoa processing API.
         .route("/api/v1/nodes", get(processing::nodes))
         .route("/api/v1/nodes/{id}/history", get(processing::history))

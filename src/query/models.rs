@@ -331,7 +331,11 @@ pub async fn forecast(
                 ),
             )
         })?;
-    let until = issued_at.plus(i64::from(horizon) * 3_600);
+    // Counted from the first step forecast (the one under way at the issue).
+    let until = rows
+        .first()
+        .map_or(issued_at, |r| r.ts)
+        .plus(i64::from(horizon) * 3_600);
     let rows: Vec<PredictionRow> = rows.into_iter().filter(|r| r.ts < until).collect();
     let unit = m.dataset.variable(&m.variable).map_or("", |v| v.unit);
     let answer = ModelForecast {

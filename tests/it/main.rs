@@ -22,6 +22,7 @@ mod init;
 mod killed;
 mod layout;
 mod locks;
+mod models;
 mod openapi;
 mod outage;
 mod processing;

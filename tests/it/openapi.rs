@@ -107,6 +107,14 @@ async fn every_route_is_documented_and_answers_as_documented() {
     let now = almanac::domain::Timestamp::now().floor(almanac::domain::Step::HOUR);
     let forecasts = almanac::ops::forecast::run(&core, now).await.unwrap();
     assert!(!forecasts.failed(), "{forecasts}");
+    let trained = almanac::ops::model::train(&core, "madrid_temperature", now, "test")
+        .await
+        .unwrap();
+    assert!(trained.error.is_none(), "{trained:?}");
+    let predicted = almanac::ops::model::predict(&core, "madrid_temperature", now)
+        .await
+        .unwrap();
+    assert!(predicted.error.is_none(), "{predicted:?}");
     let base = format!("http://{}", serve(almanac::http::router(core)).await);
     // The processing routes also answer from a core holding the simulated water network up to
     // today (calls to it are written `@net/…`).
@@ -128,6 +136,14 @@ async fn every_route_is_documented_and_answers_as_documented() {
         .await
         .unwrap()[0]
         .id;
+    for step in ["train", "predict"] {
+        let o = match step {
+            "train" => almanac::ops::model::train(&net_core, "sel_in_flow", now, "test").await,
+            _ => almanac::ops::model::predict(&net_core, "sel_in_flow", now).await,
+        }
+        .unwrap();
+        assert!(o.error.is_none(), "{o:?}");
+    }
     let net_base = format!("http://{}", serve(almanac::http::router(net_core)).await);
 
     let response = client()
@@ -715,6 +731,134 @@ async fn every_route_is_documented_and_answers_as_documented() {
             "/api/v1/admin/init".into(),
             Some(r#"{"weeks": 2}"#.into()),
             400,
+        ),
+        ("get", "/api/v1/models", "/api/v1/models".into(), None, 200),
+        (
+            "get",
+            "/api/v1/models/{id}",
+            "/api/v1/models/madrid_temperature".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/models/{id}",
+            "/api/v1/models/atlantis".into(),
+            None,
+            404,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/{dataset}/forecast",
+            "@net/api/v1/locations/sel_in/sensor/forecast?variable=flow_rate&horizon=6".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/{dataset}/forecast",
+            "@net/api/v1/locations/sel_in/sensor/forecast?variable=flow_rate&horizon=100".into(),
+            None,
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/{dataset}/forecast",
+            "@net/api/v1/locations/sel_in/sensor/forecast?variable=pressure".into(),
+            None,
+            404,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/weather/forecast",
+            "/api/v1/locations/madrid/weather/forecast?variable=temperature&horizon=12".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/locations/{id}/weather/forecast",
+            "/api/v1/locations/madrid/weather/forecast?variable=temperature&variables=temperature"
+                .into(),
+            None,
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/predictions/{node_id}",
+            "@net/api/v1/predictions/sel_in?model_type=flow_prediction&horizon_hours=12".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/predictions/{node_id}",
+            "@net/api/v1/predictions/sel_in?horizon_hours=500".into(),
+            None,
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/predictions/{node_id}",
+            "@net/api/v1/predictions/sel_in?model_type=pressure_prediction".into(),
+            None,
+            404,
+        ),
+        (
+            "get",
+            "/predict/prices/hourly",
+            "/predict/prices/hourly?hours=24".into(),
+            None,
+            404,
+        ),
+        (
+            "get",
+            "/predict/prices/hourly",
+            "/predict/prices/hourly?hours=500".into(),
+            None,
+            400,
+        ),
+        (
+            "get",
+            "/predict/prices/weekly",
+            "/predict/prices/weekly".into(),
+            None,
+            404,
+        ),
+        (
+            "get",
+            "/predict/prices/models/price-forecast/status",
+            "/predict/prices/models/price-forecast/status".into(),
+            None,
+            200,
+        ),
+        (
+            "post",
+            "/predict/prices/models/price-forecast/train",
+            "/predict/prices/models/price-forecast/train".into(),
+            None,
+            401,
+        ),
+        (
+            "post",
+            "/predict/prices/train",
+            "/predict/prices/train".into(),
+            None,
+            401,
+        ),
+        (
+            "post",
+            "/api/v1/admin/models/{id}/{action}",
+            "/api/v1/admin/models/madrid_temperature/backtest".into(),
+            None,
+            200,
+        ),
+        (
+            "post",
+            "/api/v1/admin/models/{id}/{action}",
+            "/api/v1/admin/models/madrid_temperature/explode".into(),
+            None,
+            404,
         ),
         ("get", "/metrics", "/metrics".into(), None, 200),
         ("get", "/health/live", "/health/live".into(), None, 200),

@@ -116,7 +116,7 @@ pub fn judge_champion(
     let Some(live) = live.filter(|l| l.pairs >= rules.min_scored) else {
         return Verdict::Keep;
     };
-    if !(live.mae > rules.degrade_ratio * backtest_mae) {
+    if live.mae <= rules.degrade_ratio * backtest_mae || live.mae.is_nan() {
         return Verdict::Keep;
     }
     let why = format!(

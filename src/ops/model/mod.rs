@@ -51,6 +51,11 @@ pub fn model<'a>(core: &'a Core, id: &str) -> anyhow::Result<(&'a ModelConfig, &
     Ok((config, location))
 }
 
+/// Fails unless model `id` is configured and its location known.
+pub fn exists(core: &Core, id: &str) -> anyhow::Result<()> {
+    model(core, id).map(|_| ())
+}
+
 /// The end of the history at `now`: the start of the step under way (which is incomplete).
 pub fn history_end(model: &ModelConfig, location: &Location, now: Timestamp) -> Timestamp {
     model.resolution.floor(now, &location.timezone)
