@@ -208,13 +208,13 @@ async fn act(
             result,
         })
         .into_response()),
-        Err(error) => match error.downcast::<crate::store::StoreError>() {
-            Ok(store) => Err(store.into()),
-            Err(error) => Err(ApiError {
-                status: StatusCode::CONFLICT,
-                code: "model_action_failed",
-                detail: format!("{error:#}"),
-            }),
-        },
+        // The store out of reach is a 503 as anywhere; anything else is why the action could
+        // not be done (nothing to promote, too little history to backtest).
+        Err(error) if crate::query::unreachable(&error) => Err(error.into()),
+        Err(error) => Err(ApiError {
+            status: StatusCode::CONFLICT,
+            code: "model_action_failed",
+            detail: format!("{error:#}"),
+        }),
     }
 }

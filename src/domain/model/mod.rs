@@ -15,7 +15,7 @@ mod mstl;
 pub use backtest::{Backtest, BandScore, Evaluation, Metrics, Widths, backtest};
 pub use baseline::Baseline;
 pub use live::Predicted;
-pub use mstl::Mstl;
+pub use mstl::{Mstl, Trend};
 
 use serde::{Deserialize, Serialize};
 
@@ -43,20 +43,29 @@ pub trait Forecaster: Send + Sync {
 pub enum Family {
     /// The last value, repeated.
     Naive,
-    /// The value one season ago (the longest season of the step that the history holds twice).
+    /// The value one season ago (the longest season of the step the history holds [`CYCLES`]
+    /// times).
     SeasonalNaive,
     /// MSTL decomposition over the step's seasons, its trend forecast by AutoETS.
     Mstl,
+    /// The same decomposition, what is left forecast as an AR(1) around its recent level.
+    MstlAr,
 }
 
 impl Family {
-    pub const ALL: [Family; 3] = [Family::Naive, Family::SeasonalNaive, Family::Mstl];
+    pub const ALL: [Family; 4] = [
+        Family::Naive,
+        Family::SeasonalNaive,
+        Family::Mstl,
+        Family::MstlAr,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Family::Naive => "naive",
             Family::SeasonalNaive => "seasonal_naive",
             Family::Mstl => "mstl",
+            Family::MstlAr => "mstl_ar",
         }
     }
 
@@ -70,7 +79,14 @@ impl Family {
                 Some(&period) => Box::new(Baseline::Seasonal { period }),
                 None => Box::new(Baseline::Naive),
             },
-            Family::Mstl => Box::new(Mstl { periods }),
+            Family::Mstl => Box::new(Mstl {
+                periods,
+                trend: Trend::Ets,
+            }),
+            Family::MstlAr => Box::new(Mstl {
+                periods,
+                trend: Trend::LocalAr,
+            }),
         }
     }
 }
@@ -89,12 +105,16 @@ pub fn seasons(step_seconds: i64) -> Vec<usize> {
     }
 }
 
-/// The seasons a history of `len` steps holds at least twice over (what a decomposition or a
-/// seasonal naive forecast can be built on).
+/// A season is decomposed (or used by the seasonal naive family) only when the history holds
+/// it this many times: from two cycles a week's shape is mostly the noise of two weeks.
+pub const CYCLES: usize = 3;
+
+/// The seasons a history of `len` steps holds at least [`CYCLES`] times over (what a
+/// decomposition or a seasonal naive forecast can be built on).
 pub fn periods_held(step_seconds: i64, len: usize) -> Vec<usize> {
     seasons(step_seconds)
         .into_iter()
-        .filter(|p| len >= 2 * p)
+        .filter(|p| len >= CYCLES * p)
         .collect()
 }
 
@@ -120,8 +140,8 @@ mod tests {
         assert_eq!(seasons(3_600), vec![24, 168]);
         assert_eq!(seasons(900), vec![96, 672]);
         assert_eq!(seasons(86_400), vec![7, 365]);
-        assert_eq!(periods_held(3_600, 24 * 10), vec![24]);
-        assert_eq!(periods_held(3_600, 24 * 14), vec![24, 168]);
+        assert_eq!(periods_held(3_600, 24 * 14), vec![24]);
+        assert_eq!(periods_held(3_600, 24 * 21), vec![24, 168]);
         assert_eq!(
             baselines(86_400, 400),
             vec![
@@ -142,7 +162,7 @@ mod tests {
             Family::Mstl.forecaster(3_600, 24 * 30).name(),
             "mstl_24_168"
         );
-        // Too short for a week twice over: the daily season only.
-        assert_eq!(Family::Mstl.forecaster(3_600, 24 * 10).name(), "mstl_24");
+        // Too short for a week three times over: the daily season only.
+        assert_eq!(Family::Mstl.forecaster(3_600, 24 * 14).name(), "mstl_24");
     }
 }

@@ -1,7 +1,8 @@
 //! MSTL with an AutoETS trend (`augurs`): the series is decomposed into its seasons (a day and a
 //! week of hourly values) by LOESS, the rest (trend and remainder) is forecast by the best
 //! exponential smoothing model AutoETS finds, and the last cycle of each season is added back.
-//! Without a season the history holds twice, AutoETS alone forecasts the series.
+//! Without a season the history holds three times (`CYCLES`), the trend model alone forecasts
+//! the series. `Trend::LocalAr` replaces AutoETS by an AR(1) around the recent level.
 //!
 //! Gaps inside the history are interpolated linearly before fitting (the decomposition needs
 //! every step); missing values at its end are forecast as well and dropped, so the forecast
@@ -13,10 +14,21 @@ use augurs::{Fit, Predict};
 
 use super::{Forecaster, ModelError};
 
-/// The MSTL family at these seasons (in steps).
+/// The MSTL family at these seasons (in steps), with its trend model.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mstl {
     pub periods: Vec<usize>,
+    pub trend: Trend,
+}
+
+/// How what is left once the seasons are taken away (trend and remainder) is forecast.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trend {
+    /// The best exponential smoothing model AutoETS finds.
+    Ets,
+    /// An AR(1) around the mean of the last longest season: the deviation from it decays
+    /// by the lag-1 autocorrelation each step (`LocalAr`).
+    LocalAr,
 }
 
 /// Fewer values than this (after the leading gap) are not enough to fit a trend.
@@ -24,7 +36,10 @@ const MIN_VALUES: usize = 10;
 
 impl Forecaster for Mstl {
     fn name(&self) -> String {
-        let mut name = String::from("mstl");
+        let mut name = String::from(match self.trend {
+            Trend::Ets => "mstl",
+            Trend::LocalAr => "mstl_ar",
+        });
         for p in &self.periods {
             name.push('_');
             name.push_str(&p.to_string());
@@ -56,9 +71,23 @@ impl Forecaster for Mstl {
             .periods
             .iter()
             .copied()
-            .filter(|p| y.len() >= 2 * p)
+            .filter(|p| y.len() >= super::CYCLES * p)
             .collect();
-        let point = if periods.is_empty() {
+        let point = if self.trend == Trend::LocalAr {
+            let window = periods.last().copied().unwrap_or(y.len().min(168));
+            if periods.is_empty() {
+                LocalAr { window }.forecast(&y, steps)
+            } else {
+                let model = MSTLModel::new(periods, LocalAr { window });
+                let fitted = model
+                    .fit(&y)
+                    .map_err(|e| ModelError(format!("MSTL: {e}")))?;
+                fitted
+                    .predict(steps, None)
+                    .map_err(|e| ModelError(format!("MSTL: {e}")))?
+                    .point
+            }
+        } else if periods.is_empty() {
             let fitted = AutoETS::non_seasonal()
                 .fit(&y)
                 .map_err(|e| ModelError(format!("AutoETS: {e}")))?;
@@ -81,6 +110,111 @@ impl Forecaster for Mstl {
             .skip(late)
             .map(|v| v.is_finite().then_some(v))
             .collect())
+    }
+}
+
+/// [`Trend::LocalAr`]: the mean `mu` of the last `window` values, and the lag-1
+/// autocorrelation `phi` of the deviations from it (clamped to 0..=0.99); a forecast `h` steps
+/// ahead is `mu + phi^h (last - mu)`: the optimal forecast of an AR(1) around a level, which
+/// returns to the recent level instead of carrying the last noise forward for ever.
+#[derive(Clone, Copy, Debug)]
+struct LocalAr {
+    window: usize,
+}
+
+#[derive(Clone, Debug)]
+struct LocalArFitted {
+    mu: f64,
+    phi: f64,
+    last: f64,
+    fitted: Vec<f64>,
+}
+
+impl LocalAr {
+    fn fitted(&self, y: &[f64]) -> LocalArFitted {
+        let n = y.len();
+        let recent = &y[n.saturating_sub(self.window.max(1))..];
+        let mu = recent.iter().sum::<f64>() / recent.len() as f64;
+        // The autocorrelation over up to four windows, around the recent level.
+        let span = &y[n.saturating_sub(4 * self.window.max(1))..];
+        let (mut num, mut den) = (0.0, 0.0);
+        for w in span.windows(2) {
+            num += (w[0] - mu) * (w[1] - mu);
+            den += (w[0] - mu) * (w[0] - mu);
+        }
+        let phi = if den > 0.0 {
+            (num / den).clamp(0.0, 0.99)
+        } else {
+            0.0
+        };
+        let fitted = std::iter::once(f64::NAN)
+            .chain(y[..n - 1].iter().map(|v| mu + phi * (v - mu)))
+            .collect();
+        LocalArFitted {
+            mu,
+            phi,
+            last: y[n - 1],
+            fitted,
+        }
+    }
+
+    fn forecast(&self, y: &[f64], steps: usize) -> Vec<f64> {
+        self.fitted(y).ahead(steps)
+    }
+}
+
+impl LocalArFitted {
+    fn ahead(&self, steps: usize) -> Vec<f64> {
+        let mut decay = 1.0;
+        (0..steps)
+            .map(|_| {
+                decay *= self.phi;
+                self.mu + decay * (self.last - self.mu)
+            })
+            .collect()
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl augurs::mstl::TrendModel for LocalAr {
+    fn name(&self) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed("LocalAr")
+    }
+
+    fn fit(
+        &self,
+        y: &[f64],
+    ) -> Result<Box<dyn augurs::mstl::FittedTrendModel + Sync + Send>, BoxError> {
+        if y.is_empty() {
+            return Err("no values".into());
+        }
+        Ok(Box::new(self.fitted(y)))
+    }
+}
+
+impl augurs::mstl::FittedTrendModel for LocalArFitted {
+    fn predict_inplace(
+        &self,
+        horizon: usize,
+        _level: Option<f64>,
+        forecast: &mut augurs::Forecast,
+    ) -> Result<(), BoxError> {
+        forecast.point = self.ahead(horizon);
+        Ok(())
+    }
+
+    fn predict_in_sample_inplace(
+        &self,
+        _level: Option<f64>,
+        forecast: &mut augurs::Forecast,
+    ) -> Result<(), BoxError> {
+        forecast.point = self.fitted.clone();
+        Ok(())
+    }
+
+    fn training_data_size(&self) -> Option<usize> {
+        Some(self.fitted.len())
     }
 }
 
@@ -125,6 +259,7 @@ mod tests {
         let history: Vec<Option<f64>> = (0..24 * 28).map(|i| Some(value(i))).collect();
         let model = Mstl {
             periods: vec![24, 168],
+            trend: Trend::Ets,
         };
         let forecast = model.forecast(&history, 48).unwrap();
         assert_eq!(forecast.len(), 48);
@@ -138,10 +273,32 @@ mod tests {
     }
 
     #[test]
+    fn the_local_ar_trend_returns_to_the_recent_level() {
+        // An AR(1) with phi 0.5 around 10, last value 14: 12, 11, 10.5, …
+        let ar = LocalArFitted {
+            mu: 10.0,
+            phi: 0.5,
+            last: 14.0,
+            fitted: Vec::new(),
+        };
+        assert_eq!(ar.ahead(3), vec![12.0, 11.0, 10.5]);
+        // Fitted on a series that alternates around 5: phi clamps to 0, the forecast is 5.
+        let y: Vec<f64> = (0..40)
+            .map(|i| if i % 2 == 0 { 4.0 } else { 6.0 })
+            .collect();
+        let fitted = LocalAr { window: 10 }.fitted(&y);
+        assert_eq!((fitted.mu, fitted.phi), (5.0, 0.0));
+        assert_eq!(fitted.ahead(2), vec![5.0, 5.0]);
+    }
+
+    #[test]
     fn a_late_end_is_forecast_and_dropped() {
         let mut history: Vec<Option<f64>> = (0..24 * 3).map(|i| Some((i % 24) as f64)).collect();
         history.extend([None, None]);
-        let model = Mstl { periods: vec![24] };
+        let model = Mstl {
+            periods: vec![24],
+            trend: Trend::Ets,
+        };
         let forecast = model.forecast(&history, 3).unwrap();
         // The history ends at 23 (its last value, hour 23); the first forecast is for hour 2.
         assert_eq!(forecast.len(), 3);

@@ -22,6 +22,12 @@ pub async fn run_predict(core: &Core, now: Timestamp) -> anyhow::Result<Summary>
         if !config.enabled || !in_scope(core, &config.location) {
             continue;
         }
+        // A model not trained yet waits for the `train` job (a failure every hour would say
+        // nothing new).
+        if core.store.versions(id).await?.is_empty() {
+            tracing::info!(model = %id, "not trained yet: no forecast");
+            continue;
+        }
         for action in judge(core, id, now).await? {
             tracing::info!(model = %id, "{action}");
         }

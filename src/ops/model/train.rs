@@ -37,9 +37,11 @@ pub async fn run_train(core: &Core, now: Timestamp) -> anyhow::Result<Summary> {
     Ok(summary)
 }
 
-/// Whether the invocation's scope (a job limited to one location) includes `location`.
+/// Whether a job looks at a model at `location`: the location is enabled and in the
+/// invocation's scope (a job limited to one location).
 pub(super) fn in_scope(core: &Core, location: &str) -> bool {
-    core.scope.location.as_deref().is_none_or(|l| l == location)
+    core.registry.get(location).is_some_and(|l| l.enabled)
+        && core.scope.location.as_deref().is_none_or(|l| l == location)
 }
 
 /// Trains a new version of model `id` on the history before `now`; `why` is recorded with it.
