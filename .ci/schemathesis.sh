@@ -51,7 +51,11 @@ The rules (src/http/params.rs, native.rs, locations.rs, processing.rs, seed.rs):
 - a frame's `columns` are `dataset.variable` names of those datasets or calendar columns (a
   list left with none goes out without `columns`: every column);
 - a node's metrics for a `time_window` shorter than its readings' step are refused (the demo's
-  nodes read every 15 minutes, so `5min` is sent as `1hour`).
+  nodes read every 15 minutes, so `5min` is sent as `1hour`);
+- a model forecast's `variable` belongs to the dataset (on /weather/forecast it asks for the
+  model's forecast, and goes without `variables`, `as_of` and `lead_hours`, which ask for the
+  providers'), and its `horizon`/`horizon_hours` is no longer than the model's (the demo's
+  shortest model forecasts 24 h).
 
 A negative case whose fault is a list of one value where a scalar belongs goes out as a valid
 request (`limit=[1]` is `?limit=1`, `id=[1]` is `/runs/1`); it is sent with the value repeated
@@ -174,6 +178,34 @@ def fix_columns(case):
             del case.query["columns"]
 
 
+FORECAST_PATHS = {
+    "/api/v1/locations/{id}/{dataset}/forecast": None,
+    "/api/v1/locations/{id}/weather/forecast": "weather",
+}
+SHORTEST_HORIZON = 24
+
+
+def fix_models(case):
+    path = case.operation.path
+    for name in ("horizon", "horizon_hours"):
+        value = case.query.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > SHORTEST_HORIZON:
+            case.query[name] = SHORTEST_HORIZON
+    if path not in FORECAST_PATHS:
+        return
+    if path.endswith("/weather/forecast"):
+        if "variable" not in case.query:
+            return
+        if any(k in case.query for k in ("variables", "as_of", "lead_hours")):
+            del case.query["variable"]
+            case.query.pop("horizon", None)
+            return
+    dataset = FORECAST_PATHS[path] or (case.path_parameters or {}).get("dataset")
+    known = VARIABLES.get(dataset)
+    if known and case.query.get("variable") not in known:
+        case.query["variable"] = sorted(known)[0]
+
+
 def fix_window(case):
     if case.operation.path == "/api/v1/nodes/{id}/metrics" and case.query.get("time_window") == "5min":
         case.query["time_window"] = "1hour"
@@ -202,6 +234,7 @@ def before_call(context, case, kwargs):
         fix_variables(case)
         fix_columns(case)
         fix_window(case)
+        fix_models(case)
     if isinstance(case.body, dict):
         fix_ranges(case.body)
 

@@ -36,6 +36,8 @@ pub struct Core {
     pub readiness: Arc<crate::memo::Recent<Result<(), Vec<String>>>>,
     /// The last `/api/v1/status` answer.
     pub status: Arc<crate::memo::Recent<serde_json::Value>>,
+    /// The MLflow tracking server, when `tracking.mlflow_url` is set.
+    pub tracking: Option<Arc<crate::tracking::Mlflow>>,
     /// What the operations called with this handle are limited to.
     pub scope: Scope,
 }
@@ -92,6 +94,13 @@ impl Core {
         let upstream =
             Upstream::with_metrics(metrics.clone()).context("building the HTTP client")?;
         let sources = sources::build(&config.sources, &upstream);
+        let tracking = match &config.tracking.mlflow_url {
+            Some(url) => Some(Arc::new(crate::tracking::Mlflow::new(
+                url,
+                upstream.client(),
+            )?)),
+            None => None,
+        };
         let cache = Arc::new(ResponseCache::new(
             config.http.cache_mb as usize * 1024 * 1024,
         ));
@@ -117,6 +126,7 @@ impl Core {
             extents: Default::default(),
             readiness: Arc::new(crate::memo::Recent::new(std::time::Duration::from_secs(1))),
             status: Arc::new(crate::memo::Recent::new(std::time::Duration::from_secs(1))),
+            tracking,
             scope: Scope::default(),
         })
     }

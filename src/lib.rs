@@ -18,6 +18,7 @@
 //! - [`demo`]: a simulated Open-Meteo upstream, so the whole path runs offline.
 //! - [`scheduler`]: the jobs `serve` runs on cron expressions, once per tick across replicas.
 //! - [`cache`]: encoded responses with their data version, ETag and gzip variant.
+//! - [`tracking`]: MLflow runs of models' trainings and backtests (optional).
 //! - [`core`]: the cheap-to-clone bundle of all of the above that every caller shares.
 
 pub mod cache;
@@ -36,3 +37,4 @@ pub mod scheduler;
 pub mod secret;
 pub mod sources;
 pub mod store;
+pub mod tracking;

@@ -59,6 +59,16 @@ const HELP: &[(&str, &str, &str)] = &[
          had the tick, or the job was still running).",
     ),
     (
+        "almanac_model_trainings_total",
+        "counter",
+        "Model trainings by model and result: ok, or failed (too little history, a backtest that could not run).",
+    ),
+    (
+        "almanac_tracking_failures_total",
+        "counter",
+        "Trainings and backtests MLflow could not record, by model (the store keeps the version).",
+    ),
+    (
         "almanac_store_up",
         "gauge",
         "1 when the store answered at the last scrape, 0 when it did not.",

@@ -100,6 +100,7 @@ pub(super) async fn run(config: Config, command: ModelsCommand) -> anyhow::Resul
         }
         ModelsCommand::Backtest { model } => {
             let found = ops::model::evaluate(&core, &model, now).await?;
+            ops::model::track(&core, &model, None, &found, now).await;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&found.evaluation.metrics)?

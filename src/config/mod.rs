@@ -499,6 +499,13 @@ impl Config {
             ));
         }
         problems.extend(self.processing_problems());
+        if let Some(url) = &self.tracking.mlflow_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            problems.push(format!(
+                "tracking.mlflow_url must be an http:// or https:// URL, got `{url}`"
+            ));
+        }
         for (id, model) in &self.models {
             problems.extend(model.problems(id, |l| self.location_kind(l)));
         }

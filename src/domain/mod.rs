@@ -5,6 +5,7 @@ pub mod anomaly;
 pub mod calendar;
 pub mod cron;
 pub mod energy;
+pub mod factory;
 pub mod gaps;
 pub mod location;
 pub mod model;

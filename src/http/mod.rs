@@ -5,6 +5,7 @@ mod admin;
 mod body;
 mod cached;
 mod error;
+mod factory;
 mod forecast;
 mod frames;
 mod health;
@@ -122,6 +123,17 @@ pub fn router(core: Core) -> Router {
             post(models::prices_train),
         )
         .route("/predict/prices/train", post(models::prices_train))
+        // The factory's production features (formulas of forecast prices and weather).
+        .route("/api/v1/locations/{id}/production_plan", get(factory::plan))
+        .route("/insights/optimal-windows", get(factory::optimal_windows))
+        .route(
+            "/predict/energy-optimization",
+            post(factory::energy_optimization),
+        )
+        .route(
+            "/predict/production-recommendation",
+            post(factory::production_recommendation),
+        )
         // The Abbanoa processing API.
         .route("/api/v1/nodes", get(processing::nodes))
         .route("/api/v1/nodes/{id}/history", get(processing::history))

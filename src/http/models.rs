@@ -188,6 +188,7 @@ async fn act(
             }
             "backtest" => {
                 let found = ops::model::evaluate(&core, id, now).await?;
+                ops::model::track(&core, id, None, &found, now).await;
                 serde_json::json!({ "metrics": found.evaluation.metrics, "params": found.params })
             }
             "predict" => {

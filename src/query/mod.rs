@@ -13,6 +13,7 @@ pub mod calendar;
 pub mod energy;
 mod error;
 pub mod extent;
+pub mod factory;
 pub mod forecast;
 pub mod frame;
 pub mod health;

@@ -14,7 +14,7 @@ mod train;
 mod versions;
 
 pub use predict::{judge, predict, run_predict};
-pub use train::{Evaluated, evaluate, run_train, train};
+pub use train::{Evaluated, evaluate, run_train, track, train};
 pub use versions::{promote, reject, roll_back};
 
 use serde::{Deserialize, Serialize};

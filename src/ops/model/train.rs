@@ -228,7 +228,50 @@ async fn fit(
         )
         .await?;
     tracing::info!(model = id, version = version.version, status = version.status.as_str(), mase = ?metrics.mase, "model trained");
+    track(core, id, Some(&version), &found, now).await;
     Ok(version)
+}
+
+/// Records a training (with the version it made) or a backtest in MLflow when tracking is on;
+/// a failure is logged and counted, never returned.
+pub async fn track(
+    core: &Core,
+    id: &str,
+    version: Option<&StoredVersion>,
+    found: &Evaluated,
+    started: Timestamp,
+) {
+    let Some(mlflow) = &core.tracking else {
+        return;
+    };
+    let state = serde_json::to_value(&found.state).unwrap_or_default();
+    let record = crate::tracking::Record {
+        model: id,
+        kind: if version.is_some() {
+            "train"
+        } else {
+            "backtest"
+        },
+        version: version.map(|v| v.version),
+        status: version.map(|v| v.status.as_str()),
+        params: &found.params,
+        metrics: &found.evaluation.metrics,
+        data: (found.train.start, found.train.end, found.data_version),
+        state: &state,
+        started,
+    };
+    match mlflow.record(&record, Timestamp::now()).await {
+        Ok(run) => tracing::info!(model = id, run, "recorded in MLflow"),
+        Err(error) => {
+            tracing::warn!(
+                model = id,
+                error = format!("{error:#}"),
+                "MLflow tracking failed; the store keeps the version"
+            );
+            core.metrics
+                .add("almanac_tracking_failures_total", &[("model", id)], 1.0);
+        }
+    }
 }
 
 fn describe(version: &StoredVersion) -> String {

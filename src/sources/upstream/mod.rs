@@ -114,6 +114,12 @@ impl Upstream {
         })
     }
 
+    /// The underlying client (its TLS and connection pool), for almanac's own outbound calls
+    /// that are not a provider's (MLflow tracking).
+    pub fn client(&self) -> reqwest::Client {
+        self.http.clone()
+    }
+
     /// The request path of one provider, with its own budgets, breaker and in-flight cap.
     pub fn endpoint(&self, provider: &'static str, policy: &Policy) -> Endpoint {
         Endpoint {
