@@ -54,8 +54,8 @@ The rules (src/http/params.rs, native.rs, locations.rs, processing.rs, seed.rs):
   nodes read every 15 minutes, so `5min` is sent as `1hour`);
 - a model forecast's `variable` belongs to the dataset (on /weather/forecast it asks for the
   model's forecast, and goes without `variables`, `as_of` and `lead_hours`, which ask for the
-  providers'), and its `horizon`/`horizon_hours` is no longer than the model's (the demo's
-  shortest model forecasts 24 h).
+  providers'; `horizon` goes only with it), and its `horizon`/`horizon_hours` is no longer than
+  the model's (the demo's shortest model forecasts 24 h).
 
 A negative case whose fault is a list of one value where a scalar belongs goes out as a valid
 request (`limit=[1]` is `?limit=1`, `id=[1]` is `/runs/1`); it is sent with the value repeated
@@ -195,6 +195,7 @@ def fix_models(case):
         return
     if path.endswith("/weather/forecast"):
         if "variable" not in case.query:
+            case.query.pop("horizon", None)
             return
         if any(k in case.query for k in ("variables", "as_of", "lead_hours")):
             del case.query["variable"]

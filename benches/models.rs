@@ -71,16 +71,18 @@ fn synthetic(n: usize) -> Vec<Option<f64>> {
 
 fn speed() {
     for trend in [Trend::Ets, Trend::LocalAr] {
-        speed_of(trend);
+        speed_of(&Mstl {
+            periods: vec![24, 168],
+            trend,
+        });
     }
+    speed_of(&almanac::domain::model::Forest {
+        periods: vec![24, 168],
+    });
 }
 
-fn speed_of(trend: Trend) {
+fn speed_of(model: &dyn Forecaster) {
     let values = synthetic(36 * 730);
-    let model = Mstl {
-        periods: vec![24, 168],
-        trend,
-    };
     let mut best = f64::MAX;
     for _ in 0..3 {
         let started = Instant::now();
@@ -100,7 +102,7 @@ fn speed_of(trend: Trend) {
         origins: 10,
         window: values.len(),
     };
-    let e = backtest(&values, shape, &model, &baselines(3_600, values.len())).expect("backtest");
+    let e = backtest(&values, shape, model, &baselines(3_600, values.len())).expect("backtest");
     report(
         &format!("synthetic 36 months, 168 h, {}", model.name()),
         &e.metrics,
@@ -214,7 +216,11 @@ async fn siar() {
     }
     // The last file ends 2025-10-31: the model is backtested as of the day after.
     let now = Timestamp::from_jiff("2025-11-01T12:00:00Z".parse().expect("instant"));
-    for id in ["linares_temperature", "linares_temperature_ar"] {
+    for id in [
+        "linares_temperature",
+        "linares_temperature_mstl_ar",
+        "linares_temperature_forest",
+    ] {
         let t = Instant::now();
         let found = almanac::ops::model::evaluate(&core, id, now)
             .await
@@ -267,7 +273,7 @@ fn abbanoa() {
             continue;
         }
         let window = 14 * 24;
-        for family in [Family::Mstl, Family::MstlAr] {
+        for family in [Family::Mstl, Family::MstlAr, Family::Forest] {
             let model = family.forecaster(3_600, window);
             let shape = Backtest {
                 horizon: 24,
@@ -287,15 +293,20 @@ fn abbanoa() {
     }
 }
 
-/// Beside each MSTL model, the same with the `mstl_ar` family (`<id>_ar`), to compare.
+/// Beside each model, the same with the other families (`<id>_mstl`, `<id>_mstl_ar`,
+/// `<id>_forest`), to compare.
 fn with_ar_twins(models: &mut std::collections::BTreeMap<String, ModelConfig>) {
     let twins: Vec<(String, ModelConfig)> = models
         .iter()
-        .filter(|(_, m)| m.family == Family::Mstl)
-        .map(|(id, m)| {
-            let mut twin = m.clone();
-            twin.family = Family::MstlAr;
-            (format!("{id}_ar"), twin)
+        .flat_map(|(id, m)| {
+            [Family::Mstl, Family::MstlAr, Family::Forest]
+                .into_iter()
+                .filter(|f| *f != m.family)
+                .map(move |family| {
+                    let mut twin = m.clone();
+                    twin.family = family;
+                    (format!("{id}_{}", family.as_str()), twin)
+                })
         })
         .collect();
     models.extend(twins);

@@ -120,15 +120,24 @@ fn hour_body(body: &[u8]) -> Result<HourBody, ApiError> {
     Ok(hour)
 }
 
-pub async fn energy_optimization(
-    State(core): State<Core>,
-    ApiBody(body): ApiBody,
-) -> Result<Response, ApiError> {
-    let hour = hour_body(&body)?;
-    let location = factory_location(&core, hour.location.as_deref())?;
+/// The posted hour, its features, the 30-day price range they were scaled by, and now.
+async fn hour_features(
+    core: &Core,
+    body: &[u8],
+) -> Result<
+    (
+        HourBody,
+        crate::domain::factory::Features,
+        (f64, f64),
+        Timestamp,
+    ),
+    ApiError,
+> {
+    let hour = hour_body(body)?;
+    let location = factory_location(core, hour.location.as_deref())?;
     let now = Timestamp::now();
-    let (f, (lo, hi)) = factory::one_hour(
-        &core,
+    let (f, range) = factory::one_hour(
+        core,
         location,
         hour.price_eur_kwh,
         hour.temperature,
@@ -136,6 +145,14 @@ pub async fn energy_optimization(
         now,
     )
     .await?;
+    Ok((hour, f, range, now))
+}
+
+pub async fn energy_optimization(
+    State(core): State<Core>,
+    ApiBody(body): ApiBody,
+) -> Result<Response, ApiError> {
+    let (hour, f, (lo, hi), now) = hour_features(&core, &body).await?;
     Ok(Json(json!({
         "energy_optimization_score": f.energy_optimization_score,
         // A formula, not a model's estimate: there is no confidence to give.
@@ -151,18 +168,7 @@ pub async fn production_recommendation(
     State(core): State<Core>,
     ApiBody(body): ApiBody,
 ) -> Result<Response, ApiError> {
-    let hour = hour_body(&body)?;
-    let location = factory_location(&core, hour.location.as_deref())?;
-    let now = Timestamp::now();
-    let (f, range) = factory::one_hour(
-        &core,
-        location,
-        hour.price_eur_kwh,
-        hour.temperature,
-        hour.humidity,
-        now,
-    )
-    .await?;
+    let (hour, f, range, now) = hour_features(&core, &body).await?;
     let urgency = match f.production_recommendation {
         Recommendation::Halt => "high",
         Recommendation::Reduced => "medium",

@@ -35,6 +35,12 @@ pub async fn weather(
     ApiQuery(query): ApiQuery<ForecastQuery>,
 ) -> Result<Response, ApiError> {
     let location = super::locations::find(&core, &id)?;
+    if query.horizon.is_some() && query.variable.is_none() {
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            "`horizon` applies to a model's forecast: give it with `variable`",
+        ));
+    }
     if let Some(variable) = &query.variable {
         if query.variables.is_some() || query.as_of.is_some() || query.lead_hours.is_some() {
             return Err(ApiError::bad_request(

@@ -1,5 +1,5 @@
 //! Forecasting models, pure: values in, numbers out. A model family is a [`Forecaster`] (the
-//! baselines, MSTL with an AutoETS trend); `backtest` scores one by rolling origins against the
+//! baselines, MSTL with an AutoETS or a local AR(1) trend, a random forest over lags); `backtest` scores one by rolling origins against the
 //! better baseline and calibrates its intervals on its own past errors (split conformal);
 //! `lifecycle` holds the rules that promote a shadow version, keep or roll back a champion.
 //!
@@ -8,12 +8,14 @@
 
 mod backtest;
 mod baseline;
+mod forest;
 pub mod lifecycle;
 pub mod live;
 mod mstl;
 
 pub use backtest::{Backtest, BandScore, Evaluation, Metrics, Widths, backtest};
 pub use baseline::Baseline;
+pub use forest::Forest;
 pub use live::Predicted;
 pub use mstl::{Mstl, Trend};
 
@@ -50,14 +52,17 @@ pub enum Family {
     Mstl,
     /// The same decomposition, what is left forecast as an AR(1) around its recent level.
     MstlAr,
+    /// A random forest over lags and the position in each season, every lead forecast directly.
+    Forest,
 }
 
 impl Family {
-    pub const ALL: [Family; 4] = [
+    pub const ALL: [Family; 5] = [
         Family::Naive,
         Family::SeasonalNaive,
         Family::Mstl,
         Family::MstlAr,
+        Family::Forest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +71,7 @@ impl Family {
             Family::SeasonalNaive => "seasonal_naive",
             Family::Mstl => "mstl",
             Family::MstlAr => "mstl_ar",
+            Family::Forest => "forest",
         }
     }
 
@@ -87,6 +93,7 @@ impl Family {
                 periods,
                 trend: Trend::LocalAr,
             }),
+            Family::Forest => Box::new(Forest { periods }),
         }
     }
 }

@@ -73,37 +73,25 @@ impl Forecaster for Mstl {
             .copied()
             .filter(|p| y.len() >= super::CYCLES * p)
             .collect();
-        let point = if self.trend == Trend::LocalAr {
-            let window = periods.last().copied().unwrap_or(y.len().min(168));
-            if periods.is_empty() {
-                LocalAr { window }.forecast(&y, steps)
-            } else {
-                let model = MSTLModel::new(periods, LocalAr { window });
-                let fitted = model
-                    .fit(&y)
-                    .map_err(|e| ModelError(format!("MSTL: {e}")))?;
-                fitted
-                    .predict(steps, None)
-                    .map_err(|e| ModelError(format!("MSTL: {e}")))?
-                    .point
+        let point = match (self.trend, periods.is_empty()) {
+            (Trend::LocalAr, true) => LocalAr {
+                window: y.len().min(168),
             }
-        } else if periods.is_empty() {
-            let fitted = AutoETS::non_seasonal()
-                .fit(&y)
-                .map_err(|e| ModelError(format!("AutoETS: {e}")))?;
-            fitted
-                .predict(steps, None)
-                .map_err(|e| ModelError(format!("AutoETS: {e}")))?
-                .point
-        } else {
-            let model = MSTLModel::new(periods, AutoETS::non_seasonal().into_trend_model());
-            let fitted = model
-                .fit(&y)
-                .map_err(|e| ModelError(format!("MSTL: {e}")))?;
-            fitted
-                .predict(steps, None)
-                .map_err(|e| ModelError(format!("MSTL: {e}")))?
-                .point
+            .forecast(&y, steps),
+            (Trend::LocalAr, false) => {
+                let window = periods.last().copied().unwrap_or(168);
+                fit_predict(
+                    MSTLModel::new(periods, LocalAr { window }),
+                    &y,
+                    steps,
+                    "MSTL",
+                )?
+            }
+            (Trend::Ets, true) => fit_predict(AutoETS::non_seasonal(), &y, steps, "AutoETS")?,
+            (Trend::Ets, false) => {
+                let trend = AutoETS::non_seasonal().into_trend_model();
+                fit_predict(MSTLModel::new(periods, trend), &y, steps, "MSTL")?
+            }
         };
         Ok(point
             .into_iter()
@@ -216,6 +204,22 @@ impl augurs::mstl::FittedTrendModel for LocalArFitted {
     fn training_data_size(&self) -> Option<usize> {
         Some(self.fitted.len())
     }
+}
+
+/// `model` fitted on `y`, forecasting `steps` ahead (`what` names it in an error).
+fn fit_predict<M: Fit>(
+    model: M,
+    y: &[f64],
+    steps: usize,
+    what: &str,
+) -> Result<Vec<f64>, ModelError> {
+    let fitted = model
+        .fit(y)
+        .map_err(|e| ModelError(format!("{what}: {e}")))?;
+    Ok(fitted
+        .predict(steps, None)
+        .map_err(|e| ModelError(format!("{what}: {e}")))?
+        .point)
 }
 
 /// The values with each run of missing ones replaced by the straight line between its

@@ -51,6 +51,30 @@ pub fn model<'a>(core: &'a Core, id: &str) -> anyhow::Result<(&'a ModelConfig, &
     Ok((config, location))
 }
 
+/// Starts a run of `operation` on model `id` (source: the model's id) and its outcome.
+async fn start(core: &Core, id: &str, operation: &str) -> anyhow::Result<crate::ops::Outcome> {
+    let (config, _) = model(core, id)?;
+    let run = core
+        .store
+        .start_run(&crate::store::NewRun {
+            operation,
+            location: Some(&config.location),
+            dataset: Some(config.dataset),
+            source: Some(id),
+            range: None,
+            started_at: Timestamp::now(),
+            parent: core.scope.job,
+        })
+        .await?;
+    Ok(crate::ops::Outcome {
+        location: config.location.clone(),
+        dataset: config.dataset.to_string(),
+        source: id.to_owned(),
+        run,
+        ..crate::ops::Outcome::default()
+    })
+}
+
 /// Fails unless model `id` is configured and its location known.
 pub fn exists(core: &Core, id: &str) -> anyhow::Result<()> {
     model(core, id).map(|_| ())

@@ -12,7 +12,6 @@ use crate::domain::model::lifecycle::{Live, Verdict, judge_champion, judge_shado
 use crate::domain::{RunStatus, TimeRange, Timestamp};
 use crate::ops::{Outcome, Summary};
 use crate::query::models::live;
-use crate::store::NewRun;
 use crate::store::models::{StoredVersion, VersionStatus};
 
 /// The `predict` job: every enabled model judged, then its live versions' forecasts stored.
@@ -46,26 +45,8 @@ pub async fn run_predict(core: &Core, now: Timestamp) -> anyhow::Result<Summary>
 
 /// Stores the forecast of each live version of model `id` issued at `now`, under a run.
 pub async fn predict(core: &Core, id: &str, now: Timestamp) -> anyhow::Result<Outcome> {
-    let (config, _) = model(core, id)?;
-    let run = core
-        .store
-        .start_run(&NewRun {
-            operation: "predict",
-            location: Some(&config.location),
-            dataset: Some(config.dataset),
-            source: Some(id),
-            range: None,
-            started_at: Timestamp::now(),
-            parent: core.scope.job,
-        })
-        .await?;
-    let mut outcome = Outcome {
-        location: config.location.clone(),
-        dataset: config.dataset.to_string(),
-        source: id.to_owned(),
-        run,
-        ..Outcome::default()
-    };
+    let mut outcome = super::start(core, id, "predict").await?;
+    let run = outcome.run;
     let result = forecast_live(core, id, now).await;
     let (status, error) = match result {
         Ok((written, notes)) => {

@@ -10,8 +10,8 @@ use crate::domain::model::{
 };
 use crate::domain::{RunStatus, TimeRange, Timestamp};
 use crate::ops::{Outcome, Summary};
+use crate::store::RunId;
 use crate::store::models::{NewVersion, StoredVersion, Transition, VersionStatus};
-use crate::store::{NewRun, RunId};
 
 /// The `train` job: every enabled model whose newest version is `retrain_days` old (or that has
 /// none) gets a new one.
@@ -46,26 +46,8 @@ pub(super) fn in_scope(core: &Core, location: &str) -> bool {
 
 /// Trains a new version of model `id` on the history before `now`; `why` is recorded with it.
 pub async fn train(core: &Core, id: &str, now: Timestamp, why: &str) -> anyhow::Result<Outcome> {
-    let (config, _) = model(core, id)?;
-    let run = core
-        .store
-        .start_run(&NewRun {
-            operation: "train",
-            location: Some(&config.location),
-            dataset: Some(config.dataset),
-            source: Some(id),
-            range: None,
-            started_at: Timestamp::now(),
-            parent: core.scope.job,
-        })
-        .await?;
-    let mut outcome = Outcome {
-        location: config.location.clone(),
-        dataset: config.dataset.to_string(),
-        source: id.to_owned(),
-        run,
-        ..Outcome::default()
-    };
+    let mut outcome = super::start(core, id, "train").await?;
+    let run = outcome.run;
     let (status, error) = match fit(core, id, now, why, run).await {
         Ok(version) => {
             outcome.note = Some(describe(&version));
