@@ -73,13 +73,10 @@ pub(super) async fn run(config: Config, command: ModelsCommand) -> anyhow::Resul
                 for (role, v) in [("champion", &m.champion), ("shadow", &m.shadow)] {
                     if let Some(v) = v {
                         println!(
-                            "  {role}: version {} trained {} — MAE {}, MASE {} against {}, 80 % coverage {}",
+                            "  {role}: version {} trained {} — {}",
                             v.version,
                             v.created_at,
-                            v.metrics["mae"],
-                            v.metrics["mase"],
-                            v.metrics["baseline"],
-                            v.metrics["coverage_80"]
+                            ops::model::figures(&v.metrics)
                         );
                     }
                 }

@@ -39,6 +39,19 @@ pub struct Status {
     cache: CacheStatus,
     processing: ProcessingStatus,
     data_freshness: Vec<Freshness>,
+    /// Each configured model's champion (the seed's `active_models`), by model id.
+    active_models: std::collections::BTreeMap<String, ActiveModel>,
+}
+
+#[derive(Clone, Serialize)]
+pub struct ActiveModel {
+    model_type: String,
+    location: String,
+    /// `None` until a version is trained.
+    version: Option<i64>,
+    created_at: Option<Timestamp>,
+    /// The champion's backtest: MAE, MASE against the better baseline, 95 % coverage.
+    performance: Option<serde_json::Value>,
 }
 
 const STALE_AFTER: i64 = 3_600;
@@ -62,7 +75,7 @@ pub async fn status(core: &Core, now: Timestamp) -> Status {
                 WITHIN.as_secs()
             )))
         });
-    let (processing, freshness) = match gathered {
+    let (processing, freshness, active_models) = match gathered {
         Ok(found) => found,
         Err(error) => {
             return Status {
@@ -76,6 +89,7 @@ pub async fn status(core: &Core, now: Timestamp) -> Status {
                     stale_after_seconds: STALE_AFTER,
                 },
                 data_freshness: Vec::new(),
+                active_models: Default::default(),
             };
         }
     };
@@ -102,13 +116,17 @@ pub async fn status(core: &Core, now: Timestamp) -> Status {
         cache,
         processing,
         data_freshness: freshness,
+        active_models,
     }
 }
 
-async fn gather(
-    core: &Core,
-    now: Timestamp,
-) -> Result<(ProcessingStatus, Vec<Freshness>), StoreError> {
+type Gathered = (
+    ProcessingStatus,
+    Vec<Freshness>,
+    std::collections::BTreeMap<String, ActiveModel>,
+);
+
+async fn gather(core: &Core, now: Timestamp) -> Result<Gathered, StoreError> {
     core.store.ping().await?;
     let last_run = core.store.last_run("process", false).await?;
     let mut freshness = Vec::new();
@@ -135,11 +153,36 @@ async fn gather(
             });
         }
     }
+    let mut active_models = std::collections::BTreeMap::new();
+    for (id, model) in core.config.models.iter().filter(|(_, m)| m.enabled) {
+        let versions = core.store.versions(id).await?;
+        let champion = versions
+            .iter()
+            .find(|v| v.status == crate::store::models::VersionStatus::Champion);
+        let performance = champion.and_then(|v| {
+            let m: serde_json::Value = serde_json::from_str(&v.metrics).ok()?;
+            Some(serde_json::json!({
+                "mae": m["mae"], "mase": m["mase"], "baseline": m["baseline"],
+                "coverage_95": m["coverage_95"],
+            }))
+        });
+        active_models.insert(
+            id.clone(),
+            ActiveModel {
+                model_type: model.model_type(),
+                location: model.location.clone(),
+                version: champion.map(|v| v.version),
+                created_at: champion.map(|v| v.created_at),
+                performance,
+            },
+        );
+    }
     Ok((
         ProcessingStatus {
             last_run,
             stale_after_seconds: STALE_AFTER,
         },
         freshness,
+        active_models,
     ))
 }

@@ -139,6 +139,21 @@ async fn trained_served_and_judged_on_real_predictions() {
         assert!(lo <= v && v <= hi, "{r}");
     }
 
+    // The processing seed's status names the champion.
+    let body = client()
+        .get(format!("{base}/api/v1/status"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let service: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let active = &service["active_models"][ID];
+    assert_eq!(active["version"], 3, "{service}");
+    assert_eq!(active["model_type"], "flow_prediction");
+    assert!(active["performance"]["mase"].is_number(), "{active}");
+
     // A champion degraded past its backtest (a strict rule makes any live error too much) is
     // rolled back to the version it replaced, since it was promoted recently.
     let strict = with(&dir, |m| m.rules.degrade_ratio = 0.01).await;

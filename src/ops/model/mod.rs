@@ -75,6 +75,21 @@ async fn start(core: &Core, id: &str, operation: &str) -> anyhow::Result<crate::
     })
 }
 
+/// A version's backtest figures in a line: MAE, MASE against the better baseline, 80 % coverage.
+pub fn figures(metrics: &serde_json::Value) -> String {
+    let figure = |v: &serde_json::Value| {
+        v.as_f64()
+            .map_or_else(|| "—".to_owned(), |x| format!("{x:.3}"))
+    };
+    format!(
+        "MAE {}, MASE {} against {}, 80 % coverage {}",
+        figure(&metrics["mae"]),
+        figure(&metrics["mase"]),
+        metrics["baseline"].as_str().unwrap_or("—"),
+        figure(&metrics["coverage_80"])
+    )
+}
+
 /// Fails unless model `id` is configured and its location known.
 pub fn exists(core: &Core, id: &str) -> anyhow::Result<()> {
     model(core, id).map(|_| ())

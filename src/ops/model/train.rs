@@ -259,14 +259,11 @@ pub async fn track(
 fn describe(version: &StoredVersion) -> String {
     let metrics: serde_json::Value = serde_json::from_str(&version.metrics).unwrap_or_default();
     format!(
-        "version {} ({}, {}): MAE {}, MASE {} against {}, 80 % coverage {}",
+        "version {} ({}, {}): {}",
         version.version,
         version.family,
         version.status.as_str(),
-        metrics["mae"],
-        metrics["mase"],
-        metrics["baseline"],
-        metrics["coverage_80"],
+        super::figures(&metrics)
     )
 }
 

@@ -8,6 +8,7 @@ use crate::store::models::{StoredVersion, Transition, VersionStatus};
 
 /// Makes the shadow of model `id` its champion (the champion retires); returns what it did.
 pub async fn promote(core: &Core, id: &str, now: Timestamp, why: &str) -> anyhow::Result<String> {
+    super::exists(core, id)?;
     let versions = core.store.versions(id).await?;
     let shadow = find(&versions, VersionStatus::Shadow)
         .ok_or_else(|| anyhow::anyhow!("model `{id}` has no version in shadow to promote"))?;
@@ -32,6 +33,7 @@ pub async fn promote(core: &Core, id: &str, now: Timestamp, why: &str) -> anyhow
 
 /// Retires the shadow of model `id`.
 pub async fn reject(core: &Core, id: &str, now: Timestamp, why: &str) -> anyhow::Result<String> {
+    super::exists(core, id)?;
     let versions = core.store.versions(id).await?;
     let shadow = find(&versions, VersionStatus::Shadow)
         .ok_or_else(|| anyhow::anyhow!("model `{id}` has no version in shadow"))?;
@@ -51,6 +53,7 @@ pub async fn reject(core: &Core, id: &str, now: Timestamp, why: &str) -> anyhow:
 
 /// Puts back the version the champion of model `id` replaced (the champion retires).
 pub async fn roll_back(core: &Core, id: &str, now: Timestamp, why: &str) -> anyhow::Result<String> {
+    super::exists(core, id)?;
     let versions = core.store.versions(id).await?;
     let champion = find(&versions, VersionStatus::Champion)
         .ok_or_else(|| anyhow::anyhow!("model `{id}` has no champion"))?;
