@@ -159,32 +159,19 @@ pub async fn one_hour(
         end: now,
     };
     // PVPC, the consumer price the factory pays: hourly until 2025-10-01, quarter-hourly since.
-    let columns = ["pvpc", "pvpc_15min"]
-        .iter()
-        .filter_map(|name| Dataset::EnergyPrice.variable(name))
-        .map(|v| super::training::ColumnSpec::Series {
-            dataset: Dataset::EnergyPrice,
-            variable: v.name,
-        })
-        .collect();
-    let request = super::training::FrameRequest {
-        location: zone,
+    let (_, prices) = super::training::quantity(
+        core,
+        zone,
+        Dataset::EnergyPrice,
+        &["pvpc", "pvpc_15min"],
+        crate::domain::time::Resolution::Hour,
         range,
-        resolution: crate::domain::time::Resolution::Hour,
-        columns,
-        as_of: None,
-        lead_hours: 0,
-        fill: None,
-    };
-    let frame = super::training::frame(core, &request).await?;
+    )
+    .await?;
     let (mut lo, mut hi) = (f64::MAX, f64::MIN);
-    for column in &frame.columns {
-        if let super::training::Values::Numbers(values) = &column.values {
-            for v in values.iter().flatten() {
-                lo = lo.min(v / 1000.0);
-                hi = hi.max(v / 1000.0);
-            }
-        }
+    for v in prices.iter().flatten() {
+        lo = lo.min(v / 1000.0);
+        hi = hi.max(v / 1000.0);
     }
     if lo > hi {
         return Err(QueryError::not_found(

@@ -7,7 +7,6 @@ pub mod seed;
 use serde::Serialize;
 
 use super::QueryError;
-use super::training::{ColumnSpec, FrameRequest, Values};
 use crate::config::ModelConfig;
 use crate::core::Core;
 use crate::domain::model::live::{Scored, score};
@@ -31,28 +30,9 @@ pub async fn live(
     if predictions.is_empty() {
         return Ok(None);
     }
-    let variable = model
-        .dataset
-        .variable(&model.variable)
-        .ok_or_else(|| QueryError::invalid("unknown_variable", "the model's variable"))?;
-    let request = FrameRequest {
-        location,
-        range: targets,
-        resolution: model.resolution,
-        columns: vec![ColumnSpec::Series {
-            dataset: model.dataset,
-            variable: variable.name,
-        }],
-        as_of: None,
-        lead_hours: 0,
-        fill: None,
-    };
-    let frame = super::training::frame(core, &request).await?;
-    let Some(Values::Numbers(values)) = frame.columns.first().map(|c| &c.values) else {
-        return Ok(None);
-    };
+    let (time, values) = series(core, model, location, targets).await?;
     let actual = |t: Timestamp| {
-        let i = frame.time.binary_search(&t).ok()?;
+        let i = time.binary_search(&t).ok()?;
         values[i]
     };
     let band = model.horizon_steps().div_ceil(6);
@@ -62,6 +42,28 @@ pub async fn live(
         model.resolution.seconds(),
         band,
     ))
+}
+
+/// The model's series on its location's grid over `range`: its variable, and its `fill_from`
+/// variables where it has no value.
+pub async fn series(
+    core: &Core,
+    model: &ModelConfig,
+    location: &Location,
+    range: TimeRange,
+) -> Result<(Vec<Timestamp>, Vec<Option<f64>>), QueryError> {
+    let names: Vec<&str> = std::iter::once(model.variable.as_str())
+        .chain(model.fill_from.iter().map(String::as_str))
+        .collect();
+    super::training::quantity(
+        core,
+        location,
+        model.dataset,
+        &names,
+        model.resolution,
+        range,
+    )
+    .await
 }
 
 #[derive(Serialize)]
@@ -144,30 +146,35 @@ pub fn config<'a>(core: &'a Core, id: &str) -> Result<(&'a ModelConfig, &'a Loca
     Ok((model, location))
 }
 
+/// Model `id`'s summary from its versions (newest first).
+fn summary(id: &str, m: &ModelConfig, versions: &[StoredVersion]) -> ModelSummary {
+    let with = |s: VersionStatus| {
+        versions
+            .iter()
+            .find(|v| v.status == s)
+            .map(|v| version(v, versions))
+    };
+    ModelSummary {
+        id: id.to_owned(),
+        location: m.location.clone(),
+        dataset: m.dataset,
+        variable: m.variable.clone(),
+        resolution: m.resolution.as_str(),
+        family: m.family.as_str(),
+        horizon_hours: m.horizon_hours,
+        enabled: m.enabled,
+        versions: versions.len(),
+        champion: with(VersionStatus::Champion),
+        shadow: with(VersionStatus::Shadow),
+    }
+}
+
 /// Every configured model with its champion and shadow.
 pub async fn list(core: &Core) -> Result<Vec<ModelSummary>, QueryError> {
     let mut out = Vec::new();
     for (id, m) in &core.config.models {
         let versions = core.store.versions(id).await?;
-        let with = |s: VersionStatus| {
-            versions
-                .iter()
-                .find(|v| v.status == s)
-                .map(|v| version(v, &versions))
-        };
-        out.push(ModelSummary {
-            id: id.clone(),
-            location: m.location.clone(),
-            dataset: m.dataset,
-            variable: m.variable.clone(),
-            resolution: m.resolution.as_str(),
-            family: m.family.as_str(),
-            horizon_hours: m.horizon_hours,
-            enabled: m.enabled,
-            versions: versions.len(),
-            champion: with(VersionStatus::Champion),
-            shadow: with(VersionStatus::Shadow),
-        });
+        out.push(summary(id, m, &versions));
     }
     Ok(out)
 }
@@ -225,13 +232,8 @@ pub async fn detail(core: &Core, id: &str, now: Timestamp) -> Result<ModelDetail
             live: live(core, m, location, v.id, targets, issued).await?,
         });
     }
-    let summary = list(core)
-        .await?
-        .into_iter()
-        .find(|s| s.id == id)
-        .ok_or_else(|| QueryError::not_found("unknown_model", format!("no model `{id}`")))?;
     Ok(ModelDetail {
-        summary,
+        summary: summary(id, m, &versions),
         training_days: m.training_days,
         backtest_origins: m.backtest_origins,
         retrain_days: m.retrain_days,

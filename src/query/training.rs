@@ -332,6 +332,53 @@ pub async fn frame(core: &Core, request: &FrameRequest<'_>) -> Result<TrainingFr
     })
 }
 
+/// One quantity on `location`'s grid at `resolution` over `range`: per step the first of
+/// `variables` (of `dataset`) that has a value there — a variable and its finer successors
+/// (`spot`, `spot_15min`) read as one series. What models train on and are scored against.
+pub async fn quantity(
+    core: &Core,
+    location: &Location,
+    dataset: Dataset,
+    variables: &[&str],
+    resolution: Resolution,
+    range: TimeRange,
+) -> Result<(Vec<Timestamp>, Vec<Option<f64>>), QueryError> {
+    let columns = variables
+        .iter()
+        .map(|name| {
+            let v = dataset.variable(name).ok_or_else(|| {
+                QueryError::invalid(
+                    "unknown_variable",
+                    format!("`{name}` is not a {dataset} variable"),
+                )
+            })?;
+            Ok(ColumnSpec::Series {
+                dataset,
+                variable: v.name,
+            })
+        })
+        .collect::<Result<Vec<_>, QueryError>>()?;
+    let request = FrameRequest {
+        location,
+        range,
+        resolution,
+        columns,
+        as_of: None,
+        lead_hours: 0,
+        fill: None,
+    };
+    let built = frame(core, &request).await?;
+    let mut values: Vec<Option<f64>> = vec![None; built.time.len()];
+    for column in &built.columns {
+        if let Values::Numbers(numbers) = &column.values {
+            for (v, n) in values.iter_mut().zip(numbers) {
+                *v = v.or(*n);
+            }
+        }
+    }
+    Ok((built.time, values))
+}
+
 impl TrainingFrame {
     /// A table of `columns` laid out on `time` (with its local labels) at a location, for the
     /// encoders: how the native series answer is written as Arrow or Parquet.

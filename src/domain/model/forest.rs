@@ -74,12 +74,7 @@ impl Forest {
 
 impl Forecaster for Forest {
     fn name(&self) -> String {
-        let mut name = String::from("forest");
-        for p in &self.periods {
-            name.push('_');
-            name.push_str(&p.to_string());
-        }
-        name
+        super::named("forest", &self.periods)
     }
 
     fn forecast(

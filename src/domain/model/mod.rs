@@ -98,6 +98,16 @@ impl Family {
     }
 }
 
+/// A family's name with its seasons: `mstl_24_168`.
+fn named(family: &str, periods: &[usize]) -> String {
+    let mut name = String::from(family);
+    for p in periods {
+        name.push('_');
+        name.push_str(&p.to_string());
+    }
+    name
+}
+
 /// The seasons (in steps) of a series at `step_seconds`: a day and a week of hourly (or finer)
 /// values, a week and a year of daily ones.
 pub fn seasons(step_seconds: i64) -> Vec<usize> {

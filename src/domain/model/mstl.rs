@@ -36,15 +36,11 @@ const MIN_VALUES: usize = 10;
 
 impl Forecaster for Mstl {
     fn name(&self) -> String {
-        let mut name = String::from(match self.trend {
+        let family = match self.trend {
             Trend::Ets => "mstl",
             Trend::LocalAr => "mstl_ar",
-        });
-        for p in &self.periods {
-            name.push('_');
-            name.push_str(&p.to_string());
-        }
-        name
+        };
+        super::named(family, &self.periods)
     }
 
     fn forecast(

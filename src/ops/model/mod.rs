@@ -24,7 +24,6 @@ use crate::core::Core;
 use crate::domain::model::Widths;
 use crate::domain::time::Resolution;
 use crate::domain::{Location, TimeRange, Timestamp};
-use crate::query::training::{self, ColumnSpec, FrameRequest, Values};
 
 /// What a version keeps beside its metrics: how to forecast again as it did.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -100,47 +99,17 @@ pub fn history_end(model: &ModelConfig, location: &Location, now: Timestamp) -> 
     model.resolution.floor(now, &location.timezone)
 }
 
-/// The model's series over `range`, one value (or none) per step of the location's grid.
+/// The model's series over `range`, one value (or none) per step of the location's grid
+/// (its `fill_from` variables filling the steps its variable lacks).
 pub async fn series(
     core: &Core,
     model: &ModelConfig,
     location: &Location,
     range: TimeRange,
 ) -> anyhow::Result<(Vec<Timestamp>, Vec<Option<f64>>)> {
-    let mut columns = Vec::new();
-    for name in std::iter::once(&model.variable).chain(&model.fill_from) {
-        let variable = model
-            .dataset
-            .variable(name)
-            .ok_or_else(|| anyhow::anyhow!("`{name}` is not a {} variable", model.dataset))?;
-        columns.push(ColumnSpec::Series {
-            dataset: model.dataset,
-            variable: variable.name,
-        });
-    }
-    let request = FrameRequest {
-        location,
-        range,
-        resolution: model.resolution,
-        columns,
-        as_of: None,
-        lead_hours: 0,
-        fill: None,
-    };
-    let frame = training::frame(core, &request)
+    crate::query::models::series(core, model, location, range)
         .await
-        .map_err(|e| anyhow::anyhow!("reading the model's series: {e}"))?;
-    // The first column's value, else the first of the others that has one.
-    let mut values: Vec<Option<f64>> = vec![None; frame.time.len()];
-    for column in &frame.columns {
-        let Values::Numbers(numbers) = &column.values else {
-            anyhow::bail!("the model's series is not numeric");
-        };
-        for (v, n) in values.iter_mut().zip(numbers) {
-            *v = v.or(*n);
-        }
-    }
-    Ok((frame.time, values))
+        .map_err(|e| anyhow::anyhow!("reading the model's series: {e}"))
 }
 
 /// The range of `steps` steps of `resolution` ending at `end` (local days: a day more, so DST
