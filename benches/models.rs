@@ -17,7 +17,7 @@ use std::time::Instant;
 use almanac::config::ModelConfig;
 use almanac::core::Core;
 use almanac::domain::model::{
-    Backtest, Family, Forecaster, Metrics, Mstl, Trend, backtest, baselines,
+    Backtest, Family, Forecaster, Known, Metrics, Mstl, Trend, backtest, baselines,
 };
 use almanac::domain::time::Resolution;
 use almanac::domain::{Dataset, Step, Timestamp};
@@ -102,7 +102,14 @@ fn speed_of(model: &dyn Forecaster) {
         origins: 10,
         window: values.len(),
     };
-    let e = backtest(&values, shape, model, &baselines(3_600, values.len())).expect("backtest");
+    let e = backtest(
+        &values,
+        &Known::default(),
+        shape,
+        model,
+        &baselines(3_600, values.len()),
+    )
+    .expect("backtest");
     report(
         &format!("synthetic 36 months, 168 h, {}", model.name()),
         &e.metrics,
@@ -184,6 +191,7 @@ async fn siar() {
             fill_from: Vec::new(),
             resolution: Resolution::Day,
             family: Family::Mstl,
+            regressors: Vec::new(),
             horizon_hours: 168,
             training_days: 3 * 365,
             backtest_origins: 40,
@@ -281,7 +289,13 @@ fn abbanoa() {
                 window,
             };
             let t = Instant::now();
-            match backtest(&values, shape, model.as_ref(), &baselines(3_600, window)) {
+            match backtest(
+                &values,
+                &Known::default(),
+                shape,
+                model.as_ref(),
+                &baselines(3_600, window),
+            ) {
                 Ok(e) => report(
                     &format!("Abbanoa {node} {}", family.as_str()),
                     &e.metrics,

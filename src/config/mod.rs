@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::secret::Secret;
 pub use crate::sources::{Limits, SourcesConfig};
 pub use load::{ConfigError, load};
-pub use models::{ModelConfig, TrackingConfig};
+pub use models::{ModelConfig, Regressor, TrackingConfig};
 
 use crate::domain::{Coordinates, Dataset, HourWindow, Location, LocationKind, Registry};
 

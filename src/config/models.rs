@@ -22,6 +22,12 @@ pub struct ModelConfig {
     #[serde(default = "default_resolution")]
     pub resolution: Resolution,
     pub family: Family,
+    /// Values known in advance the family takes as features (the forest only): `holiday`
+    /// (the location's national, regional or local holiday), `school_holiday`. The calendars
+    /// must hold every year of the training window and the horizon, or training fails saying
+    /// which year is missing.
+    #[serde(default)]
+    pub regressors: Vec<Regressor>,
     /// How far it forecasts, hours (a multiple of the step: 168 for a week of days).
     pub horizon_hours: u32,
     /// The history each fit sees, days.
@@ -43,6 +49,23 @@ pub struct ModelConfig {
     pub model_type: Option<String>,
     #[serde(default = "default_enabled")]
     pub enabled: bool,
+}
+
+/// A regressor known in advance, from the location's calendar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Regressor {
+    Holiday,
+    SchoolHoliday,
+}
+
+impl Regressor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Regressor::Holiday => "holiday",
+            Regressor::SchoolHoliday => "school_holiday",
+        }
+    }
 }
 
 fn default_resolution() -> Resolution {
@@ -112,6 +135,12 @@ impl ModelConfig {
         }
         if !(1..=366).contains(&self.retrain_days) {
             problems.push(format!("{at}.retrain_days must be 1..=366"));
+        }
+        if !self.regressors.is_empty() && self.family != Family::Forest {
+            problems.push(format!(
+                "{at}.regressors: only the `forest` family takes regressors (this one is `{}`)",
+                self.family.as_str()
+            ));
         }
         let r = &self.rules;
         if !(r.promote_ratio > 0.0 && r.degrade_ratio > 0.0) || r.min_scored == 0 {

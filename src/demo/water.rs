@@ -109,6 +109,7 @@ pub fn configure(config: &mut Config) {
                 fill_from: Vec::new(),
                 resolution: Resolution::Hour,
                 family: Family::Mstl,
+                regressors: Vec::new(),
                 horizon_hours: 24,
                 training_days: 14,
                 backtest_origins: 6,

@@ -267,6 +267,57 @@ impl Calendars {
         }
     }
 
+    /// 1 for each of `dates` that is a holiday at `place` (`school`: a school holiday), else 0;
+    /// fails naming the years the calendars do not hold, never reading them as "no holiday".
+    pub fn flags(
+        &self,
+        place: Place<'_>,
+        dates: &[Date],
+        school: bool,
+    ) -> Result<Vec<f64>, String> {
+        self.check(place)?;
+        if let (Some(first), Some(last)) = (dates.iter().min(), dates.iter().max())
+            && let Some(why) = self.not_available(place.country, *first, *last)
+        {
+            return Err(why);
+        }
+        if school && let (Some(first), Some(last)) = (dates.iter().min(), dates.iter().max()) {
+            // School periods are listed per region and year where a public source gives them:
+            // a year with none listed is unknown, not a year without school holidays.
+            let listed: BTreeSet<i16> = self
+                .countries
+                .get(place.country)
+                .into_iter()
+                .flat_map(|c| &c.school)
+                .filter(|s| Some(s.region.as_str()) == place.region)
+                .flat_map(|s| [s.start.year(), s.end.year()])
+                .collect();
+            let missing: Vec<String> = (first.year()..=last.year())
+                .filter(|y| !listed.contains(y))
+                .map(|y| y.to_string())
+                .collect();
+            if !missing.is_empty() {
+                return Err(format!(
+                    "school holidays not available for {} in region `{}`",
+                    missing.join(", "),
+                    place.region.unwrap_or("(none)")
+                ));
+            }
+        }
+        Ok(dates
+            .iter()
+            .map(|&date| {
+                let day = self.day(place, date);
+                let on = if school {
+                    day.school_holiday.is_some()
+                } else {
+                    day.holiday.is_some()
+                };
+                f64::from(u8::from(on))
+            })
+            .collect())
+    }
+
     /// Whether `date` is a holiday of Spain's 2.0TD electricity tariff (CNMC Circular 3/2020:
     /// "6 January and the national holidays of the year, excluding those that are substitutable
     /// and those without a fixed date"), valley all day. For a year the calendar does not hold,
@@ -325,6 +376,32 @@ mod tests {
             region: Some("ES-MD"),
             municipality: Some("madrid"),
         }
+    }
+
+    #[test]
+    fn flags_mark_holidays_and_refuse_years_not_held() {
+        let calendars = Calendars::embedded();
+        // San Isidro (local), 2 May (regional), an ordinary Wednesday, Christmas (national).
+        let dates = [
+            date(2026, 5, 15),
+            date(2026, 5, 2),
+            date(2026, 5, 13),
+            date(2026, 12, 25),
+        ];
+        assert_eq!(
+            calendars.flags(madrid(), &dates, false).unwrap(),
+            [1.0, 1.0, 0.0, 1.0]
+        );
+        let err = calendars
+            .flags(madrid(), &[date(2023, 5, 15), date(2026, 1, 1)], false)
+            .unwrap_err();
+        assert!(err.contains("calendar not available for 2023"), "{err}");
+        // An unknown municipality is refused, not read as "no holidays".
+        let nowhere = Place {
+            municipality: Some("atlantis"),
+            ..madrid()
+        };
+        assert!(calendars.flags(nowhere, &dates, false).is_err());
     }
 
     #[test]

@@ -184,3 +184,57 @@ async fn trained_served_and_judged_on_real_predictions() {
     assert!(s[3].2.starts_with("rolled back: live MAE"), "{s:?}");
     assert_eq!(s[0].1, VersionStatus::Champion, "{s:?}");
 }
+
+/// A forest with the holiday regressor: fitted on Madrid's hourly temperature with its
+/// calendar's holidays; refused, with the reason, where no calendar is held (Sardinia).
+#[tokio::test]
+async fn a_forest_takes_the_locations_holidays() {
+    use almanac::config::Regressor;
+    use almanac::domain::model::Family;
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = serve(almanac::demo::router()).await;
+    crate::support::loaded(&dir, upstream, &[]).await;
+    let mut settings = config(&dir, upstream, &[]);
+    almanac::demo::water::configure(&mut settings);
+    for id in ["madrid_temperature", ID] {
+        let m = settings.models.get_mut(id).unwrap();
+        m.family = Family::Forest;
+        m.regressors = vec![Regressor::Holiday];
+        m.horizon_hours = 24;
+        m.training_days = 14;
+        m.backtest_origins = 4;
+    }
+    let core = Core::open(settings).await.unwrap();
+    let now = Timestamp::now().floor(Step::HOUR);
+
+    let trained = model::train(&core, "madrid_temperature", now, "test")
+        .await
+        .unwrap();
+    assert!(trained.error.is_none(), "{trained:?}");
+    let version = core
+        .store
+        .versions("madrid_temperature")
+        .await
+        .unwrap()
+        .remove(0);
+    let params: serde_json::Value = serde_json::from_str(&version.params).unwrap();
+    assert_eq!(
+        params["regressors"],
+        serde_json::json!(["holiday"]),
+        "{params}"
+    );
+    assert!(params["forecaster"].as_str().unwrap().starts_with("forest"));
+    let o = model::predict(&core, "madrid_temperature", now)
+        .await
+        .unwrap();
+    assert!(o.error.is_none(), "{o:?}");
+    assert_eq!(o.counts.inserted, 24, "{o:?}");
+
+    // The water network is in Italy: no calendar, so the training fails and says why.
+    let failed = model::train(&core, ID, now, "test").await.unwrap();
+    let why = failed.error.expect("no calendar must fail the training");
+    assert!(
+        why.contains("regressor `holiday`") && why.contains("country `IT`"),
+        "{why}"
+    );
+}

@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Baseline, Forecaster, ModelError};
+use super::{Baseline, Forecaster, Known, ModelError};
 
 /// A backtest's shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,9 +87,11 @@ pub struct Evaluation {
 /// The horizon is cut into at most this many bands of leads.
 const BANDS: usize = 6;
 
-/// Backtests `model` on `values` against `baselines` (see the module's notes).
+/// Backtests `model` on `values` against `baselines` (see the module's notes); `known` covers
+/// every step of `values` (the model sees, at each origin, its history's and horizon's share).
 pub fn backtest(
     values: &[Option<f64>],
+    known: &Known,
     shape: Backtest,
     model: &dyn Forecaster,
     baselines: &[Baseline],
@@ -123,10 +125,13 @@ pub fn backtest(
     for k in 0..origins {
         let origin = first + k * horizon;
         let seen = history(origin);
-        let predicted = model.forecast(seen, horizon).unwrap_or_else(|e| {
-            failures.push(e.0);
-            vec![None; horizon]
-        });
+        let ahead = known.slice(origin.saturating_sub(window), origin + horizon);
+        let predicted = model
+            .forecast_known(seen, &ahead, horizon)
+            .unwrap_or_else(|e| {
+                failures.push(e.0);
+                vec![None; horizon]
+            });
         runs.push(
             (0..horizon)
                 .map(|h| (predicted.get(h).copied().flatten(), values[origin + h]))
@@ -307,13 +312,20 @@ mod tests {
         let values: Vec<Option<f64>> = (0..24 * 20).map(|i| Some((i % 24) as f64)).collect();
         let season = Baseline::Seasonal { period: 24 };
         let all = [Baseline::Naive, season];
-        let e = backtest(&values, shape(24, 6), &season, &all).unwrap();
+        let e = backtest(&values, &Known::default(), shape(24, 6), &season, &all).unwrap();
         assert_eq!((e.metrics.origins, e.metrics.test_samples), (6, 144));
         assert_eq!((e.metrics.mae, e.metrics.rmse), (0.0, 0.0));
         assert_eq!(e.metrics.r2, Some(1.0));
         // Its own baseline is as good: MASE is undefined (0/0), not 1 or infinite.
         assert_eq!(e.metrics.mase, None);
-        let naive = backtest(&values, shape(24, 6), &Baseline::Naive, &all).unwrap();
+        let naive = backtest(
+            &values,
+            &Known::default(),
+            shape(24, 6),
+            &Baseline::Naive,
+            &all,
+        )
+        .unwrap();
         assert!(naive.metrics.mae > 5.0, "{:?}", naive.metrics);
     }
 
@@ -325,7 +337,14 @@ mod tests {
             let last = h.last().copied().flatten().unwrap();
             (1..=n).map(|k| Some(last + k as f64 - 0.5)).collect()
         });
-        let e = backtest(&values, shape(2, 4), &off, &[Baseline::Naive]).unwrap();
+        let e = backtest(
+            &values,
+            &Known::default(),
+            shape(2, 4),
+            &off,
+            &[Baseline::Naive],
+        )
+        .unwrap();
         let m = &e.metrics;
         assert_eq!((m.test_samples, m.train_samples), (8, 12));
         assert!((m.mae - 0.5).abs() < 1e-12);
@@ -345,14 +364,28 @@ mod tests {
             .map(|i| Some(10.0 + [1.0, -3.0, -1.0, 3.0][i % 4]))
             .collect();
         let mean = With(|_: &[Option<f64>], n: usize| vec![Some(10.0); n]);
-        let e = backtest(&values, shape(4, 20), &mean, &[Baseline::Naive]).unwrap();
+        let e = backtest(
+            &values,
+            &Known::default(),
+            shape(4, 20),
+            &mean,
+            &[Baseline::Naive],
+        )
+        .unwrap();
         // One lead a band; each lead always meets the same error (1 or 3): widths are exact.
         assert_eq!(e.metrics.coverage_95, Some(1.0));
         assert_eq!(e.metrics.coverage_80, Some(1.0));
         assert_eq!(e.widths.at(0), Some((1.0, 1.0)));
         assert_eq!(e.widths.at(1), Some((3.0, 3.0)));
         // One origin only: nothing left to score the intervals on.
-        let one = backtest(&values, shape(4, 1), &mean, &[Baseline::Naive]).unwrap();
+        let one = backtest(
+            &values,
+            &Known::default(),
+            shape(4, 1),
+            &mean,
+            &[Baseline::Naive],
+        )
+        .unwrap();
         assert_eq!(
             (one.metrics.coverage_80, one.metrics.coverage_95),
             (None, None)
@@ -370,7 +403,14 @@ mod tests {
             })
             .collect();
         let zero = With(|_: &[Option<f64>], n: usize| vec![Some(0.0); n]);
-        let e = backtest(&values, shape(24, 40), &zero, &[Baseline::Naive]).unwrap();
+        let e = backtest(
+            &values,
+            &Known::default(),
+            shape(24, 40),
+            &zero,
+            &[Baseline::Naive],
+        )
+        .unwrap();
         let (c80, c95) = (
             e.metrics.coverage_80.unwrap(),
             e.metrics.coverage_95.unwrap(),
@@ -389,9 +429,34 @@ mod tests {
             *v = None;
         }
         // Origins at 30 and 35: only the first one's actuals exist.
-        let e = backtest(&values, shape(5, 2), &Baseline::Naive, &[Baseline::Naive]).unwrap();
+        let e = backtest(
+            &values,
+            &Known::default(),
+            shape(5, 2),
+            &Baseline::Naive,
+            &[Baseline::Naive],
+        )
+        .unwrap();
         assert_eq!(e.metrics.test_samples, 5);
-        assert!(backtest(&values[..5], shape(5, 2), &Baseline::Naive, &[]).is_err());
-        assert!(backtest(&[None; 30], shape(5, 2), &Baseline::Naive, &[]).is_err());
+        assert!(
+            backtest(
+                &values[..5],
+                &Known::default(),
+                shape(5, 2),
+                &Baseline::Naive,
+                &[]
+            )
+            .is_err()
+        );
+        assert!(
+            backtest(
+                &[None; 30],
+                &Known::default(),
+                shape(5, 2),
+                &Baseline::Naive,
+                &[]
+            )
+            .is_err()
+        );
     }
 }

@@ -4,19 +4,22 @@
 //! - the lead `t − o`;
 //! - per season `p` of the step (a day, a week): the value one, or more, whole seasons before `t`
 //!   that was known at `o`, and `t`'s position in that season;
-//! - the last value known at `o`, and the mean of the last longest season before `o` (the level).
+//! - the last value known at `o`, and the mean of the last longest season before `o` (the level);
+//! - each regressor known in advance at `t` (whether `t` falls on a holiday).
 //!
 //! It is trained on the history itself: each step with a value is a target, seen from an origin
 //! a lead before it (leads drawn in turn over the horizon), on the last `MAX_ROWS` such rows.
 //! Positions in a season are counted from the history's start, which every row of one fit
-//! shares, so they need no clock. Holidays and forecast weather are not features yet.
+//! shares, so they need no clock. Forecast weather is not a feature: forecasts are stored only
+//! since almanac started fetching them, far shorter than a training window, and the observed
+//! weather in their place would leak the future into the backtest.
 
 use smartcore::ensemble::random_forest_regressor::{
     RandomForestRegressor, RandomForestRegressorParameters,
 };
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
-use super::{Forecaster, ModelError};
+use super::{Forecaster, Known, ModelError};
 
 /// The forest family at these seasons (in steps).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,7 +34,7 @@ const MIN_ROWS: usize = 50;
 
 impl Forest {
     /// The features of target `t` seen from origin `o` (`None` when a lag is missing).
-    fn features(&self, y: &[Option<f64>], o: usize, t: usize) -> Option<Vec<f64>> {
+    fn features(&self, y: &[Option<f64>], known: &Known, o: usize, t: usize) -> Option<Vec<f64>> {
         let last = y[..o].iter().rev().take(48).find_map(|v| *v)?;
         let mut row = vec![(t - o) as f64, last];
         let level_span = self.periods.last().copied().unwrap_or(24).min(o);
@@ -60,6 +63,9 @@ impl Forest {
             row.push(lag?);
             row.push((t % p) as f64);
         }
+        for column in &known.columns {
+            row.push(*column.get(t)?);
+        }
         Some(row)
     }
 }
@@ -68,7 +74,7 @@ impl Forest {
     /// Whether feature `i` of a row is a value of the series (scaled like the target), not a
     /// lead or a position in a season: the last value, the level, and each season's lag.
     fn is_value(&self, i: usize) -> bool {
-        i == 1 || i == 2 || (i >= 3 && (i - 3).is_multiple_of(2))
+        i == 1 || i == 2 || (i >= 3 && i < 3 + 2 * self.periods.len() && (i - 3).is_multiple_of(2))
     }
 }
 
@@ -82,7 +88,17 @@ impl Forecaster for Forest {
         history: &[Option<f64>],
         horizon: usize,
     ) -> Result<Vec<Option<f64>>, ModelError> {
+        self.forecast_known(history, &Known::default(), horizon)
+    }
+
+    fn forecast_known(
+        &self,
+        history: &[Option<f64>],
+        known: &Known,
+        horizon: usize,
+    ) -> Result<Vec<Option<f64>>, ModelError> {
         let n = history.len();
+        known.check(n + horizon)?;
         let longest = self.periods.last().copied().unwrap_or(1);
         let mut rows = Vec::new();
         let mut targets = Vec::new();
@@ -96,7 +112,7 @@ impl Forecaster for Forest {
             let Some(o) = t.checked_sub(lead).filter(|&o| o > 0) else {
                 continue;
             };
-            if let Some(row) = self.features(history, o, t) {
+            if let Some(row) = self.features(history, known, o, t) {
                 rows.push(row);
                 targets.push(value);
             }
@@ -140,7 +156,7 @@ impl Forecaster for Forest {
         let mut extended = history.to_vec();
         extended.resize(n + horizon, None);
         let ahead: Vec<Option<Vec<f64>>> = (n..n + horizon)
-            .map(|t| self.features(&extended, n, t))
+            .map(|t| self.features(&extended, known, n, t))
             .collect();
         let known: Vec<Vec<f64>> = ahead.iter().flatten().map(|r| scaled(r)).collect();
         if known.is_empty() {
@@ -180,6 +196,43 @@ mod tests {
         let truth: Vec<f64> = (0..24).map(|h| value(24 * 20 + h)).collect();
         assert!(mae < 1.0, "mae {mae}: {forecast:?} against {truth:?}");
         assert_eq!(forest.name(), "forest_24");
+    }
+
+    #[test]
+    fn a_holiday_known_in_advance_is_learned() {
+        // Daily values with a weekly shape; every 10th day a holiday at a third of the level.
+        let holiday = |i: usize| i % 10 == 3;
+        let value = |i: usize| {
+            let base = 100.0 + 10.0 * (i % 7) as f64;
+            if holiday(i) { base / 3.0 } else { base }
+        };
+        let n = 7 * 60;
+        let horizon = 14;
+        let history: Vec<Option<f64>> = (0..n).map(|i| Some(value(i))).collect();
+        let known = Known {
+            names: vec!["holiday".into()],
+            columns: vec![
+                (0..n + horizon)
+                    .map(|i| f64::from(u8::from(holiday(i))))
+                    .collect(),
+            ],
+        };
+        let forest = Forest { periods: vec![7] };
+        let mae = |forecast: Vec<Option<f64>>| {
+            forecast
+                .iter()
+                .enumerate()
+                .map(|(h, f)| (f.unwrap() - value(n + h)).abs())
+                .sum::<f64>()
+                / horizon as f64
+        };
+        let with = mae(forest.forecast_known(&history, &known, horizon).unwrap());
+        let without = mae(forest.forecast(&history, horizon).unwrap());
+        assert!(with < 5.0, "with the holiday column: MAE {with}");
+        assert!(with * 3.0 < without, "with {with}, without {without}");
+        // A column too short for the horizon is refused, not read past its end.
+        let short = known.slice(0, n);
+        assert!(forest.forecast_known(&history, &short, horizon).is_err());
     }
 
     #[test]

@@ -37,6 +37,56 @@ pub trait Forecaster: Send + Sync {
         history: &[Option<f64>],
         horizon: usize,
     ) -> Result<Vec<Option<f64>>, ModelError>;
+
+    /// The same, with values known in advance for every step of the history and the horizon
+    /// (holidays); a family that takes none ignores them.
+    fn forecast_known(
+        &self,
+        history: &[Option<f64>],
+        known: &Known,
+        horizon: usize,
+    ) -> Result<Vec<Option<f64>>, ModelError> {
+        let _ = known;
+        self.forecast(history, horizon)
+    }
+}
+
+/// Regressors known in advance (a holiday flag), one column each, one value per step from the
+/// history's first step to the horizon's last.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Known {
+    pub names: Vec<String>,
+    pub columns: Vec<Vec<f64>>,
+}
+
+impl Known {
+    /// The columns' steps `from..to`.
+    pub fn slice(&self, from: usize, to: usize) -> Known {
+        Known {
+            names: self.names.clone(),
+            columns: self
+                .columns
+                .iter()
+                .map(|c| c[from.min(c.len())..to.min(c.len())].to_vec())
+                .collect(),
+        }
+    }
+
+    /// Fails unless every column covers `steps` steps.
+    pub fn check(&self, steps: usize) -> Result<(), ModelError> {
+        match self
+            .names
+            .iter()
+            .zip(&self.columns)
+            .find(|(_, c)| c.len() < steps)
+        {
+            Some((name, c)) => Err(ModelError(format!(
+                "regressor `{name}` has {} steps, {steps} needed",
+                c.len()
+            ))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The model families a model can be declared with.

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ModelConfig;
 use crate::core::Core;
-use crate::domain::model::Widths;
+use crate::domain::model::{Known, Widths};
 use crate::domain::time::Resolution;
 use crate::domain::{Location, TimeRange, Timestamp};
 
@@ -35,6 +35,9 @@ pub struct State {
     /// Steps of history each fit sees.
     pub window: usize,
     pub widths: Widths,
+    /// The regressors it was fitted with (`holiday`), in the order of its features.
+    #[serde(default)]
+    pub regressors: Vec<String>,
 }
 
 /// The model `id` from the configuration and its location.
@@ -110,6 +113,38 @@ pub async fn series(
     crate::query::models::series(core, model, location, range)
         .await
         .map_err(|e| anyhow::anyhow!("reading the model's series: {e}"))
+}
+
+/// `regressors` (`holiday`) at each of `steps` (a history's and its horizon's), from the
+/// location's calendar; fails naming a year the calendars do not hold.
+pub fn known(
+    core: &Core,
+    location: &Location,
+    regressors: &[String],
+    steps: &[Timestamp],
+) -> anyhow::Result<Known> {
+    let mut known = Known::default();
+    if regressors.is_empty() {
+        return Ok(known);
+    }
+    let dates: Vec<jiff::civil::Date> = steps
+        .iter()
+        .map(|t| t.to_jiff().to_zoned(location.timezone.clone()).date())
+        .collect();
+    for name in regressors {
+        let regressor: crate::config::Regressor =
+            serde_json::from_value(serde_json::Value::String(name.clone()))
+                .map_err(|_| anyhow::anyhow!("unknown regressor `{name}`"))?;
+        let school = regressor == crate::config::Regressor::SchoolHoliday;
+        let column = core
+            .config
+            .holidays
+            .flags(location.place(), &dates, school)
+            .map_err(|why| anyhow::anyhow!("regressor `{}`: {why}", regressor.as_str()))?;
+        known.names.push(regressor.as_str().to_owned());
+        known.columns.push(column);
+    }
+    Ok(known)
 }
 
 /// The range of `steps` steps of `resolution` ending at `end` (local days: a day more, so DST

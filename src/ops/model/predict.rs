@@ -87,7 +87,8 @@ async fn forecast_live(core: &Core, id: &str, now: Timestamp) -> anyhow::Result<
         .map(|s| s.window)
         .max()
         .unwrap_or(1);
-    let (_, values) = series(core, config, location, back(config.resolution, end, window)).await?;
+    let (times, values) =
+        series(core, config, location, back(config.resolution, end, window)).await?;
     let targets = config
         .resolution
         .starts(end, config.horizon_steps(), &location.timezone);
@@ -98,13 +99,17 @@ async fn forecast_live(core: &Core, id: &str, now: Timestamp) -> anyhow::Result<
         let family = family_of(version).ok_or_else(|| {
             anyhow::anyhow!("version {}: family `{}`", version.version, version.family)
         })?;
-        let history = values[values.len().saturating_sub(state.window)..].to_vec();
+        let from = values.len().saturating_sub(state.window);
+        let history = values[from..].to_vec();
+        let steps: Vec<Timestamp> = times[from..].iter().chain(&targets).copied().collect();
+        let known = super::known(core, location, &state.regressors, &steps)
+            .map_err(|e| anyhow::anyhow!("version {}: {e}", version.version))?;
         let horizon = targets.len();
         let step = state.step_seconds;
         let points = tokio::task::spawn_blocking(move || {
             family
                 .forecaster(step, history.len())
-                .forecast(&history, horizon)
+                .forecast_known(&history, &known, horizon)
         })
         .await?
         .map_err(|e| anyhow::anyhow!("version {}: {e}", version.version))?;

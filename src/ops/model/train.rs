@@ -94,6 +94,13 @@ pub async fn evaluate(core: &Core, id: &str, now: Timestamp) -> anyhow::Result<E
     let origins = config.backtest_origins as usize;
     let window = (i64::from(config.training_days) * 86_400 / step) as usize;
     let test = horizon * origins;
+    if let Some(regressor) = config.regressors.first() {
+        // Before reading anything: a location without a calendar cannot give holidays.
+        core.config
+            .holidays
+            .check(location.place())
+            .map_err(|why| anyhow::anyhow!("`{id}`: regressor `{}`: {why}", regressor.as_str()))?;
+    }
     let end = history_end(config, location, now);
     let data_version = core.store.version(&config.location, config.dataset).await?;
     // Each backtest fit sees `window` steps before its origin, like the final one.
@@ -113,6 +120,13 @@ pub async fn evaluate(core: &Core, id: &str, now: Timestamp) -> anyhow::Result<E
     }
     let first_value = first_value.unwrap_or(0);
     let values = values[first_value..].to_vec();
+    let regressors: Vec<String> = config
+        .regressors
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect();
+    let known = super::known(core, location, &regressors, &time[first_value..])
+        .map_err(|e| anyhow::anyhow!("`{id}`: {e}"))?;
     let fitted_on = window.min(values.len() - test);
     let forecaster = config.family.forecaster(step, fitted_on);
     let name = forecaster.name();
@@ -124,7 +138,7 @@ pub async fn evaluate(core: &Core, id: &str, now: Timestamp) -> anyhow::Result<E
     };
     // Fitting is CPU work: off the runtime's threads.
     let evaluation = tokio::task::spawn_blocking(move || {
-        backtest(&values, shape, forecaster.as_ref(), &against)
+        backtest(&values, &known, shape, forecaster.as_ref(), &against)
     })
     .await?
     .map_err(|e| anyhow::anyhow!("backtest of `{id}`: {e}"))?;
@@ -139,6 +153,7 @@ pub async fn evaluate(core: &Core, id: &str, now: Timestamp) -> anyhow::Result<E
         "dataset": config.dataset,
         "variable": config.variable,
         "fill_from": config.fill_from,
+        "regressors": regressors,
         "location": config.location,
     });
     Ok(Evaluated {
@@ -148,6 +163,7 @@ pub async fn evaluate(core: &Core, id: &str, now: Timestamp) -> anyhow::Result<E
             horizon,
             window,
             widths: evaluation.widths.clone(),
+            regressors,
         },
         evaluation,
         params,
