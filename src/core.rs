@@ -38,6 +38,9 @@ pub struct Core {
     pub status: Arc<crate::memo::Recent<serde_json::Value>>,
     /// The MLflow tracking server, when `tracking.mlflow_url` is set.
     pub tracking: Option<Arc<crate::tracking::Mlflow>>,
+    /// Registered tenants and their points' locations (the store's `tenants`, loaded at open;
+    /// registration adds to both).
+    pub tenants: Arc<std::sync::RwLock<crate::domain::tenant::Book>>,
     /// What the operations called with this handle are limited to.
     pub scope: Scope,
 }
@@ -104,6 +107,11 @@ impl Core {
         let cache = Arc::new(ResponseCache::new(
             config.http.cache_mb as usize * 1024 * 1024,
         ));
+        let tenants = load_tenants(store.as_ref(), &registry, &sources).await?;
+        store
+            .sync_locations(&tenants.locations().cloned().collect::<Vec<_>>())
+            .await
+            .context("recording the tenants' locations")?;
         let shared = match &config.redis.url {
             Some(url) => Some(Arc::new(
                 Shared::new(
@@ -127,6 +135,7 @@ impl Core {
             readiness: Arc::new(crate::memo::Recent::new(std::time::Duration::from_secs(1))),
             status: Arc::new(crate::memo::Recent::new(std::time::Duration::from_secs(1))),
             tracking,
+            tenants: Arc::new(std::sync::RwLock::new(tenants)),
             scope: Scope::default(),
         })
     }
@@ -139,13 +148,66 @@ impl Core {
         }
     }
 
-    /// The enabled locations within the scope.
-    pub fn locations(&self) -> impl Iterator<Item = &Location> {
+    /// The enabled locations within the scope: the configured ones, then the points some
+    /// registered tenant uses.
+    pub fn locations(&self) -> Vec<Location> {
         let only = self.scope.location.as_deref();
+        let book = self.book();
         self.registry
             .enabled()
-            .filter(move |l| only.is_none_or(|id| id == l.id))
+            .chain(book.locations())
+            .filter(|l| only.is_none_or(|id| id == l.id))
+            .cloned()
+            .collect()
     }
+
+    /// The location `id`: configured (by id or alias) or a tenant's points.
+    pub fn location(&self, id: &str) -> Option<Location> {
+        self.registry
+            .get(id)
+            .cloned()
+            .or_else(|| self.book().location(id).cloned())
+    }
+
+    /// The registered tenants, as they stand.
+    pub fn book(&self) -> std::sync::RwLockReadGuard<'_, crate::domain::tenant::Book> {
+        // A panic while holding the lock cannot leave the book half-written (`Book::put` is
+        // one insert after checks), so a poisoned lock is still read.
+        self.tenants
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The registered tenants, each with its points' location rebuilt from its city as configured
+/// now; a tenant whose city is gone keeps its record and the city's answer.
+async fn load_tenants(
+    store: &dyn Store,
+    registry: &Registry,
+    sources: &Sources,
+) -> anyhow::Result<crate::domain::tenant::Book> {
+    use crate::domain::tenant::{Book, Tenant, points_location};
+    let mut book = Book::default();
+    for (id, record) in store.tenants().await.context("reading the tenants")? {
+        let tenant: Tenant = match serde_json::from_str(&record) {
+            Ok(t) => t,
+            Err(error) => {
+                tracing::warn!(tenant = %id, %error, "an unreadable tenant record is skipped");
+                continue;
+            }
+        };
+        let location = registry.get(&tenant.city).and_then(|city| {
+            let traffic = sources.reading_points(
+                city.sources
+                    .get(&crate::domain::Dataset::Traffic)
+                    .map_or(&[][..], Vec::as_slice),
+            );
+            (!tenant.points.is_empty() && !traffic.is_empty())
+                .then(|| points_location(city, &tenant.points, traffic))
+        });
+        book.put(tenant, location);
+    }
+    Ok(book)
 }
 
 /// Marks this process's running runs alive every [`HEARTBEAT`] until the store is dropped, so

@@ -34,6 +34,7 @@ pub fn location(i: usize, step: f64) -> Location {
         forecasts: Vec::new(),
         aemet_municipality: None,
         source_hours: Default::default(),
+        points: Vec::new(),
         sources: BTreeMap::new(),
     }
 }

@@ -14,11 +14,16 @@ const ENV_PREFIX: &str = "ALMANAC__";
 /// `<key>_file`, never from the config file itself. almanac's own, then each provider's (as it
 /// declares them).
 fn secrets() -> Vec<String> {
-    ["http.admin_token", "store.url", "redis.url"]
-        .into_iter()
-        .map(String::from)
-        .chain(crate::sources::providers::secret_keys())
-        .collect()
+    [
+        "http.admin_token",
+        "http.tenant_token",
+        "store.url",
+        "redis.url",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain(crate::sources::providers::secret_keys())
+    .collect()
 }
 
 /// Everything wrong with the configuration, one problem per line.

@@ -50,9 +50,39 @@ pub struct Config {
     pub models: BTreeMap<String, ModelConfig>,
     #[serde(default)]
     pub tracking: TrackingConfig,
+    #[serde(default)]
+    pub tenants: TenantsConfig,
     /// The embedded holiday calendars and those of `calendars.files`, filled by [`load`].
     #[serde(skip)]
     pub holidays: crate::domain::calendar::Calendars,
+}
+
+/// How a registered tenant is mapped to measurement points (the bakery seed's "automatic
+/// location context").
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct TenantsConfig {
+    /// Points farther than this from the tenant are not its own, km.
+    #[serde(default = "default_tenant_radius")]
+    pub radius_km: f64,
+    /// The nearest this many points within the radius are its own.
+    #[serde(default = "default_tenant_points")]
+    pub max_points: usize,
+}
+
+impl Default for TenantsConfig {
+    fn default() -> Self {
+        Self {
+            radius_km: default_tenant_radius(),
+            max_points: default_tenant_points(),
+        }
+    }
+}
+
+fn default_tenant_radius() -> f64 {
+    0.5
+}
+fn default_tenant_points() -> usize {
+    3
 }
 
 /// Holiday calendars beyond the embedded ones (`calendars/*.toml`): files in the same format
@@ -113,6 +143,10 @@ pub struct HttpConfig {
     /// Bearer token of the admin routes (a secret); without one they are disabled.
     #[serde(default)]
     pub admin_token: Option<Secret>,
+    /// Bearer token a tenant service may register tenants with (`PUT
+    /// /api/v1/tenants/{id}/location`) beside the admin token (a secret; unset: admin only).
+    #[serde(default)]
+    pub tenant_token: Option<Secret>,
     /// Memory for cached responses, MiB (0 turns the cache off).
     pub cache_mb: u32,
     /// The longest range a request may ask for, days.
@@ -509,6 +543,14 @@ impl Config {
         for (id, model) in &self.models {
             problems.extend(model.problems(id, |l| self.location_kind(l)));
         }
+        let t = &self.tenants;
+        let radius_ok = t.radius_km.is_finite() && t.radius_km > 0.0 && t.radius_km <= 50.0;
+        if !(radius_ok && (1..=50).contains(&t.max_points)) {
+            problems.push(format!(
+                "tenants: radius_km must be in (0, 50] km and max_points in 1..=50; got {} and {}",
+                t.radius_km, t.max_points
+            ));
+        }
         for (name, value, max) in [
             ("http.max_connections", self.http.max_connections, 1_000_000),
             (
@@ -570,6 +612,12 @@ impl LocationConfig {
             }
         }
         problems.extend(check_sources("sources", &self.sources));
+        if self.kind == LocationKind::Points {
+            problems.push(
+                "kind `points` is made by tenant registration, not declared: use city or site"
+                    .into(),
+            );
+        }
         for id in &self.forecasts {
             if !crate::sources::providers::forecast_ids().any(|known| known == id) {
                 problems.push(format!(
@@ -615,6 +663,7 @@ impl LocationConfig {
             forecasts: self.forecasts.clone(),
             aemet_municipality: self.aemet_municipality.clone(),
             source_hours,
+            points: Vec::new(),
         })
     }
 }

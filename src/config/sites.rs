@@ -85,6 +85,7 @@ fn load_file(path: &Path, config: &SitesConfig) -> Result<Vec<Location>, Vec<Str
                 forecasts: Vec::new(),
                 aemet_municipality: None,
                 source_hours: Default::default(),
+                points: Vec::new(),
                 sources: config.sources.clone(),
             }),
             Err(problem) => problems.push(format!("sites file {shown}, site `{id}`: {problem}")),

@@ -62,6 +62,9 @@ pub enum LocationKind {
     /// An electricity price zone: where price series are stored once for every city in it.
     /// Never the answer for a point.
     PriceZone,
+    /// Measurement points some registered tenant uses (traffic only): made by registration,
+    /// never declared in config, never the answer for a point.
+    Points,
 }
 
 /// A place whose series almanac keeps, as declared in config or a sites file.
@@ -96,6 +99,10 @@ pub struct Location {
     /// them, reads take the next source in the priority list. A source not named here is used at
     /// every hour.
     pub source_hours: BTreeMap<String, HourWindow>,
+    /// The measurement points it reads (a `points` location); empty: every point within its
+    /// radius.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub points: Vec<String>,
 }
 
 impl Location {
@@ -223,9 +230,10 @@ impl Registry {
         self.enabled().filter(|l| l.kind == LocationKind::City)
     }
 
-    /// Enabled places a point can map to: cities and sites, not price zones.
+    /// Enabled places a point can map to: cities and sites, not price zones or tenants' points.
     pub fn places(&self) -> impl Iterator<Item = &Location> {
-        self.enabled().filter(|l| l.kind != LocationKind::PriceZone)
+        self.enabled()
+            .filter(|l| matches!(l.kind, LocationKind::City | LocationKind::Site))
     }
 
     /// The nearest enabled place whose radius covers `point`.
@@ -282,6 +290,7 @@ mod tests {
             forecasts: Vec::new(),
             aemet_municipality: None,
             source_hours: BTreeMap::new(),
+            points: Vec::new(),
         }
     }
 

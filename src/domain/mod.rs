@@ -14,6 +14,7 @@ pub mod quality;
 pub mod resample;
 pub mod rollup;
 pub mod series;
+pub mod tenant;
 pub mod time;
 pub mod units;
 pub mod weather;

@@ -256,6 +256,18 @@ impl serde::Serialize for Timestamp {
     }
 }
 
+/// From RFC 3339 text (what [`Timestamp`] serializes to).
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse::<jiff::Timestamp>()
+            .map(Timestamp::from_jiff)
+            .map_err(|e| {
+                serde::de::Error::custom(format!("`{text}` is not an RFC 3339 instant: {e}"))
+            })
+    }
+}
+
 impl Step {
     pub const QUARTER_HOUR: Step = Step(900);
     pub const HOUR: Step = Step(3_600);

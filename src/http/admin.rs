@@ -176,6 +176,41 @@ pub(super) fn authorize(core: &Core, headers: &HeaderMap) -> Result<(), ApiError
     }
 }
 
+/// Checks the bearer token of a tenant registration: the admin token or `http.tenant_token`.
+pub(super) fn authorize_tenant(core: &Core, headers: &HeaderMap) -> Result<(), ApiError> {
+    let http = &core.config.http;
+    let tokens: Vec<&str> = [&http.admin_token, &http.tenant_token]
+        .into_iter()
+        .flatten()
+        .map(|t| t.expose())
+        .collect();
+    if tokens.is_empty() {
+        return Err(ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "registration_disabled",
+            detail: "tenant registration is disabled: set ALMANAC__HTTP__TENANT_TOKEN (or the admin token) to enable it".into(),
+        });
+    }
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    // Every token is compared, so the time taken does not say which one matched.
+    let matched = tokens
+        .iter()
+        .fold(false, |any, token| bearer_matches(given, token) | any);
+    if matched {
+        Ok(())
+    } else {
+        Err(ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            detail:
+                "tenant routes need `Authorization: Bearer <token>` with the tenant or admin token"
+                    .into(),
+        })
+    }
+}
+
 /// Whether an `Authorization` header value carries `expected` as a bearer token. The scheme is
 /// case-insensitive (RFC 7235); a missing header, another scheme or an empty token never
 /// matches, even an empty `expected` (which configuration refuses anyway). The comparison takes

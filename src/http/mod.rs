@@ -18,6 +18,7 @@ mod processing;
 mod range;
 mod seed;
 mod serve;
+mod tenants;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -59,6 +60,10 @@ pub fn router(core: Core) -> Router {
         .route(
             "/api/v1/tenants/{tenant_id}/external/operations/traffic/historical",
             post(seed::historical_traffic_post),
+        )
+        .route(
+            "/api/v1/tenants/{tenant_id}/location",
+            get(tenants::get).put(tenants::put),
         )
         // The short forms of the seed's architecture diagram.
         .route("/api/v1/cities", get(seed::cities))

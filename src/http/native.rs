@@ -174,13 +174,14 @@ pub async fn series(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<SeriesQuery>,
 ) -> Result<Response, ApiError> {
-    let location = core.registry.get(&id).ok_or_else(|| {
+    // A configured location, or the measurement points of registered tenants.
+    let location = core.location(&id).ok_or_else(|| {
         ApiError::not_found(
             "unknown_location",
             format!("no location `{id}`; GET /api/v1/locations lists them"),
         )
     })?;
-    answer_cached(&core, &headers, location, &dataset, query).await
+    answer_cached(&core, &headers, &location, &dataset, query).await
 }
 
 /// `GET /api/v1/point/{dataset}?lat&lon&start&end…`: the same for the location covering a point

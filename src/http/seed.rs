@@ -190,7 +190,7 @@ fn resolve(core: &Core, query: RangeAtPoint) -> Result<(&Location, TimeRange), A
 
 /// The seed declares `tenant_id` a UUID (its services send `8a7c9f5e-1b2d-…`); anything else is
 /// a client's mistake worth saying, though the id is not otherwise used.
-fn tenant(raw: &str) -> Result<(), ApiError> {
+pub(super) fn tenant(raw: &str) -> Result<(), ApiError> {
     let bytes = raw.as_bytes();
     let uuid = bytes.len() == 36
         && bytes.iter().enumerate().all(|(i, b)| match i {
@@ -266,9 +266,12 @@ pub async fn historical_traffic(
     ApiQuery(query): ApiQuery<RangeAtPoint>,
 ) -> Result<Response, ApiError> {
     tenant(&tenant_id)?;
-    let (location, range) = resolve(&core, query)?;
+    let (city, range) = resolve(&core, query)?;
+    // A registered tenant's own measurement points once loaded, else the city's.
+    let own = crate::query::tenants::traffic_location(&core, &tenant_id.to_lowercase(), city);
+    let location = own.as_ref().unwrap_or(city);
     let key = format!("seed-traffic|{}|{}|{}", location.id, range.start, range.end);
-    cached(
+    let mut response = cached(
         &core,
         &headers,
         key,
@@ -292,7 +295,13 @@ pub async fn historical_traffic(
             Ok(json_bytes(serde_json::to_vec(&rows)?))
         },
     )
-    .await
+    .await?;
+    if let Ok(value) = axum::http::HeaderValue::from_str(&location.id) {
+        response
+            .headers_mut()
+            .insert("x-almanac-traffic-location", value);
+    }
+    Ok(response)
 }
 
 /// The seed's congestion level from Madrid's service level (0 fluid … 3 congestion); `null`

@@ -106,7 +106,7 @@ pub async fn plan(
     now: Timestamp,
 ) -> Result<Plan, StoreError> {
     let mut plan = Plan::default();
-    for location in core.locations() {
+    for location in &core.locations() {
         if only.is_some_and(|id| id != location.id) {
             continue;
         }
@@ -257,15 +257,14 @@ pub async fn run(
     let mut summary = Summary::default();
     progress.set_length(plan.parts.iter().map(|p| p.requests).sum());
     for part in &plan.parts {
-        let (Some(location), Some(source)) = (
-            core.registry.get(&part.location),
-            core.sources.get(part.source),
-        ) else {
+        let (Some(location), Some(source)) =
+            (core.location(&part.location), core.sources.get(part.source))
+        else {
             continue;
         };
-        let series = load::series_ids(core, location, source.as_ref()).await?;
+        let series = load::series_ids(core, &location, source.as_ref()).await?;
         let target = load::Target {
-            location,
+            location: &location,
             source,
             series: series.clone(),
             range: part.range,

@@ -21,7 +21,7 @@ pub async fn run(core: &Core, now: Timestamp) -> anyhow::Result<Summary> {
         started: std::time::Instant::now(),
     };
     let mut summary = Summary::default();
-    for location in core.locations() {
+    for location in &core.locations() {
         for id in &location.forecasts {
             let Some(source) = core.sources.forecast(id) else {
                 continue;

@@ -83,7 +83,8 @@ pub async fn find(
     now: Timestamp,
 ) -> Result<Vec<SeriesGaps>, StoreError> {
     let mut found = Vec::new();
-    for location in core.registry.all() {
+    let tenants: Vec<_> = core.book().locations().cloned().collect();
+    for location in core.registry.all().iter().chain(&tenants) {
         if selection
             .location
             .as_ref()

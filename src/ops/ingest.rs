@@ -1,5 +1,6 @@
 //! `ingest`: fetches what is new since each (location, source)'s last stored value, up to now.
-//! A pair with nothing stored yet reaches back `ingest.lookback_hours`.
+//! A pair with nothing stored yet reaches back `ingest.lookback_hours`. Tenants first: those the
+//! provider could not map are mapped again, points not loaded are loaded (`ops::tenants`).
 
 use indicatif::ProgressBar;
 
@@ -10,7 +11,13 @@ use crate::domain::{TimeRange, Timestamp};
 pub async fn run(core: &Core, now: Timestamp, progress: &ProgressBar) -> anyhow::Result<Summary> {
     let lookback = i64::from(core.config.ingest.lookback_hours) * 3_600;
     let mut summary = Summary::default();
-    for location in core.locations() {
+    if core.scope.location.is_none()
+        && let Err(error) = super::tenants::resume(core, now).await
+    {
+        // Tenants wait for the next run; the configured locations' ingest goes on.
+        tracing::warn!(error = %format!("{error:#}"), "resuming tenants' registrations failed");
+    }
+    for location in &core.locations() {
         let sources = location.sources.values().flatten();
         for source in sources.filter_map(|id| core.sources.get(id)) {
             let step = source.step();

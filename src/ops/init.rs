@@ -16,7 +16,8 @@ pub async fn run(
     progress: &ProgressBar,
 ) -> anyhow::Result<Summary> {
     let mut targets = Vec::new();
-    for location in core.locations() {
+    let locations = core.locations();
+    for location in &locations {
         let sources = location.sources.values().flatten();
         for source in sources.filter_map(|id| core.sources.get(id)) {
             let end = now.floor(source.step());

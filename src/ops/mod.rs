@@ -16,6 +16,7 @@ pub mod model;
 pub mod process;
 pub mod rotate;
 pub mod sources;
+pub mod tenants;
 
 use std::fmt;
 

@@ -26,7 +26,7 @@ const HISTORY_DAYS: i64 = 29;
 
 pub async fn run(core: &Core, now: Timestamp) -> anyhow::Result<Summary> {
     let mut summary = Summary::default();
-    for location in core.locations() {
+    for location in &core.locations() {
         let zone = location.timezone.clone();
         for &dataset in Dataset::ALL {
             let series = core.store.series(&location.id, dataset).await?;

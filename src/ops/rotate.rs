@@ -43,7 +43,7 @@ pub async fn run(
     let mut runs = Vec::new();
     let mut cutoffs = Vec::new();
     let mut about = std::collections::BTreeMap::new();
-    for location in core.locations() {
+    for location in &core.locations() {
         let zone = location.timezone.clone();
         let local_midnight = |ts: Timestamp| -> anyhow::Result<Timestamp> {
             let day = ts.to_jiff().to_zoned(zone.clone()).date();

@@ -25,6 +25,7 @@ pub mod quality;
 pub mod runs;
 pub mod series;
 pub mod status;
+pub mod tenants;
 pub mod training;
 
 pub use error::QueryError;

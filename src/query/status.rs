@@ -130,7 +130,7 @@ async fn gather(core: &Core, now: Timestamp) -> Result<Gathered, StoreError> {
     core.store.ping().await?;
     let last_run = core.store.last_run("process", false).await?;
     let mut freshness = Vec::new();
-    for location in core.locations() {
+    for location in &core.locations() {
         for &dataset in Dataset::ALL {
             let ids: Vec<i64> = core
                 .store

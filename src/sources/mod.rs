@@ -222,6 +222,19 @@ pub trait Source: Send + Sync {
     }
     /// Whether this source's circuit breaker is refusing requests right now.
     fn circuit_open(&self) -> bool;
+    /// Whether it reads a city's detectors one by one (Madrid's traffic), so a location may name
+    /// the ones it wants (a tenant's points).
+    fn reads_points(&self) -> bool {
+        false
+    }
+    /// The source's measurement points (id, name, kind, where), for sources that read a city's
+    /// detectors one by one; `None` for the others.
+    async fn measurement_points(
+        &self,
+    ) -> Option<Result<Vec<(String, String, String, crate::domain::Coordinates)>, SourceError>>
+    {
+        None
+    }
     /// The values of every variable for `location` in `range` (half-open, aligned to the step).
     async fn fetch(
         &self,
@@ -288,6 +301,14 @@ impl Sources {
     }
 
     /// The forecast source called `id`.
+    /// The sources among `ids` that read measurement points one by one.
+    pub fn reading_points(&self, ids: &[String]) -> Vec<String> {
+        ids.iter()
+            .filter(|id| self.get(id).is_some_and(|s| s.reads_points()))
+            .cloned()
+            .collect()
+    }
+
     pub fn forecast(&self, id: &str) -> Option<&Arc<dyn forecast::ForecastSource>> {
         self.forecasts.get(id)
     }

@@ -13,6 +13,7 @@ mod rows;
 mod shared;
 mod shared_runs;
 mod sqlite;
+mod tenants;
 
 use async_trait::async_trait;
 
@@ -24,6 +25,7 @@ pub use processing::{AnomalyFilter, Processing, StoredAnomaly};
 pub use shared::Shared;
 pub use shared_runs::SharedRuns;
 pub use sqlite::Sqlite;
+pub use tenants::Tenants;
 
 use crate::domain::{Counts, Dataset, Flag, Reject, RunStatus, Step, TimeRange, Timestamp};
 
@@ -255,9 +257,11 @@ async fn delete_before<S: Store + ?Sized>(
 }
 
 /// What the backends do each their own way; what they state in the same SQL is written once, in
-/// the supertraits [`Shared`], [`SharedRuns`], [`Processing`], [`Forecasts`] and [`Models`].
+/// the supertraits [`Shared`], [`SharedRuns`], [`Processing`], [`Forecasts`], [`Models`] and [`Tenants`].
 #[async_trait]
-pub trait Store: Forecasts + Models + Processing + Shared + SharedRuns + Send + Sync {
+pub trait Store:
+    Forecasts + Models + Tenants + Processing + Shared + SharedRuns + Send + Sync
+{
     /// Upserts `rows` on (series, instant), stores `rejects`, and adds the counts to the run, all
     /// in one transaction. Counts are per distinct (series, instant) of `rows`.
     async fn write_chunk(

@@ -337,6 +337,7 @@ super::shared::shared_impl!(Postgres, sqlx::Postgres);
 super::shared_runs::shared_runs_impl!(Postgres, sqlx::Postgres);
 super::forecasts::forecasts_impl!(Postgres, sqlx::Postgres, ROWS_PER_STATEMENT);
 super::models::models_impl!(Postgres, sqlx::Postgres, ROWS_PER_STATEMENT);
+super::tenants::tenants_impl!(Postgres);
 
 #[async_trait]
 impl Store for Postgres {

@@ -339,6 +339,7 @@ super::shared::shared_impl!(Sqlite, sqlx::Sqlite);
 super::shared_runs::shared_runs_impl!(Sqlite, sqlx::Sqlite);
 super::forecasts::forecasts_impl!(Sqlite, sqlx::Sqlite, ROWS_PER_STATEMENT);
 super::models::models_impl!(Sqlite, sqlx::Sqlite, ROWS_PER_STATEMENT);
+super::tenants::tenants_impl!(Sqlite);
 
 #[async_trait]
 impl Store for Sqlite {

@@ -37,5 +37,6 @@ mod seed_contract;
 mod sources;
 mod store_conformance;
 mod support;
+mod tenants;
 mod tracking;
 mod upstream;

@@ -916,6 +916,36 @@ async fn every_route_is_documented_and_answers_as_documented() {
             Some(r#"{"price_eur_kwh": 0.1, "temperature": 21, "humidity": 500}"#.into()),
             400,
         ),
+        // 20 km north of the Puerta del Sol: in Madrid, no detector within the radius, so the
+        // tenant gets the city's traffic and nothing loads in the background.
+        (
+            "put",
+            "/api/v1/tenants/{tenant_id}/location",
+            "/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/location".into(),
+            Some(r#"{"latitude": 40.60, "longitude": -3.70}"#.into()),
+            200,
+        ),
+        (
+            "put",
+            "/api/v1/tenants/{tenant_id}/location",
+            "/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/location".into(),
+            Some(r#"{"latitude": 0, "longitude": 0}"#.into()),
+            422,
+        ),
+        (
+            "get",
+            "/api/v1/tenants/{tenant_id}/location",
+            "/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/location".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/tenants/{tenant_id}/location",
+            "/api/v1/tenants/00000000-1b2d-4e3f-9a8b-7c6d5e4f3a2b/location".into(),
+            None,
+            404,
+        ),
         ("get", "/metrics", "/metrics".into(), None, 200),
         ("get", "/health/live", "/health/live".into(), None, 200),
         ("get", "/health", "/health".into(), None, 200),
@@ -934,9 +964,13 @@ async fn every_route_is_documented_and_answers_as_documented() {
         };
         let mut request = match *method {
             "post" => client().post(format!("{base}{url}")),
+            "put" => client().put(format!("{base}{url}")),
             _ => client().get(format!("{base}{url}")),
         };
-        if path.starts_with("/api/v1/admin") || path.ends_with("/resolve") {
+        if path.starts_with("/api/v1/admin")
+            || path.ends_with("/resolve")
+            || path.ends_with("/location")
+        {
             request = request.bearer_auth(TOKEN);
         }
         if let Some(body) = body {

@@ -27,6 +27,7 @@ fn madrid() -> Location {
         forecasts: Vec::new(),
         aemet_municipality: None,
         source_hours: Default::default(),
+        points: Vec::new(),
         sources: BTreeMap::new(),
     }
 }
@@ -1319,4 +1320,40 @@ async fn sqlite_reads_packed_blocks_exactly_as_rows() {
     for range in ranges {
         check(&model, store.clone(), range).await;
     }
+}
+
+/// Tenants: a registration is kept, registering again replaces it, every one is listed by id.
+async fn tenants(store: &dyn Store) {
+    assert!(store.tenants().await.unwrap().is_empty());
+    let at = Timestamp::from_epoch(1_700_000_000);
+    store.put_tenant("b", "{\"v\":1}", at).await.unwrap();
+    store.put_tenant("a", "{\"v\":1}", at).await.unwrap();
+    store
+        .put_tenant("b", "{\"v\":2}", at.plus(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.tenants().await.unwrap(),
+        [
+            ("a".to_owned(), "{\"v\":1}".to_owned()),
+            ("b".to_owned(), "{\"v\":2}".to_owned())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn sqlite_keeps_tenants() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Sqlite::open(&dir.path().join("almanac.db")).await.unwrap();
+    tenants(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_keeps_tenants() {
+    let Some(db) = crate::support::postgres("postgres_keeps_tenants").await else {
+        return;
+    };
+    let store = almanac::store::Postgres::connect(&db.url).await.unwrap();
+    tenants(&store).await;
+    db.drop().await;
 }

@@ -87,20 +87,36 @@ impl MadridTraffic {
         Ok(parsed)
     }
 
-    /// Ids and codes of the detectors within the location's radius.
+    /// Ids and codes of the location's detectors: those it names (a tenant's points), or every
+    /// one within its radius.
     async fn within(&self, location: &Location) -> Result<HashSet<String>, SourceError> {
         let points = self.points().await?;
+        let named = |p: &points::MeasurementPoint| {
+            if location.points.is_empty() {
+                p.coordinates.distance_km(location.coordinates) <= location.radius_km
+            } else {
+                location.points.contains(&p.id)
+            }
+        };
         let within: HashSet<String> = points
             .points
             .iter()
-            .filter(|p| p.coordinates.distance_km(location.coordinates) <= location.radius_km)
+            .filter(|p| named(p))
             .flat_map(|p| std::iter::once(p.id.clone()).chain(p.code.clone()))
             .collect();
         if within.is_empty() {
-            return Err(SourceError::Refused(format!(
-                "no Madrid measurement point lies within {} km of {}",
-                location.radius_km, location.id
-            )));
+            return Err(SourceError::Refused(if location.points.is_empty() {
+                format!(
+                    "no Madrid measurement point lies within {} km of {}",
+                    location.radius_km, location.id
+                )
+            } else {
+                format!(
+                    "none of {}'s measurement points ({}) is in the location file any more",
+                    location.id,
+                    location.points.join(", ")
+                )
+            }));
         }
         Ok(within)
     }
@@ -245,6 +261,23 @@ impl Source for MadridTraffic {
 
     fn circuit_open(&self) -> bool {
         self.endpoint.circuit_open()
+    }
+
+    fn reads_points(&self) -> bool {
+        true
+    }
+
+    async fn measurement_points(
+        &self,
+    ) -> Option<Result<Vec<(String, String, String, crate::domain::Coordinates)>, SourceError>>
+    {
+        Some(self.points().await.map(|points| {
+            points
+                .points
+                .iter()
+                .map(|p| (p.id.clone(), p.name.clone(), p.kind.clone(), p.coordinates))
+                .collect()
+        }))
     }
 
     async fn fetch(

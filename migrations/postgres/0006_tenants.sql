@@ -1,0 +1,8 @@
+-- Registered tenants (the SQLite migration 0011; `PUT /api/v1/tenants/{id}/location`): each
+-- tenant's point, its city and the measurement points nearest it, as JSON the store keeps and
+-- does not read. Tenants with the same points share one location (kind `points`).
+CREATE TABLE tenants (
+    tenant_id     TEXT PRIMARY KEY,
+    record        TEXT NOT NULL,
+    registered_at BIGINT NOT NULL
+);
