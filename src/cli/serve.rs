@@ -66,8 +66,17 @@ pub(super) async fn demo(
     );
     let (address, months) = (config.http.listen, config.init.months);
     let core = Core::open(config).await?;
+    // A bakery 90 m from a detector, registered before the load so `init` loads its points too.
+    let tenant = ops::tenants::enroll(&core, demo::TENANT, demo::BAKERY, Timestamp::now())
+        .await?
+        .map_err(|e| anyhow::anyhow!("the demo's tenant: {e}"))?;
     let summary = ops::init::run(&core, months, Timestamp::now(), &progress()).await?;
     eprint!("{summary}");
+    if let Some(points) = &tenant.location
+        && !summary.failed()
+    {
+        ops::tenants::mark_loaded(&core, points).await?;
+    }
     demo::load_water(&core, &core.config.store.data_dir, 21).await?;
     let forecasts = ops::forecast::run(&core, Timestamp::now()).await?;
     eprint!("{forecasts}");
@@ -86,10 +95,24 @@ pub(super) async fn demo(
     println!(
         "  curl 'http://{bound}/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/external/operations/historical-weather-optimized?latitude=40.42&longitude=-3.70&start_date={yesterday}&end_date={yesterday}'"
     );
-    // Traffic history comes a month at a time: a day of last month.
+    // Traffic history comes a month at a time: a day of last month. The demo's tenant gets its
+    // own detectors' traffic, any other tenant the city's.
     let last_month = Timestamp::now().months_before(1).utc_date();
+    let (lat, lon) = (demo::BAKERY.latitude, demo::BAKERY.longitude);
     println!(
-        "  curl 'http://{bound}/api/v1/tenants/8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b/external/operations/historical-traffic-optimized?latitude=40.42&longitude=-3.70&start_date={last_month}&end_date={last_month}'"
+        "  curl -i 'http://{bound}/api/v1/tenants/{}/external/operations/historical-traffic-optimized?latitude={lat}&longitude={lon}&start_date={last_month}&end_date={last_month}'",
+        demo::TENANT
+    );
+    println!(
+        "    (tenant {} is registered at {lat},{lon}: its traffic is {}'s, {}; x-almanac-traffic-location says which)",
+        demo::TENANT,
+        tenant.location.as_deref().unwrap_or(&tenant.city),
+        tenant
+            .points
+            .iter()
+            .map(|p| format!("detector {} at {:.2} km", p.id, p.distance_km))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     println!(
         "  curl 'http://{bound}/api/v1/locations/madrid/energy_price?start={yesterday}&end={yesterday}'"

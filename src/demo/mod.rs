@@ -17,6 +17,15 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::domain::Coordinates;
+
+/// The demo's registered tenant (the id of the README's examples) and where it is: a bakery 90 m
+/// west of the simulated detector 1000, 1.6 km east of the Puerta del Sol.
+pub const TENANT: &str = "8a7c9f5e-1b2d-4e3f-9a8b-7c6d5e4f3a2b";
+pub const BAKERY: Coordinates = Coordinates {
+    latitude: 40.4168,
+    longitude: -3.686,
+};
 
 /// Starts the simulated upstream on `127.0.0.1:0` and returns its address; `fault_rate` (0–1)
 /// is the share of requests answered with a random fault.
@@ -44,13 +53,18 @@ pub fn router() -> axum::Router {
 }
 
 /// Points every source at a simulated upstream, gives AEMET a key (the simulator only checks
-/// that one is sent) and a budget a local simulator can take, and feeds Madrid's weather from
+/// that one is sent) and AEMET and the Madrid portal budgets a local simulator can take (the
+/// demo's tenant reads the portal's 25 monthly files a second time, which the real portal's 30
+/// calls a minute would spread over another minute), and feeds Madrid's weather from
 /// AEMET's observations first, Open-Meteo next, and AEMET's daily values.
 pub fn use_upstream(config: &mut Config, address: SocketAddr) {
     config.sources.aemet.base_url = format!("http://{address}{}", aemet::BASE);
     config.sources.aemet.api_key = Some(crate::secret::Secret::new("demo"));
     for budget in &mut config.sources.aemet.limits.budgets {
         budget.calls = budget.calls.max(6_000);
+    }
+    for budget in &mut config.sources.madrid_traffic.limits.budgets {
+        budget.calls = budget.calls.max(600);
     }
     if let Some(madrid) = config.locations.get_mut("madrid") {
         madrid.forecasts = ["open_meteo_forecast", "aemet_forecast", "owm_forecast"]

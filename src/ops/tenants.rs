@@ -17,9 +17,26 @@ use crate::domain::{Coordinates, Dataset, Location, Timestamp};
 #[error("{0}")]
 pub struct NotCovered(pub String);
 
-/// Registers (or registers again) tenant `id` at `at`. The same point again changes nothing;
-/// a new point maps it afresh.
+/// Registers (or registers again) tenant `id` at `at`, and starts loading its points' history
+/// in the background. The same point again changes nothing; a new point maps it afresh.
 pub async fn register(
+    core: &Core,
+    id: &str,
+    at: Coordinates,
+    now: Timestamp,
+) -> anyhow::Result<Result<Tenant, NotCovered>> {
+    let registered = enroll(core, id, at, now).await?;
+    if let Ok(tenant) = &registered
+        && let Some(location) = tenant.location.as_ref().filter(|_| !tenant.loaded)
+    {
+        start_loading(core, location.clone(), now);
+    }
+    Ok(registered)
+}
+
+/// [`register`] without the background load: for a caller that runs `init` over every
+/// location itself next (the demo), then calls [`mark_loaded`].
+pub async fn enroll(
     core: &Core,
     id: &str,
     at: Coordinates,
@@ -45,14 +62,7 @@ pub async fn register(
     core.store
         .put_tenant(id, &serde_json::to_string(&tenant)?, now)
         .await?;
-    let load = location
-        .as_ref()
-        .filter(|_| !tenant.loaded)
-        .map(|l| l.id.clone());
     put(core, tenant.clone(), location);
-    if let Some(location) = load {
-        start_loading(core, location, now);
-    }
     Ok(Ok(tenant))
 }
 
@@ -175,7 +185,7 @@ fn start_loading(core: &Core, location: String, now: Timestamp) {
 }
 
 /// Marks every tenant of `location` loaded, in the store and in memory.
-async fn mark_loaded(core: &Core, location: &str) -> anyhow::Result<()> {
+pub async fn mark_loaded(core: &Core, location: &str) -> anyhow::Result<()> {
     let tenants: Vec<Tenant> = core
         .book()
         .tenants()
