@@ -75,7 +75,7 @@ pub(super) async fn demo(
     if let Some(points) = &tenant.location
         && !summary.failed()
     {
-        ops::tenants::mark_loaded(&core, points).await?;
+        ops::tenants::mark_loaded(&core, points, Timestamp::now()).await?;
     }
     demo::load_water(&core, &core.config.store.data_dir, 21).await?;
     let forecasts = ops::forecast::run(&core, Timestamp::now()).await?;
