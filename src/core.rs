@@ -36,6 +36,8 @@ pub struct Core {
     pub readiness: Arc<crate::memo::Recent<Result<(), Vec<String>>>>,
     /// The last `/api/v1/status` answer.
     pub status: Arc<crate::memo::Recent<serde_json::Value>>,
+    /// Where operators are told of failures, when `[notify]` names a target.
+    pub notifier: Option<Arc<crate::notify::Notifier>>,
     /// The MLflow tracking server, when `tracking.mlflow_url` is set.
     pub tracking: Option<Arc<crate::tracking::Mlflow>>,
     /// Registered tenants and their points' locations (the store's `tenants`, loaded at open;
@@ -104,6 +106,8 @@ impl Core {
             )?)),
             None => None,
         };
+        let notifier =
+            crate::notify::Notifier::start(&config.notify, upstream.client(), metrics.clone())?;
         let cache = Arc::new(ResponseCache::new(
             config.http.cache_mb as usize * 1024 * 1024,
         ));
@@ -135,6 +139,7 @@ impl Core {
             readiness: Arc::new(crate::memo::Recent::new(std::time::Duration::from_secs(1))),
             status: Arc::new(crate::memo::Recent::new(std::time::Duration::from_secs(1))),
             tracking,
+            notifier,
             tenants: Arc::new(std::sync::RwLock::new(tenants)),
             scope: Scope::default(),
         })

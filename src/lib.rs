@@ -31,6 +31,7 @@ pub mod encode;
 pub mod http;
 pub mod memo;
 pub mod metrics;
+pub mod notify;
 pub mod ops;
 pub mod query;
 pub mod scheduler;

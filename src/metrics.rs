@@ -69,6 +69,11 @@ const HELP: &[(&str, &str, &str)] = &[
         "Trainings and backtests MLflow could not record, by model (the store keeps the version).",
     ),
     (
+        "almanac_notifications_total",
+        "counter",
+        "Notifications by target (slack, webhook; queue when dropped before delivery) and result: sent, rejected (a 4xx, not retried), failed (retries spent), dropped.",
+    ),
+    (
         "almanac_store_up",
         "gauge",
         "1 when the store answered at the last scrape, 0 when it did not.",

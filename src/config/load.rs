@@ -19,6 +19,8 @@ fn secrets() -> Vec<String> {
         "http.tenant_token",
         "store.url",
         "redis.url",
+        "notify.slack_url",
+        "notify.webhook_url",
     ]
     .into_iter()
     .map(String::from)

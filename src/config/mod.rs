@@ -52,9 +52,47 @@ pub struct Config {
     pub tracking: TrackingConfig,
     #[serde(default)]
     pub tenants: TenantsConfig,
+    #[serde(default)]
+    pub notify: NotifyConfig,
     /// The embedded holiday calendars and those of `calendars.files`, filled by [`load`].
     #[serde(skip)]
     pub holidays: crate::domain::calendar::Calendars,
+}
+
+/// Where operators are told of failures (`[notify]`) and when.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct NotifyConfig {
+    /// A Slack-compatible incoming webhook (a secret).
+    pub slack_url: Option<Secret>,
+    /// A generic JSON webhook (a secret): `{service, topic, state, title, detail, at}`.
+    pub webhook_url: Option<Secret>,
+    /// At most one message per topic this often, minutes.
+    pub rate_limit_minutes: u32,
+    /// A location's dataset whose newest value is older than this is stale, hours.
+    pub stale_hours: u32,
+    /// A source's circuit open this long is told, minutes.
+    pub circuit_minutes: u32,
+    /// Each delivery's timeout, seconds; failed deliveries are retried this many times, the
+    /// first after `backoff_ms`, doubling.
+    pub timeout_secs: u32,
+    pub retries: u32,
+    pub backoff_ms: u32,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            slack_url: None,
+            webhook_url: None,
+            rate_limit_minutes: 15,
+            stale_hours: 24,
+            circuit_minutes: 30,
+            timeout_secs: 5,
+            retries: 3,
+            backoff_ms: 1_000,
+        }
+    }
 }
 
 /// How a registered tenant is mapped to measurement points (the bakery seed's "automatic
@@ -199,6 +237,14 @@ pub struct ScheduleConfig {
     pub train: String,
     /// Every model's forecast made and stored, versions judged (`predict`).
     pub predict: String,
+    /// What operators are told of checked (`watch`, `[notify]`): stale data, open circuits,
+    /// critical anomalies.
+    #[serde(default = "default_watch")]
+    pub watch: String,
+}
+
+fn default_watch() -> String {
+    "*/5 * * * *".into()
 }
 
 /// What `process` computes and keeps.
@@ -253,8 +299,9 @@ impl ScheduleConfig {
     }
 
     /// (job, cron expression) in a fixed order.
-    pub fn jobs(&self) -> [(&'static str, &str); 8] {
+    pub fn jobs(&self) -> [(&'static str, &str); 9] {
         [
+            ("watch", &self.watch),
             ("ingest", &self.ingest),
             ("gaps", &self.gaps),
             ("backfill", &self.backfill),

@@ -10,6 +10,7 @@ pub mod gaps;
 pub mod location;
 pub mod model;
 pub mod network;
+pub mod notify;
 pub mod quality;
 pub mod resample;
 pub mod rollup;

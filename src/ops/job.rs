@@ -31,6 +31,8 @@ pub enum Job {
     Train,
     /// Models judged and their forecasts stored.
     Predict,
+    /// What operators are told of, checked (`[notify]`).
+    Watch,
 }
 
 impl Job {
@@ -45,6 +47,7 @@ impl Job {
             Job::Forecast => "forecast",
             Job::Train => "train",
             Job::Predict => "predict",
+            Job::Watch => "watch",
         }
     }
 
@@ -68,6 +71,7 @@ impl Job {
             "forecast" => Job::Forecast,
             "train" => Job::Train,
             "predict" => Job::Predict,
+            "watch" => Job::Watch,
             _ => return None,
         })
     }
@@ -109,9 +113,24 @@ pub async fn execute(
         ),
         Err(error) => (RunStatus::Failed, Some(format!("{error:#}"))),
     };
+    let now = Timestamp::now();
     core.store
-        .finish_run(run, status, error.as_deref(), Timestamp::now())
+        .finish_run(run, status, error.as_deref(), now)
         .await?;
+    // Told when a job's run fails, and when the next run of it succeeds.
+    let scope = location.map_or_else(String::new, |l| format!(":{l}"));
+    let topic = format!("job_failed:{}{scope}", job.name());
+    let detail = match &error {
+        Some(error) => format!("run {run}: {error}"),
+        None => format!("run {run} succeeded"),
+    };
+    let title = format!("job {}{scope} failed", job.name());
+    let notice = super::notify::Notice {
+        topic: &topic,
+        title: &title,
+        detail: &detail,
+    };
+    super::notify::check(&core, notice, error.is_some(), 0, false, now).await;
     result
 }
 
@@ -136,6 +155,7 @@ async fn operate(core: &Core, job: Job) -> anyhow::Result<Summary> {
         Job::Forecast => super::forecast::run(core, now).await,
         Job::Train => super::model::run_train(core, now).await,
         Job::Predict => super::model::run_predict(core, now).await,
+        Job::Watch => super::notify::watch(core, now).await,
         Job::Rotate {
             months,
             rollup_months,

@@ -13,6 +13,7 @@ pub mod init;
 pub mod job;
 mod load;
 pub mod model;
+pub mod notify;
 pub mod process;
 pub mod rotate;
 pub mod sources;

@@ -24,6 +24,7 @@ mod killed;
 mod layout;
 mod locks;
 mod models;
+mod notify;
 mod openapi;
 mod outage;
 mod processing;

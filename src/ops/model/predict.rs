@@ -201,7 +201,19 @@ pub async fn judge(core: &Core, id: &str, now: Timestamp) -> anyhow::Result<Vec<
         .previous
         .map(|_| (now.epoch() - champion.status_at.epoch()) as f64 / 3_600.0);
     match judge_champion(rules, mine, backtest_mae, promoted) {
-        Verdict::RollBack(why) => done.push(roll_back(core, id, now, &why).await?),
+        Verdict::RollBack(why) => {
+            let did = roll_back(core, id, now, &why).await?;
+            // A one-off, told once per rollback (each its own topic).
+            let topic = format!("model_rolled_back:{id}:{}", now.epoch());
+            let title = format!("model {id} rolled back");
+            let notice = crate::ops::notify::Notice {
+                topic: &topic,
+                title: &title,
+                detail: &did,
+            };
+            crate::ops::notify::check(core, notice, true, 0, true, now).await;
+            done.push(did);
+        }
         Verdict::Retrain(why) if shadow.is_none() => {
             let outcome = train(core, id, now, &format!("retrained: {why}")).await?;
             done.push(format!(

@@ -1,0 +1,233 @@
+//! What operators are told (`[notify]`), checked where it happens — a job run's outcome (by
+//! `job::execute`), a model rolled back (by `model::judge`) — and by the `watch` job: every
+//! location's data older than `stale_hours`, a source's circuit open longer than
+//! `circuit_minutes`, unresolved critical anomalies of the last hour. Each is a topic whose state
+//! the store keeps; `domain::notify::decide` says what to tell, the notifier delivers it in the
+//! background. Without a target configured nothing is checked or kept.
+
+use super::{Outcome, Summary};
+use crate::core::Core;
+use crate::domain::notify::{Check, TopicState, decide};
+use crate::domain::{Dataset, Timestamp};
+use crate::notify::Message;
+
+/// What a topic is about, as told.
+pub struct Notice<'a> {
+    pub topic: &'a str,
+    pub title: &'a str,
+    pub detail: &'a str,
+}
+
+/// One check of a topic: `observed` (the condition holds now), held `hold` seconds before it
+/// fires; `once` for a one-off event. Returns whether a message was queued. A store that fails
+/// costs this check only (logged), never the caller.
+pub async fn check(
+    core: &Core,
+    notice: Notice<'_>,
+    observed: bool,
+    hold: i64,
+    once: bool,
+    now: Timestamp,
+) -> bool {
+    let Notice {
+        topic,
+        title,
+        detail,
+    } = notice;
+    let Some(notifier) = &core.notifier else {
+        return false;
+    };
+    let result: anyhow::Result<bool> = async {
+        let previous: Option<TopicState> = match core.store.notice(topic).await? {
+            Some(text) => serde_json::from_str(&text).ok(),
+            None => None,
+        };
+        let gap = i64::from(core.config.notify.rate_limit_minutes) * 60;
+        let check = Check {
+            observed,
+            hold,
+            gap,
+            once,
+            now,
+        };
+        let (state, told) = decide(previous.as_ref(), check, detail);
+        // A topic that never fired and is not firing is not worth a row.
+        if previous.is_some() || observed {
+            core.store
+                .put_notice(topic, &serde_json::to_string(&state)?, now)
+                .await?;
+        }
+        if let Some(state) = told {
+            notifier.send(Message {
+                topic: topic.to_owned(),
+                state,
+                title: title.to_owned(),
+                detail: detail.to_owned(),
+                at: now,
+            });
+        }
+        Ok(told.is_some())
+    }
+    .await;
+    result.unwrap_or_else(|error| {
+        tracing::warn!(topic, error = %format!("{error:#}"), "a notification check failed");
+        false
+    })
+}
+
+/// The `watch` job: stale data, open circuits, critical anomalies.
+pub async fn watch(core: &Core, now: Timestamp) -> anyhow::Result<Summary> {
+    let mut outcome = Outcome {
+        location: "-".into(),
+        dataset: "-".into(),
+        source: "watch".into(),
+        ..Outcome::default()
+    };
+    if core.notifier.is_none() {
+        outcome.note = Some("no notify target is configured: nothing watched".into());
+        return Ok(Summary {
+            outcomes: vec![outcome],
+        });
+    }
+    let settings = &core.config.notify;
+    let (mut checked, mut told) = (0u32, 0u32);
+    let mut tell = |sent: bool| {
+        checked += 1;
+        told += u32::from(sent);
+    };
+
+    // Stale data: every location's datasets by their newest stored value.
+    let stale = i64::from(settings.stale_hours) * 3_600;
+    for location in &core.locations() {
+        for &dataset in Dataset::ALL {
+            let ids: Vec<i64> = core
+                .store
+                .series(&location.id, dataset)
+                .await?
+                .iter()
+                .map(|s| s.id)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let last = crate::query::extent_of(core, &location.id, dataset, &ids)
+                .await?
+                .last;
+            let age = last.map(|t| now.epoch() - t.epoch());
+            let observed = age.is_none_or(|a| a > stale);
+            let detail = match last {
+                Some(t) => format!(
+                    "newest {dataset} value of {} is from {t}, {:.1} h ago (more than {} h)",
+                    location.id,
+                    age.unwrap_or(0) as f64 / 3_600.0,
+                    settings.stale_hours
+                ),
+                None => format!("{} holds no {dataset} value", location.id),
+            };
+            let topic = format!("stale:{}:{dataset}", location.id);
+            let title = format!("{} {dataset} data stale", location.id);
+            tell(
+                check(
+                    core,
+                    Notice {
+                        topic: &topic,
+                        title: &title,
+                        detail: &detail,
+                    },
+                    observed,
+                    0,
+                    false,
+                    now,
+                )
+                .await,
+            );
+        }
+    }
+
+    // Circuits open longer than `circuit_minutes`.
+    for source in super::sources::status(core).await? {
+        let open = source.circuit == "open";
+        let detail = format!(
+            "source {} refuses requests after repeated failures (last error: {})",
+            source.id,
+            source.last_error.as_deref().unwrap_or("none recorded")
+        );
+        let topic = format!("circuit:{}", source.id);
+        let title = format!("{} circuit open", source.id);
+        let hold = i64::from(settings.circuit_minutes) * 60;
+        tell(
+            check(
+                core,
+                Notice {
+                    topic: &topic,
+                    title: &title,
+                    detail: &detail,
+                },
+                open,
+                hold,
+                false,
+                now,
+            )
+            .await,
+        );
+    }
+
+    // Unresolved critical anomalies of the last hour, per location.
+    let recent = core
+        .store
+        .anomalies(&crate::store::AnomalyFilter {
+            since: now.plus(-3_600),
+            until: now.plus(1),
+            location: None,
+            severity: Some(crate::domain::anomaly::Severity::Critical),
+            include_resolved: false,
+            limit: 1_000,
+        })
+        .await?;
+    // Every location, so one whose anomalies stopped gets its "resolved" (a topic is kept only
+    // once it was observed).
+    let watched: std::collections::BTreeSet<String> = core
+        .locations()
+        .into_iter()
+        .map(|l| l.id)
+        .chain(recent.iter().map(|a| a.location.clone()))
+        .collect();
+    for location in watched {
+        let here: Vec<_> = recent.iter().filter(|a| a.location == location).collect();
+        let detail = match here.first() {
+            Some(newest) => format!(
+                "{} critical anomalies at {location} in the last hour, the newest on {} at {}",
+                here.len(),
+                newest.variable,
+                newest.anomaly.ts
+            ),
+            None => format!("no critical anomaly at {location} in the last hour"),
+        };
+        let topic = format!("anomalies:{location}");
+        let title = format!("critical anomalies at {location}");
+        tell(
+            check(
+                core,
+                Notice {
+                    topic: &topic,
+                    title: &title,
+                    detail: &detail,
+                },
+                !here.is_empty(),
+                0,
+                false,
+                now,
+            )
+            .await,
+        );
+    }
+
+    let forget = now.plus(-30 * 86_400);
+    let forgotten = core.store.drop_notices_before(forget).await?;
+    outcome.note = Some(format!(
+        "{checked} topics checked, {told} messages queued, {forgotten} topics not checked for 30 days forgotten"
+    ));
+    Ok(Summary {
+        outcomes: vec![outcome],
+    })
+}
