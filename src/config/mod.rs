@@ -54,9 +54,32 @@ pub struct Config {
     pub tenants: TenantsConfig,
     #[serde(default)]
     pub notify: NotifyConfig,
+    #[serde(default)]
+    pub housekeeping: HousekeepingConfig,
     /// The embedded holiday calendars and those of `calendars.files`, filled by [`load`].
     #[serde(skip)]
     pub holidays: crate::domain::calendar::Calendars,
+}
+
+/// What the `rotate` job prunes besides values (`[housekeeping]`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct HousekeepingConfig {
+    /// Runs that left nothing behind (no value, window, anomaly, forecast, version or reject:
+    /// the `watch` job's, failed fetches') are kept this many days. The processing seed kept its
+    /// logs 7.
+    pub runs_days: u32,
+    /// Refused upstream records are kept this many days after their run.
+    pub rejects_days: u32,
+}
+
+impl Default for HousekeepingConfig {
+    fn default() -> Self {
+        Self {
+            runs_days: 30,
+            rejects_days: 30,
+        }
+    }
 }
 
 /// Where operators are told of failures (`[notify]`) and when.

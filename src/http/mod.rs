@@ -19,6 +19,7 @@ mod range;
 mod seed;
 mod serve;
 mod tenants;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -153,6 +154,9 @@ pub fn router(core: Core) -> Router {
         .route("/metrics", get(native::metrics))
         .route("/openapi.json", get(openapi))
         .route("/docs", get(docs))
+        .route("/ui", get(ui::index))
+        .route("/ui/{file}", get(ui::asset))
+        .route("/ui/vendor/{file}", get(ui::vendored))
         .route("/health/live", get(health::live))
         // The processing and factory seeds' liveness path.
         .route("/health", get(health::live))

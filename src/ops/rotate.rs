@@ -121,6 +121,30 @@ pub async fn run(
             }
         }
     }
-    let summary = super::init::run(core, months, now, progress).await?;
+    let mut summary = super::init::run(core, months, now, progress).await?;
+    summary.outcomes.push(prune(core, now).await?);
     Ok((dropped, summary))
+}
+
+/// Housekeeping (`[housekeeping]`): runs that left nothing behind and rejects, past their
+/// retention.
+async fn prune(core: &Core, now: Timestamp) -> anyhow::Result<super::Outcome> {
+    let keep = &core.config.housekeeping;
+    let (runs, rejects) = core
+        .store
+        .prune_runs(
+            now.plus(-i64::from(keep.runs_days) * 86_400),
+            now.plus(-i64::from(keep.rejects_days) * 86_400),
+        )
+        .await?;
+    Ok(super::Outcome {
+        location: "-".into(),
+        dataset: "-".into(),
+        source: "housekeeping".into(),
+        note: Some(format!(
+            "{runs} runs older than {} days that left nothing behind and {rejects} rejects older than {} days removed",
+            keep.runs_days, keep.rejects_days
+        )),
+        ..super::Outcome::default()
+    })
 }

@@ -41,6 +41,39 @@ pub struct Status {
     data_freshness: Vec<Freshness>,
     /// Each configured model's champion (the seed's `active_models`), by model id.
     active_models: std::collections::BTreeMap<String, ActiveModel>,
+    /// Each scheduled job's cron expression and next tick (`None`: off), in `schedule.timezone`;
+    /// `scheduler_enabled` says whether this process runs them (a replica that only answers
+    /// requests does not).
+    scheduler_enabled: bool,
+    schedule: Vec<Tick>,
+}
+
+#[derive(Clone, Serialize)]
+pub struct Tick {
+    job: &'static str,
+    cron: String,
+    next: Option<Timestamp>,
+}
+
+/// The next tick of every configured job after `now`.
+fn ticks(core: &Core, now: Timestamp) -> Vec<Tick> {
+    let schedule = &core.config.schedule;
+    let zone = jiff::tz::TimeZone::get(&schedule.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    schedule
+        .jobs()
+        .into_iter()
+        .map(|(job, cron)| Tick {
+            job,
+            cron: cron.to_owned(),
+            next: if crate::config::ScheduleConfig::is_off(cron) {
+                None
+            } else {
+                crate::domain::cron::Cron::parse(cron)
+                    .ok()
+                    .and_then(|c| c.next_after(now, &zone))
+            },
+        })
+        .collect()
 }
 
 #[derive(Clone, Serialize)]
@@ -90,6 +123,8 @@ pub async fn status(core: &Core, now: Timestamp) -> Status {
                 },
                 data_freshness: Vec::new(),
                 active_models: Default::default(),
+                scheduler_enabled: core.config.schedule.enabled,
+                schedule: ticks(core, now),
             };
         }
     };
@@ -117,6 +152,8 @@ pub async fn status(core: &Core, now: Timestamp) -> Status {
         processing,
         data_freshness: freshness,
         active_models,
+        scheduler_enabled: core.config.schedule.enabled,
+        schedule: ticks(core, now),
     }
 }
 

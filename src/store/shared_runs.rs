@@ -55,6 +55,16 @@ pub trait SharedRuns: Send + Sync {
     async fn runs(&self, limit: u32) -> Result<Vec<Run>, StoreError>;
     /// The runs with these ids, in id order.
     async fn runs_by_id(&self, ids: &[RunId]) -> Result<Vec<Run>, StoreError>;
+    /// Housekeeping: the rejects of runs finished before `rejects_before`, then the runs
+    /// finished before `runs_before` that left nothing behind — no value written, changed or
+    /// refused, no run of their own, no window, anomaly, forecast or model version — children
+    /// before their parents. A run that wrote values stays: frames `as_of` an instant read which
+    /// runs had finished by then. Returns (runs, rejects) removed.
+    async fn prune_runs(
+        &self,
+        runs_before: Timestamp,
+        rejects_before: Timestamp,
+    ) -> Result<(u64, u64), StoreError>;
     /// The rejects a run recorded, oldest first.
     async fn rejects(&self, run: RunId) -> Result<Vec<Reject>, StoreError>;
 }
@@ -256,6 +266,44 @@ macro_rules! shared_runs_impl {
                     })
                     .await?;
                 rows.into_iter().map($crate::store::rows::run).collect()
+            }
+
+            async fn prune_runs(
+                &self,
+                runs_before: $crate::domain::Timestamp,
+                rejects_before: $crate::domain::Timestamp,
+            ) -> Result<(u64, u64), $crate::store::StoreError> {
+                let (_turn, mut tx) = self.begin_write().await?;
+                let rejects = sqlx::query(
+                    "DELETE FROM rejects WHERE run_id IN
+                       (SELECT id FROM runs WHERE status <> 'running' AND finished_at < $1)",
+                )
+                .bind(rejects_before.epoch())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                let mut runs = 0;
+                // Twice: a job run whose children went in the first pass goes in the second.
+                for _ in 0..2 {
+                    runs += sqlx::query(
+                        "DELETE FROM runs WHERE id IN (
+                           SELECT r.id FROM runs r
+                           WHERE r.status <> 'running' AND r.finished_at < $1
+                             AND r.inserted = 0 AND r.updated = 0 AND r.rejected = 0
+                             AND NOT EXISTS (SELECT 1 FROM runs c WHERE c.parent_id = r.id)
+                             AND NOT EXISTS (SELECT 1 FROM rejects j WHERE j.run_id = r.id)
+                             AND NOT EXISTS (SELECT 1 FROM model_versions v WHERE v.run_id = r.id)
+                             AND r.id NOT IN (SELECT detected_run FROM anomalies)
+                             AND r.id NOT IN (SELECT run_id FROM window_metrics)
+                             AND r.id NOT IN (SELECT run_id FROM forecasts))",
+                    )
+                    .bind(runs_before.epoch())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                tx.commit().await?;
+                Ok((runs, rejects))
             }
 
             async fn runs_by_id(

@@ -951,6 +951,16 @@ async fn every_route_is_documented_and_answers_as_documented() {
         ("get", "/health", "/health".into(), None, 200),
         ("get", "/health/ready", "/health/ready".into(), None, 200),
         ("get", "/openapi.json", "/openapi.json".into(), None, 200),
+        ("get", "/ui", "/ui".into(), None, 200),
+        ("get", "/ui/{file}", "/ui/app.js".into(), None, 200),
+        ("get", "/ui/{file}", "/ui/nope.js".into(), None, 404),
+        (
+            "get",
+            "/ui/vendor/{file}",
+            "/ui/vendor/uPlot.iife.min.js".into(),
+            None,
+            200,
+        ),
         ("get", "/docs", "/docs".into(), None, 200),
     ];
 

@@ -1357,3 +1357,81 @@ async fn postgres_keeps_tenants() {
     tenants(&store).await;
     db.drop().await;
 }
+
+/// Housekeeping: of the old runs, those that left nothing behind go (a job run after its
+/// children), the rest stay; old rejects go.
+async fn pruning(store: &dyn Store) {
+    store.sync_locations(&[madrid()]).await.unwrap();
+    let temperature = store.ensure_series(&temperature_key()).await.unwrap();
+    let start = |parent| NewRun {
+        operation: "ingest",
+        location: None,
+        dataset: None,
+        source: None,
+        range: None,
+        started_at: hour(1),
+        parent,
+    };
+    let finish = |run, at| async move {
+        store
+            .finish_run(run, RunStatus::Succeeded, None, hour(at))
+            .await
+            .unwrap()
+    };
+    let wrote = store.start_run(&start(None)).await.unwrap();
+    let row = Row {
+        series: temperature,
+        ts: hour(0),
+        value: 1.0,
+        flag: Flag::Observed,
+    };
+    store.write_chunk(wrote, &[row], &[]).await.unwrap();
+    finish(wrote, 2).await;
+    let empty = store.start_run(&start(None)).await.unwrap();
+    finish(empty, 2).await;
+    let job = store.start_run(&start(None)).await.unwrap();
+    let child = store.start_run(&start(Some(job))).await.unwrap();
+    finish(child, 2).await;
+    finish(job, 2).await;
+    let refused = store.start_run(&start(None)).await.unwrap();
+    let reject = Reject {
+        record: "a record".into(),
+        reason: "unreadable".into(),
+        value: None,
+    };
+    store.write_chunk(refused, &[], &[reject]).await.unwrap();
+    finish(refused, 2).await;
+    let recent = store.start_run(&start(None)).await.unwrap();
+    finish(recent, 100).await;
+    let running = store.start_run(&start(None)).await.unwrap();
+
+    let (runs, rejects) = store.prune_runs(hour(50), hour(50)).await.unwrap();
+    assert_eq!((runs, rejects), (3, 1));
+    let left: Vec<_> = store
+        .runs_by_id(&[wrote, empty, job, child, refused, recent, running])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(left, [wrote, refused, recent, running]);
+    // Again: nothing more to do.
+    assert_eq!(store.prune_runs(hour(50), hour(50)).await.unwrap(), (0, 0));
+}
+
+#[tokio::test]
+async fn sqlite_prunes_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Sqlite::open(&dir.path().join("almanac.db")).await.unwrap();
+    pruning(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_prunes_runs() {
+    let Some(db) = crate::support::postgres("postgres_prunes_runs").await else {
+        return;
+    };
+    let store = almanac::store::Postgres::connect(&db.url).await.unwrap();
+    pruning(&store).await;
+    db.drop().await;
+}
