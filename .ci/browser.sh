@@ -132,6 +132,27 @@ if not alert or "unknown_location" not in alert[0].text:
     problems.append(f"explorer: an unknown location is not said: {[a.text for a in alert]}")
 driver.get_log("browser")  # the 404 is expected here
 
+# The API page: an operation opened, "Try it out", "Execute": this server answers it.
+driver.get(base + "/docs")
+WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary"))
+operation = driver.find_element(By.CSS_SELECTOR, '.opblock-summary-path[data-path="/api/v1/external/cities"]')
+driver.execute_script("arguments[0].scrollIntoView()", operation)
+operation.click()
+WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock.is-open .try-out__btn"))
+driver.find_element(By.CSS_SELECTOR, ".opblock.is-open .try-out__btn").click()
+WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock.is-open .execute"))
+driver.find_element(By.CSS_SELECTOR, ".opblock.is-open .execute").click()
+WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock.is-open .live-responses-table tbody .response-col_status"))
+status = driver.find_element(By.CSS_SELECTOR, ".opblock.is-open .live-responses-table tbody .response-col_status").text.strip()
+answer = driver.find_element(By.CSS_SELECTOR, ".opblock.is-open .live-responses-table tbody .response-col_description").text
+if status != "200" or "madrid" not in answer:
+    problems.append(f"docs: a request sent from the API page got {status!r}: {answer[:200]!r}")
+errors = console_errors()
+if errors:
+    problems.append(f"docs: console errors {errors}")
+driver.save_screenshot(f"{shots}/docs.png")
+print(f"docs: a request sent from the page answered {status}")
+
 # Keyboard: every navigation link is reachable with Tab.
 driver.get(base + "/ui#/overview")
 settle()

@@ -1125,7 +1125,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** This document as a page, offline */
+        /** The API page: Swagger UI (vendored, offline) over this document; “Try it out” sends requests to this server */
         get: {
             parameters: {
                 query?: never;
@@ -2636,6 +2636,48 @@ export interface paths {
                 path: {
                     /** @description Any other is 404 `unknown_route` */
                     file: "uPlot.iife.min.js" | "uPlot.min.css" | "uPlot.LICENSE";
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The file */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/javascript": string;
+                        "text/css": string;
+                        "text/plain": string;
+                    };
+                };
+                404: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/docs/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The API page's script, style and licenses (Swagger UI 5.35.0, Apache-2.0) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Any other is 404 `unknown_route` */
+                    file: "init.js" | "swagger-ui-bundle.js" | "swagger-ui.css" | "swagger-ui.LICENSE" | "swagger-ui.NOTICE" | "swagger-ui-bundle.js.LICENSE.txt";
                 };
                 cookie?: never;
             };

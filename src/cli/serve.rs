@@ -90,7 +90,7 @@ pub(super) async fn demo(
         .with_context(|| format!("binding {address}"))?;
     let bound = listener.local_addr()?;
     println!("almanac demo ready on http://{bound}");
-    println!("  the dashboard: http://{bound}/ui    the API reference: http://{bound}/docs");
+    println!("  the dashboard: http://{bound}/ui    the API, to try: http://{bound}/docs");
     println!("  curl 'http://{bound}/api/v1/external/cities'");
     let yesterday = Timestamp::now().plus(-86_400).utc_date();
     println!(

@@ -153,7 +153,8 @@ pub fn router(core: Core) -> Router {
         .route("/api/v1/dashboard/summary", get(processing::dashboard))
         .route("/metrics", get(native::metrics))
         .route("/openapi.json", get(openapi))
-        .route("/docs", get(docs))
+        .route("/docs", get(ui::docs))
+        .route("/docs/{file}", get(ui::docs_asset))
         .route("/ui", get(ui::index))
         .route("/ui/{file}", get(ui::asset))
         .route("/ui/vendor/{file}", get(ui::vendored))
@@ -235,14 +236,6 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 
 async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
-}
-
-/// A page rendering [`OPENAPI`], self-contained so it works offline.
-async fn docs() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        include_str!("docs.html"),
-    )
 }
 
 /// Serves until Ctrl-C or SIGTERM, then lets requests in flight finish.
