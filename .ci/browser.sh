@@ -165,6 +165,16 @@ missing = {"Overview", "Series", "Coverage", "Network", "Forecasts"} - focused
 if missing:
     problems.append(f"keyboard: not reachable with Tab: {missing}")
 
+# A phone's width: no page is wider than the screen (tables scroll in their own box).
+driver.set_window_size(390, 844)
+for name in ("overview", "explorer", "coverage", "network", "forecasts"):
+    driver.get(base + f"/ui#/{name}")
+    settle()
+    wide = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    if wide > 1:
+        problems.append(f"{name}: {wide} px wider than a 390 px screen")
+driver.save_screenshot(f"{shots}/forecasts-phone.png")
+
 driver.quit()
 if problems:
     print("\n".join(problems))
