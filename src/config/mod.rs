@@ -96,6 +96,10 @@ pub struct NotifyConfig {
     pub stale_hours: u32,
     /// A source's circuit open this long is told, minutes.
     pub circuit_minutes: u32,
+    /// A gap this long in a location's dataset (no value from any of its sources) within the
+    /// `gaps` job's days, still there this long after it was first seen, is told, hours (the
+    /// factory's "critical" is beyond 12).
+    pub gap_hours: u32,
     /// Each delivery's timeout, seconds; failed deliveries are retried this many times, the
     /// first after `backoff_ms`, doubling.
     pub timeout_secs: u32,
@@ -111,6 +115,7 @@ impl Default for NotifyConfig {
             rate_limit_minutes: 15,
             stale_hours: 24,
             circuit_minutes: 30,
+            gap_hours: 12,
             timeout_secs: 5,
             retries: 3,
             backoff_ms: 1_000,

@@ -1,6 +1,7 @@
 //! What operators are told (`[notify]`), checked where it happens — a job run's outcome (by
 //! `job::execute`), a model rolled back (by `model::judge`) — and by the `watch` job: every
-//! location's data older than `stale_hours`, a source's circuit open longer than
+//! location's data older than `stale_hours`, a gap of `gap_hours` in a location's dataset that
+//! the `gaps` job has not healed after as long, a source's circuit open longer than
 //! `circuit_minutes`, unresolved critical anomalies of the last hour. Each is a topic whose state
 //! the store keeps; `domain::notify::decide` says what to tell, the notifier delivers it in the
 //! background. Without a target configured nothing is checked or kept.
@@ -136,6 +137,62 @@ pub async fn watch(core: &Core, now: Timestamp) -> anyhow::Result<Summary> {
                     },
                     observed,
                     0,
+                    false,
+                    now,
+                )
+                .await,
+            );
+        }
+    }
+
+    // Critical gaps: within the `gaps` job's days, a stretch with no value of the dataset from
+    // any of the location's sources (what the API serves), between two that have one (a
+    // trailing one is stale data, told above), of `gap_hours` or more — told once it has been
+    // seen for `gap_hours` (the `gaps` job runs every two hours: it had its chances).
+    let critical = i64::from(settings.gap_hours) * 3_600;
+    let window = crate::domain::TimeRange {
+        start: now.plus(-i64::from(core.config.schedule.recent_days) * 86_400),
+        end: now,
+    };
+    for location in &core.locations() {
+        for (&dataset, sources) in &location.sources {
+            if sources.is_empty() {
+                continue;
+            }
+            let step = crate::query::series::stored_step(core, location, dataset)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let frame = crate::query::rows(core, location, dataset, step, window, None).await?;
+            let times: Vec<Timestamp> = frame.rows().map(|r| r.ts()).collect();
+            let longest = times
+                .windows(2)
+                .map(|w| (w[0], w[1].epoch() - w[0].epoch() - step.seconds()))
+                .max_by_key(|(_, missing)| *missing);
+            let observed = longest.is_some_and(|(_, missing)| missing >= critical);
+            let detail = match longest {
+                Some((after, missing)) if missing > 0 => format!(
+                    "{} {dataset}: no value for {:.1} h after {after} (the longest gap of the last {} days)",
+                    location.id,
+                    missing as f64 / 3_600.0,
+                    core.config.schedule.recent_days
+                ),
+                _ => format!(
+                    "{} {dataset}: no gap in the last {} days",
+                    location.id, core.config.schedule.recent_days
+                ),
+            };
+            let topic = format!("gap:{}:{dataset}", location.id);
+            let title = format!("{} {dataset}: a critical gap", location.id);
+            tell(
+                check(
+                    core,
+                    Notice {
+                        topic: &topic,
+                        title: &title,
+                        detail: &detail,
+                    },
+                    observed,
+                    critical,
                     false,
                     now,
                 )

@@ -248,3 +248,66 @@ async fn the_watch_job_tells_of_stale_data() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(received.at("ok/watch").len(), told.len());
 }
+
+#[tokio::test]
+async fn a_gap_left_unhealed_is_told_once_it_has_lasted() {
+    let (address, received) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = serve(almanac::demo::router()).await;
+    let webhook = format!("http://{address}/ok/gap");
+    let core = crate::support::loaded(
+        &dir,
+        upstream,
+        &[
+            ("ALMANAC__NOTIFY__WEBHOOK_URL", webhook.as_str()),
+            ("ALMANAC__NOTIFY__GAP_HOURS", "12"),
+        ],
+    )
+    .await;
+    // A day of Madrid's weather gone, three days ago, from every source.
+    let now = Timestamp::now().floor(almanac::domain::Step::HOUR);
+    let hole = almanac::domain::TimeRange {
+        start: now.floor(almanac::domain::Step::DAY).plus(-3 * 86_400),
+        end: now.floor(almanac::domain::Step::DAY).plus(-2 * 86_400),
+    };
+    for series in core
+        .store
+        .series("madrid", almanac::domain::Dataset::Weather)
+        .await
+        .unwrap()
+    {
+        core.store.delete(series.id, hole).await.unwrap();
+    }
+    let gap_told = |at: Timestamp| {
+        let core = core.clone();
+        async move {
+            almanac::ops::notify::watch(&core, at).await.unwrap();
+        }
+    };
+    // First seen now: not told yet (the `gaps` job may still heal it).
+    gap_told(now).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !received
+            .at("ok/gap")
+            .iter()
+            .any(|m| m["topic"] == "gap:madrid:weather"),
+        "{:?}",
+        received.at("ok/gap")
+    );
+    // Still there 12 hours on: told, with the stretch.
+    gap_told(now.plus(12 * 3_600)).await;
+    let told = wait_for(&received, "ok/gap", 1).await;
+    let gap = told
+        .iter()
+        .find(|m| m["topic"] == "gap:madrid:weather")
+        .unwrap_or_else(|| panic!("{told:?}"));
+    assert_eq!(gap["state"], "firing");
+    assert!(
+        gap["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no value for 24.0 h"),
+        "{gap}"
+    );
+}
