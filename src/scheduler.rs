@@ -272,6 +272,11 @@ impl Scheduler {
                 tracing::info!(job = name, "scheduled job is off");
                 continue;
             }
+            if name == "watch" && core.notifier.is_none() {
+                // Nothing to tell anyone: not a run every five minutes for nothing.
+                tracing::info!(job = name, "no notify target: the watch job is off");
+                continue;
+            }
             jobs.push((
                 name,
                 Cron::parse(cron).map_err(|e| anyhow::anyhow!("schedule.{name}: {e}"))?,

@@ -159,11 +159,7 @@ pub(super) fn authorize(core: &Core, headers: &HeaderMap) -> Result<(), ApiError
             detail: "admin routes are disabled: set ALMANAC__HTTP__ADMIN_TOKEN (or http.admin_token_file) to enable them".into(),
         });
     };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let same = bearer_matches(given, token.expose());
-    if same {
+    if bearer_among(headers, &[token.expose()]) {
         Ok(())
     } else {
         Err(ApiError {
@@ -191,14 +187,7 @@ pub(super) fn authorize_tenant(core: &Core, headers: &HeaderMap) -> Result<(), A
             detail: "tenant registration is disabled: set ALMANAC__HTTP__TENANT_TOKEN (or the admin token) to enable it".into(),
         });
     }
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    // Every token is compared, so the time taken does not say which one matched.
-    let matched = tokens
-        .iter()
-        .fold(false, |any, token| bearer_matches(given, token) | any);
-    if matched {
+    if bearer_among(headers, &tokens) {
         Ok(())
     } else {
         Err(ApiError {
@@ -209,6 +198,17 @@ pub(super) fn authorize_tenant(core: &Core, headers: &HeaderMap) -> Result<(), A
                     .into(),
         })
     }
+}
+
+/// Whether the request's bearer token is one of `tokens`; every token is compared, so the time
+/// taken does not say which one matched.
+fn bearer_among(headers: &HeaderMap, tokens: &[&str]) -> bool {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    tokens
+        .iter()
+        .fold(false, |any, token| bearer_matches(given, token) | any)
 }
 
 /// Whether an `Authorization` header value carries `expected` as a bearer token. The scheme is

@@ -8,8 +8,8 @@
 
 use super::{Outcome, Summary};
 use crate::core::Core;
+use crate::domain::Timestamp;
 use crate::domain::notify::{Check, TopicState, decide};
-use crate::domain::{Dataset, Timestamp};
 use crate::notify::Message;
 
 /// What a topic is about, as told.
@@ -76,7 +76,17 @@ pub async fn check(
     })
 }
 
-/// The `watch` job: stale data, open circuits, critical anomalies.
+/// A condition the `watch` job checks.
+struct Condition {
+    topic: String,
+    title: String,
+    detail: String,
+    observed: bool,
+    /// Seconds it must hold before it is told.
+    hold: i64,
+}
+
+/// The `watch` job: stale data, unhealed gaps, open circuits, critical anomalies.
 pub async fn watch(core: &Core, now: Timestamp) -> anyhow::Result<Summary> {
     let mut outcome = Outcome {
         location: "-".into(),
@@ -91,58 +101,26 @@ pub async fn watch(core: &Core, now: Timestamp) -> anyhow::Result<Summary> {
         });
     }
     let settings = &core.config.notify;
-    let (mut checked, mut told) = (0u32, 0u32);
-    let mut tell = |sent: bool| {
-        checked += 1;
-        told += u32::from(sent);
-    };
+    let mut conditions = Vec::new();
 
     // Stale data: every location's datasets by their newest stored value.
     let stale = i64::from(settings.stale_hours) * 3_600;
-    for location in &core.locations() {
-        for &dataset in Dataset::ALL {
-            let ids: Vec<i64> = core
-                .store
-                .series(&location.id, dataset)
-                .await?
-                .iter()
-                .map(|s| s.id)
-                .collect();
-            if ids.is_empty() {
-                continue;
-            }
-            let last = crate::query::extent_of(core, &location.id, dataset, &ids)
-                .await?
-                .last;
-            let age = last.map(|t| now.epoch() - t.epoch());
-            let observed = age.is_none_or(|a| a > stale);
-            let detail = match last {
+    for (location, dataset, last) in crate::query::status::newest(core).await? {
+        let age = last.map(|t| now.epoch() - t.epoch());
+        conditions.push(Condition {
+            topic: format!("stale:{location}:{dataset}"),
+            title: format!("{location} {dataset} data stale"),
+            detail: match last {
                 Some(t) => format!(
-                    "newest {dataset} value of {} is from {t}, {:.1} h ago (more than {} h)",
-                    location.id,
+                    "newest {dataset} value of {location} is from {t}, {:.1} h ago (more than {} h)",
                     age.unwrap_or(0) as f64 / 3_600.0,
                     settings.stale_hours
                 ),
-                None => format!("{} holds no {dataset} value", location.id),
-            };
-            let topic = format!("stale:{}:{dataset}", location.id);
-            let title = format!("{} {dataset} data stale", location.id);
-            tell(
-                check(
-                    core,
-                    Notice {
-                        topic: &topic,
-                        title: &title,
-                        detail: &detail,
-                    },
-                    observed,
-                    0,
-                    false,
-                    now,
-                )
-                .await,
-            );
-        }
+                None => format!("{location} holds no {dataset} value"),
+            },
+            observed: age.is_none_or(|a| a > stale),
+            hold: 0,
+        });
     }
 
     // Critical gaps: within the `gaps` job's days, a stretch with no value of the dataset from
@@ -150,8 +128,9 @@ pub async fn watch(core: &Core, now: Timestamp) -> anyhow::Result<Summary> {
     // trailing one is stale data, told above), of `gap_hours` or more — told once it has been
     // seen for `gap_hours` (the `gaps` job runs every two hours: it had its chances).
     let critical = i64::from(settings.gap_hours) * 3_600;
+    let days = core.config.schedule.recent_days;
     let window = crate::domain::TimeRange {
-        start: now.plus(-i64::from(core.config.schedule.recent_days) * 86_400),
+        start: now.plus(-i64::from(days) * 86_400),
         end: now,
     };
     for location in &core.locations() {
@@ -168,65 +147,36 @@ pub async fn watch(core: &Core, now: Timestamp) -> anyhow::Result<Summary> {
                 .windows(2)
                 .map(|w| (w[0], w[1].epoch() - w[0].epoch() - step.seconds()))
                 .max_by_key(|(_, missing)| *missing);
-            let observed = longest.is_some_and(|(_, missing)| missing >= critical);
-            let detail = match longest {
-                Some((after, missing)) if missing > 0 => format!(
-                    "{} {dataset}: no value for {:.1} h after {after} (the longest gap of the last {} days)",
-                    location.id,
-                    missing as f64 / 3_600.0,
-                    core.config.schedule.recent_days
-                ),
-                _ => format!(
-                    "{} {dataset}: no gap in the last {} days",
-                    location.id, core.config.schedule.recent_days
-                ),
-            };
-            let topic = format!("gap:{}:{dataset}", location.id);
-            let title = format!("{} {dataset}: a critical gap", location.id);
-            tell(
-                check(
-                    core,
-                    Notice {
-                        topic: &topic,
-                        title: &title,
-                        detail: &detail,
-                    },
-                    observed,
-                    critical,
-                    false,
-                    now,
-                )
-                .await,
-            );
+            let id = &location.id;
+            conditions.push(Condition {
+                topic: format!("gap:{id}:{dataset}"),
+                title: format!("{id} {dataset}: a critical gap"),
+                detail: match longest {
+                    Some((after, missing)) if missing > 0 => format!(
+                        "{id} {dataset}: no value for {:.1} h after {after} (the longest gap of the last {days} days)",
+                        missing as f64 / 3_600.0
+                    ),
+                    _ => format!("{id} {dataset}: no gap in the last {days} days"),
+                },
+                observed: longest.is_some_and(|(_, missing)| missing >= critical),
+                hold: critical,
+            });
         }
     }
 
     // Circuits open longer than `circuit_minutes`.
     for source in super::sources::status(core).await? {
-        let open = source.circuit == "open";
-        let detail = format!(
-            "source {} refuses requests after repeated failures (last error: {})",
-            source.id,
-            source.last_error.as_deref().unwrap_or("none recorded")
-        );
-        let topic = format!("circuit:{}", source.id);
-        let title = format!("{} circuit open", source.id);
-        let hold = i64::from(settings.circuit_minutes) * 60;
-        tell(
-            check(
-                core,
-                Notice {
-                    topic: &topic,
-                    title: &title,
-                    detail: &detail,
-                },
-                open,
-                hold,
-                false,
-                now,
-            )
-            .await,
-        );
+        conditions.push(Condition {
+            topic: format!("circuit:{}", source.id),
+            title: format!("{} circuit open", source.id),
+            detail: format!(
+                "source {} refuses requests after repeated failures (last error: {})",
+                source.id,
+                source.last_error.as_deref().unwrap_or("none recorded")
+            ),
+            observed: source.circuit == "open",
+            hold: i64::from(settings.circuit_minutes) * 60,
+        });
     }
 
     // Unresolved critical anomalies of the last hour, per location.
@@ -251,38 +201,39 @@ pub async fn watch(core: &Core, now: Timestamp) -> anyhow::Result<Summary> {
         .collect();
     for location in watched {
         let here: Vec<_> = recent.iter().filter(|a| a.location == location).collect();
-        let detail = match here.first() {
-            Some(newest) => format!(
-                "{} critical anomalies at {location} in the last hour, the newest on {} at {}",
-                here.len(),
-                newest.variable,
-                newest.anomaly.ts
-            ),
-            None => format!("no critical anomaly at {location} in the last hour"),
-        };
-        let topic = format!("anomalies:{location}");
-        let title = format!("critical anomalies at {location}");
-        tell(
-            check(
-                core,
-                Notice {
-                    topic: &topic,
-                    title: &title,
-                    detail: &detail,
-                },
-                !here.is_empty(),
-                0,
-                false,
-                now,
-            )
-            .await,
-        );
+        conditions.push(Condition {
+            topic: format!("anomalies:{location}"),
+            title: format!("critical anomalies at {location}"),
+            detail: match here.first() {
+                Some(newest) => format!(
+                    "{} critical anomalies at {location} in the last hour, the newest on {} at {}",
+                    here.len(),
+                    newest.variable,
+                    newest.anomaly.ts
+                ),
+                None => format!("no critical anomaly at {location} in the last hour"),
+            },
+            observed: !here.is_empty(),
+            hold: 0,
+        });
     }
 
-    let forget = now.plus(-30 * 86_400);
-    let forgotten = core.store.drop_notices_before(forget).await?;
+    let mut told = 0u32;
+    for c in &conditions {
+        let notice = Notice {
+            topic: &c.topic,
+            title: &c.title,
+            detail: &c.detail,
+        };
+        told += u32::from(check(core, notice, c.observed, c.hold, false, now).await);
+    }
+    let forgotten = core
+        .store
+        .drop_notices_before(now.plus(-30 * 86_400))
+        .await?;
     outcome.note = Some(format!(
-        "{checked} topics checked, {told} messages queued, {forgotten} topics not checked for 30 days forgotten"
+        "{} topics checked, {told} messages queued, {forgotten} topics not checked for 30 days forgotten",
+        conditions.len()
     ));
     Ok(Summary {
         outcomes: vec![outcome],

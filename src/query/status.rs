@@ -65,7 +65,9 @@ fn ticks(core: &Core, now: Timestamp) -> Vec<Tick> {
         .map(|(job, cron)| Tick {
             job,
             cron: cron.to_owned(),
-            next: if crate::config::ScheduleConfig::is_off(cron) {
+            next: if crate::config::ScheduleConfig::is_off(cron)
+                || (job == "watch" && core.notifier.is_none())
+            {
                 None
             } else {
                 crate::domain::cron::Cron::parse(cron)
@@ -163,10 +165,10 @@ type Gathered = (
     std::collections::BTreeMap<String, ActiveModel>,
 );
 
-async fn gather(core: &Core, now: Timestamp) -> Result<Gathered, StoreError> {
-    core.store.ping().await?;
-    let last_run = core.store.last_run("process", false).await?;
-    let mut freshness = Vec::new();
+/// The newest stored instant of each dataset every location stores anything of (from extents
+/// kept per data version).
+pub async fn newest(core: &Core) -> Result<Vec<(String, Dataset, Option<Timestamp>)>, StoreError> {
+    let mut found = Vec::new();
     for location in &core.locations() {
         for &dataset in Dataset::ALL {
             let ids: Vec<i64> = core
@@ -182,14 +184,25 @@ async fn gather(core: &Core, now: Timestamp) -> Result<Gathered, StoreError> {
             let last = super::extent_of(core, &location.id, dataset, &ids)
                 .await?
                 .last;
-            freshness.push(Freshness {
-                location: location.id.clone(),
-                dataset,
-                latest_data: last,
-                age_seconds: last.map(|t| now.epoch() - t.epoch()),
-            });
+            found.push((location.id.clone(), dataset, last));
         }
     }
+    Ok(found)
+}
+
+async fn gather(core: &Core, now: Timestamp) -> Result<Gathered, StoreError> {
+    core.store.ping().await?;
+    let last_run = core.store.last_run("process", false).await?;
+    let freshness = newest(core)
+        .await?
+        .into_iter()
+        .map(|(location, dataset, last)| Freshness {
+            location,
+            dataset,
+            latest_data: last,
+            age_seconds: last.map(|t| now.epoch() - t.epoch()),
+        })
+        .collect();
     let mut active_models = std::collections::BTreeMap::new();
     for (id, model) in core.config.models.iter().filter(|(_, m)| m.enabled) {
         let versions = core.store.versions(id).await?;
