@@ -8,6 +8,7 @@
 //! (what is stored and configured: `runs`, `rejects`, `gaps`, `locations`, `config`),
 //! `sources.rs` (`sources list`, `kinds`, `parse`), `schedule.rs` (`schedule`).
 
+mod backup;
 mod frame;
 mod inspect;
 mod load;
@@ -107,6 +108,23 @@ pub enum Command {
         /// The `units` an OpenWeatherMap body was requested in.
         #[arg(long, default_value = "standard", value_parser = ["standard", "metric", "imperial"])]
         units: String,
+    },
+    /// Copy the embedded store, as it is at one instant, to a new file while it serves and
+    /// loads (PostgreSQL: use pg_dump or pg_basebackup).
+    Backup {
+        /// The copy to make (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Put a backup in place of the embedded store after checking it (integrity, schema);
+    /// refused while a live process is running jobs on the store.
+    Restore {
+        /// The backup to restore.
+        #[arg(long)]
+        from: PathBuf,
+        /// Restore even if a process seems to be using the store.
+        #[arg(long)]
+        force: bool,
     },
     /// The configured locations.
     Locations {
@@ -274,6 +292,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { listen } => serve::serve(config, listen).await,
         Command::Demo { listen, faults } => serve::demo(config, listen, faults).await,
         Command::Init { months } => load::init(config, months).await,
+        Command::Backup { to } => backup::backup(config, &to).await,
+        Command::Restore { from, force } => backup::restore(config, &from, force).await,
         Command::Ingest => load::ingest(config).await,
         Command::Forecast => load::forecast(config).await,
         Command::Process { location } => load::process(config, location).await,

@@ -3,6 +3,7 @@
 //! (series, instant); a chunk of rows, its rejects and its run's counts commit in one
 //! transaction, so a killed load leaves whole chunks or nothing.
 
+pub mod backup;
 mod batch;
 mod block;
 mod forecasts;
@@ -284,4 +285,12 @@ pub trait Store:
     }
     /// The values of a series in `range`, by instant.
     async fn read(&self, series: SeriesId, range: TimeRange) -> Result<Vec<Point>, StoreError>;
+    /// Copies the whole store, as it is at one instant, to the new file `to` while it keeps
+    /// serving and loading (`store::backup`). PostgreSQL's copies are made by its own tools.
+    async fn backup(&self, to: &std::path::Path) -> Result<(), StoreError> {
+        Err(StoreError::Conflict(format!(
+            "this store is PostgreSQL: back it up with pg_dump or pg_basebackup (see the README), not into {}",
+            to.display()
+        )))
+    }
 }

@@ -343,6 +343,21 @@ super::tenants::tenants_impl!(Sqlite);
 
 #[async_trait]
 impl Store for Sqlite {
+    async fn backup(&self, to: &Path) -> Result<(), StoreError> {
+        if to.exists() {
+            return Err(StoreError::Conflict(format!(
+                "{} exists: a backup never overwrites a file",
+                to.display()
+            )));
+        }
+        // One read transaction: the copy is the store at one instant; writers go on in the WAL.
+        sqlx::query("VACUUM INTO $1")
+            .bind(to.to_string_lossy().into_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn write_chunk(
         &self,
         run: RunId,

@@ -4,6 +4,7 @@
 mod admin;
 mod anomalies;
 mod backfill;
+mod backup;
 mod cache_keys;
 mod calendar;
 mod cli;

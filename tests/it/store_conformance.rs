@@ -9,7 +9,7 @@ use almanac::domain::{
 };
 use almanac::store::{NewRun, Row, SeriesKey, Shared, SharedRuns, Sqlite, Store, StoreError};
 
-fn madrid() -> Location {
+pub fn madrid() -> Location {
     Location {
         id: "madrid".into(),
         name: "Madrid".into(),
@@ -32,7 +32,7 @@ fn madrid() -> Location {
     }
 }
 
-fn hour(h: i64) -> Timestamp {
+pub fn hour(h: i64) -> Timestamp {
     Timestamp::from_epoch(1_735_689_600 + h * 3_600)
 }
 
@@ -48,7 +48,7 @@ fn run_at<'a>(range: TimeRange) -> NewRun<'a> {
     }
 }
 
-fn temperature_key() -> SeriesKey<'static> {
+pub fn temperature_key() -> SeriesKey<'static> {
     SeriesKey {
         location: "madrid",
         dataset: Dataset::Weather,
