@@ -202,11 +202,7 @@ async fn load_tenants(
             }
         };
         let location = registry.get(&tenant.city).and_then(|city| {
-            let traffic = sources.reading_points(
-                city.sources
-                    .get(&crate::domain::Dataset::Traffic)
-                    .map_or(&[][..], Vec::as_slice),
-            );
+            let traffic = sources.reading_points(city);
             (!tenant.points.is_empty() && !traffic.is_empty())
                 .then(|| points_location(city, &tenant.points, traffic))
         });

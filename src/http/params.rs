@@ -12,6 +12,36 @@ use crate::core::Core;
 use crate::domain::time::DateError;
 use crate::domain::{Coordinates, TimeRange, Timestamp};
 
+/// A JSON object request body whose fields are read as text, numbers or strings alike (the
+/// seed's clients send both), each problem its own `invalid_body`.
+pub struct JsonFields(serde_json::Map<String, serde_json::Value>);
+
+impl JsonFields {
+    /// `body` as a JSON object; `expected` names its fields in the error.
+    pub fn parse(body: &[u8], expected: &str) -> Result<Self, ApiError> {
+        let invalid = |detail: String| ApiError::bad_request("invalid_body", detail);
+        let value: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| invalid(format!("the body is a JSON object with {expected}: {e}")))?;
+        match value {
+            serde_json::Value::Object(fields) => Ok(Self(fields)),
+            _ => Err(invalid("the body must be a JSON object".into())),
+        }
+    }
+
+    /// Field `name` as text; `None` when absent or null.
+    pub fn text(&self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.0.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(text)) => Ok(Some(text.clone())),
+            Some(serde_json::Value::Number(number)) => Ok(Some(number.to_string())),
+            Some(other) => Err(ApiError::bad_request(
+                "invalid_body",
+                format!("`{name}` must be a string or a number, got {other}"),
+            )),
+        }
+    }
+}
+
 /// A request body (read whole by `body::whole`, which refuses one too large or too slow).
 pub struct ApiBody(pub Bytes);
 

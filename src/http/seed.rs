@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::cached::cached;
 use super::error::ApiError;
 use super::json;
-use super::params::{ApiBody, ApiPath, ApiQuery, coordinates, named_date_range};
+use super::params::{ApiBody, ApiPath, ApiQuery, JsonFields, coordinates, named_date_range};
 use crate::core::Core;
 use crate::domain::{Dataset, Location, Rfc3339Days, Step, TimeRange, Timestamp, weather};
 
@@ -78,30 +78,12 @@ pub struct RangeAtPoint {
 impl RangeAtPoint {
     /// The legacy POST body: a JSON object with the same four fields, numbers or strings.
     fn from_json(body: &[u8]) -> Result<Self, ApiError> {
-        let invalid = |detail: String| ApiError::bad_request("invalid_body", detail);
-        let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-            invalid(format!(
-                "the body is a JSON object with latitude, longitude, start_date, end_date: {e}"
-            ))
-        })?;
-        let object = value
-            .as_object()
-            .ok_or_else(|| invalid("the body must be a JSON object".into()))?;
-        let field = |name: &str| -> Result<Option<String>, ApiError> {
-            match object.get(name) {
-                None | Some(serde_json::Value::Null) => Ok(None),
-                Some(serde_json::Value::String(text)) => Ok(Some(text.clone())),
-                Some(serde_json::Value::Number(number)) => Ok(Some(number.to_string())),
-                Some(other) => Err(invalid(format!(
-                    "`{name}` must be a string or a number, got {other}"
-                ))),
-            }
-        };
+        let fields = JsonFields::parse(body, "latitude, longitude, start_date, end_date")?;
         Ok(Self {
-            latitude: field("latitude")?,
-            longitude: field("longitude")?,
-            start_date: field("start_date")?,
-            end_date: field("end_date")?,
+            latitude: fields.text("latitude")?,
+            longitude: fields.text("longitude")?,
+            start_date: fields.text("start_date")?,
+            end_date: fields.text("end_date")?,
         })
     }
 }

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
-use super::params::{ApiBody, ApiPath};
+use super::params::{ApiBody, ApiPath, JsonFields};
 use crate::core::Core;
 use crate::domain::Timestamp;
 use crate::domain::tenant::Tenant;
@@ -40,17 +40,11 @@ pub async fn put(
 ) -> Result<Response, ApiError> {
     super::admin::authorize_tenant(&core, &headers)?;
     super::seed::tenant(&tenant_id)?;
-    let invalid = |detail: String| ApiError::bad_request("invalid_body", detail);
-    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-        invalid(format!(
-            "the body is a JSON object with latitude and longitude: {e}"
-        ))
-    })?;
-    let field = |name: &str| match value.get(name) {
-        Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
-        Some(serde_json::Value::String(s)) => Ok(s.clone()),
-        None | Some(serde_json::Value::Null) => Err(invalid(format!("`{name}` is required"))),
-        Some(other) => Err(invalid(format!("`{name}` must be a number, got {other}"))),
+    let fields = JsonFields::parse(&body, "latitude and longitude")?;
+    let field = |name: &str| {
+        fields
+            .text(name)?
+            .ok_or_else(|| ApiError::bad_request("invalid_body", format!("`{name}` is required")))
     };
     let at = super::params::coordinates(&field("latitude")?, &field("longitude")?)?;
     let id = tenant_id.to_lowercase();

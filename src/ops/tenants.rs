@@ -89,11 +89,7 @@ async fn map(
         note: None,
         registered_at: now,
     };
-    let traffic = core.sources.reading_points(
-        city.sources
-            .get(&Dataset::Traffic)
-            .map_or(&[][..], Vec::as_slice),
-    );
+    let traffic = core.sources.reading_points(city);
     let Some(source) = traffic.first().and_then(|s| core.sources.get(s)) else {
         tenant.note = Some(format!(
             "{}'s traffic sources do not read measurement points one by one: its traffic is the city's",

@@ -300,15 +300,20 @@ impl Sources {
         self.by_id.get(id)
     }
 
-    /// The forecast source called `id`.
-    /// The sources among `ids` that read measurement points one by one.
-    pub fn reading_points(&self, ids: &[String]) -> Vec<String> {
-        ids.iter()
+    /// The traffic sources of `location` that read measurement points one by one (what a
+    /// tenant's points can be fetched from), in priority order.
+    pub fn reading_points(&self, location: &crate::domain::Location) -> Vec<String> {
+        location
+            .sources
+            .get(&crate::domain::Dataset::Traffic)
+            .into_iter()
+            .flatten()
             .filter(|id| self.get(id).is_some_and(|s| s.reads_points()))
             .cloned()
             .collect()
     }
 
+    /// The forecast source called `id`.
     pub fn forecast(&self, id: &str) -> Option<&Arc<dyn forecast::ForecastSource>> {
         self.forecasts.get(id)
     }
