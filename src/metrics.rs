@@ -74,6 +74,11 @@ const HELP: &[(&str, &str, &str)] = &[
         "Notifications by target (slack, webhook; queue when dropped before delivery) and result: sent, rejected (a 4xx, not retried), failed (retries spent), dropped.",
     ),
     (
+        "almanac_http_refused_total",
+        "counter",
+        "Requests refused before their handler, by reason: api_key (none or not a configured one), rate_limited (the client's http.rate_limit_per_minute spent).",
+    ),
+    (
         "almanac_store_up",
         "gauge",
         "1 when the store answered at the last scrape, 0 when it did not.",

@@ -22,6 +22,8 @@ export interface paths {
             requestBody?: never;
             responses: {
                 200: components["responses"]["Cities"];
+                401: components["responses"]["KeyRequired"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -50,6 +52,8 @@ export interface paths {
             requestBody?: never;
             responses: {
                 200: components["responses"]["Cities"];
+                401: components["responses"]["KeyRequired"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -85,7 +89,9 @@ export interface paths {
             responses: {
                 200: components["responses"]["Availability"];
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -121,7 +127,9 @@ export interface paths {
             responses: {
                 200: components["responses"]["Availability"];
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -179,7 +187,9 @@ export interface paths {
                     content?: never;
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -237,7 +247,9 @@ export interface paths {
                     content?: never;
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -295,7 +307,9 @@ export interface paths {
                     content?: never;
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -353,7 +367,9 @@ export interface paths {
                     content?: never;
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -391,8 +407,10 @@ export interface paths {
             responses: {
                 200: components["responses"]["Weather"];
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
                 413: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         delete?: never;
@@ -428,8 +446,10 @@ export interface paths {
             responses: {
                 200: components["responses"]["Traffic"];
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
                 413: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         delete?: never;
@@ -464,6 +484,8 @@ export interface paths {
                         "application/json": components["schemas"]["Location"][];
                     };
                 };
+                401: components["responses"]["KeyRequired"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -512,7 +534,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -553,7 +577,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -594,7 +620,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -640,7 +668,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -688,7 +718,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -745,7 +777,9 @@ export interface paths {
                     content?: never;
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -810,7 +844,9 @@ export interface paths {
                     content?: never;
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -847,6 +883,8 @@ export interface paths {
                         "application/json": components["schemas"]["SourceStatus"][];
                     };
                 };
+                401: components["responses"]["KeyRequired"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -886,6 +924,8 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -929,7 +969,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -981,6 +1023,7 @@ export interface paths {
                 404: components["responses"]["Error"];
                 409: components["responses"]["Error"];
                 413: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         delete?: never;
@@ -1108,6 +1151,7 @@ export interface paths {
                         "application/json": Record<string, never>;
                     };
                 };
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -1144,6 +1188,7 @@ export interface paths {
                         "text/html": string;
                     };
                 };
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -1180,6 +1225,8 @@ export interface paths {
                         "application/json": components["schemas"]["Node"][];
                     };
                 };
+                401: components["responses"]["KeyRequired"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -1230,7 +1277,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -1279,7 +1328,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -1328,7 +1379,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -1378,7 +1431,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -1425,7 +1480,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -1478,6 +1535,7 @@ export interface paths {
                 401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         delete?: never;
@@ -1521,7 +1579,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -1558,6 +1618,8 @@ export interface paths {
                         "application/json": components["schemas"]["Status"];
                     };
                 };
+                401: components["responses"]["KeyRequired"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -1601,7 +1663,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -1649,7 +1713,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -1723,7 +1789,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -1784,7 +1852,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -1840,7 +1910,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -1877,6 +1949,8 @@ export interface paths {
                         "application/json": components["schemas"]["ModelList"];
                     };
                 };
+                401: components["responses"]["KeyRequired"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -1919,7 +1993,9 @@ export interface paths {
                         "application/json": components["schemas"]["ModelDetail"];
                     };
                 };
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -1973,7 +2049,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -2025,7 +2103,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -2066,7 +2146,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -2103,7 +2185,9 @@ export interface paths {
                         "application/json": components["schemas"]["PriceForecast"];
                     };
                 };
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -2140,7 +2224,9 @@ export interface paths {
                         "application/json": components["schemas"]["ModelDetail"];
                     };
                 };
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -2183,6 +2269,7 @@ export interface paths {
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
                 409: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         delete?: never;
@@ -2223,6 +2310,7 @@ export interface paths {
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
                 409: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         delete?: never;
@@ -2271,6 +2359,7 @@ export interface paths {
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
                 409: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
                 503: components["responses"]["Error"];
             };
         };
@@ -2313,7 +2402,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -2356,7 +2447,9 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -2400,8 +2493,10 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
                 413: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         delete?: never;
@@ -2443,8 +2538,10 @@ export interface paths {
                     };
                 };
                 400: components["responses"]["Error"];
+                401: components["responses"]["KeyRequired"];
                 404: components["responses"]["Error"];
                 413: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         delete?: never;
@@ -2489,6 +2586,7 @@ export interface paths {
                 401: components["responses"]["Error"];
                 403: components["responses"]["Error"];
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         /** Register a tenant's point (bearer token: tenant or admin): mapped to its city and its nearest measurement points, whose history then loads in the background; idempotent; a provider error never fails it (the city's traffic until the next ingest maps it again) */
@@ -2534,6 +2632,7 @@ export interface paths {
                 403: components["responses"]["Error"];
                 413: components["responses"]["Error"];
                 422: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
                 503: components["responses"]["Error"];
             };
         };
@@ -2570,6 +2669,7 @@ export interface paths {
                         "text/html": string;
                     };
                 };
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -2611,6 +2711,7 @@ export interface paths {
                     };
                 };
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -2653,6 +2754,7 @@ export interface paths {
                     };
                 };
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -2695,6 +2797,7 @@ export interface paths {
                     };
                 };
                 404: components["responses"]["Error"];
+                429: components["responses"]["RateLimited"];
             };
         };
         put?: never;
@@ -3633,6 +3736,26 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["Health"];
+            };
+        };
+        /** @description Too many requests from this client: its allowance (`http.rate_limit_per_minute`, counted by API key when keys are configured, else by address) is spent (`rate_limited`) */
+        RateLimited: {
+            headers: {
+                /** @description Seconds until the client may ask again */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description API keys are configured (`http.api_keys`) and the request carries none of them as `Authorization: Bearer <key>` (`api_key_required`) */
+        KeyRequired: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
             };
         };
     };

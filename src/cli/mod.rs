@@ -11,6 +11,7 @@
 mod backup;
 mod frame;
 mod inspect;
+mod keys;
 mod load;
 mod models;
 mod schedule;
@@ -125,6 +126,12 @@ pub enum Command {
         /// Restore even if a process seems to be using the store.
         #[arg(long)]
         force: bool,
+    },
+    /// Make an API key for the read API: prints the key (for the client) and its SHA-256
+    /// digest (for `[http.api_keys]`; almanac never stores the key itself).
+    ApiKey {
+        /// The key's name in `[http.api_keys]` (who uses it; rate limits count per key).
+        name: String,
     },
     /// The configured locations.
     Locations {
@@ -293,6 +300,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { listen, faults } => serve::demo(config, listen, faults).await,
         Command::Init { months } => load::init(config, months).await,
         Command::Backup { to } => backup::backup(config, &to).await,
+        Command::ApiKey { name } => keys::api_key(&name),
         Command::Restore { from, force } => backup::restore(config, &from, force).await,
         Command::Ingest => load::ingest(config).await,
         Command::Forecast => load::forecast(config).await,

@@ -234,6 +234,19 @@ pub struct HttpConfig {
     /// A connection whose answer cannot be written for this long (a client that stopped
     /// reading) is closed, seconds.
     pub idle_timeout_secs: u32,
+    /// API keys of the read API by name, each as the SHA-256 digest of the key (64 hex
+    /// digits); none: the read API is open.
+    #[serde(default)]
+    pub api_keys: BTreeMap<String, String>,
+    /// Requests a minute each client may make (by API key when keys are configured, else by
+    /// address); 0: no limit.
+    pub rate_limit_per_minute: u32,
+    /// Requests a client may make at once before its per-minute pace applies; 0: a minute's
+    /// worth.
+    pub rate_limit_burst: u32,
+    /// Whether a client's address is the last `X-Forwarded-For` entry (behind a proxy that
+    /// appends it) rather than the connection's peer.
+    pub forwarded_for: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -639,6 +652,30 @@ impl Config {
             if !(1..=max).contains(&value) {
                 problems.push(format!("{name} must be 1..={max}, got {value}"));
             }
+        }
+        for (name, digest) in &self.http.api_keys {
+            if crate::secret::parse_sha256(digest).is_none() {
+                problems.push(format!(
+                    "http.api_keys.{name} must be the key's SHA-256 digest, 64 hex digits (`almanac api-key {name}` makes a key and its digest); got {} characters",
+                    digest.len()
+                ));
+            }
+        }
+        if let Some(admin) = &self.http.admin_token
+            && self.http.api_keys.values().any(|d| {
+                crate::secret::parse_sha256(d) == Some(crate::secret::sha256(admin.expose()))
+            })
+        {
+            problems.push(
+                "http.api_keys holds the admin token's digest: give readers a key of their own"
+                    .into(),
+            );
+        }
+        if self.http.rate_limit_burst > 0 && self.http.rate_limit_per_minute == 0 {
+            problems.push(
+                "http.rate_limit_burst is set but http.rate_limit_per_minute is 0 (no limit)"
+                    .into(),
+            );
         }
         if !(1..=10_000).contains(&self.redis.timeout_ms) {
             problems.push(format!(

@@ -1,6 +1,7 @@
 //! The HTTP API (axum): the seed's endpoints, health, and JSON errors for everything else,
 //! unknown routes and methods included. Handlers only read: they never fetch upstream.
 
+mod access;
 mod admin;
 mod body;
 mod cached;
@@ -171,6 +172,10 @@ pub fn router(core: Core) -> Router {
         .layer(middleware::from_fn_with_state(
             body::BodyLimits::of(&core.config.http),
             body::whole,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(access::Access::of(&core.config.http, core.metrics.clone())),
+            access::check,
         ))
         .layer(middleware::from_fn_with_state(
             Arc::new(core.config.http.cors_origins.clone()),

@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +14,9 @@ use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper::service::Service;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -76,8 +80,8 @@ pub async fn serve_until(
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors (EMFILE/ENFILE) or a connection reset before it was
                 // accepted: the first passes when connections close, the second at once.
@@ -89,7 +93,7 @@ pub async fn serve_until(
         let _ = stream.set_nodelay(true);
         let (app, stopping) = (app.clone(), stopping.clone());
         tokio::spawn(async move {
-            connection(stream, app, limits, stopping).await;
+            connection(stream, peer, app, limits, stopping).await;
             drop(permit);
         });
     }
@@ -102,6 +106,7 @@ pub async fn serve_until(
 
 async fn connection(
     stream: TcpStream,
+    peer: SocketAddr,
     app: Router,
     limits: Limits,
     mut stopping: watch::Receiver<bool>,
@@ -112,7 +117,13 @@ async fn connection(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(app));
+    // Each request knows its client's address (`ConnectInfo`, for the per-client rate limit).
+    let app = TowerToHyperService::new(app);
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        app.call(request)
+    });
+    let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let mut closing = false;
     loop {

@@ -1,6 +1,7 @@
 //! almanac's integration tests, in one binary: real HTTP between almanac and in-process
 //! upstreams, a real SQLite file per test, recorded payloads from `../shared/fixtures`.
 
+mod access;
 mod admin;
 mod anomalies;
 mod backfill;

@@ -10,8 +10,25 @@ function esc(text) {
   return String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
-async function api(path) {
-  const response = await fetch(path, { headers: { accept: "application/json" } });
+// Where the operator configured API keys, the data routes need one: asked once, kept for the
+// browser tab only (sessionStorage), sent as a bearer token.
+let asking = null;
+
+async function api(path, retried) {
+  const headers = { accept: "application/json" };
+  const key = sessionStorage.getItem("almanac-api-key");
+  if (key) headers.authorization = `Bearer ${key}`;
+  const response = await fetch(path, { headers });
+  if (response.status === 401 && !retried) {
+    // Requests that fail together ask once.
+    asking ??= Promise.resolve().then(() => {
+      const asked = window.prompt("This almanac needs an API key for its data (ask its operator):");
+      if (asked) sessionStorage.setItem("almanac-api-key", asked.trim());
+      asking = null;
+      return Boolean(asked);
+    });
+    if (await asking) return api(path, true);
+  }
   if (!response.ok) {
     let detail = response.statusText;
     try {
