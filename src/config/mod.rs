@@ -30,6 +30,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub init: InitConfig,
     pub ingest: IngestConfig,
+    pub loads: LoadsConfig,
     pub forecasts: ForecastsConfig,
     pub rotate: RotateConfig,
     pub schedule: ScheduleConfig,
@@ -376,6 +377,14 @@ pub struct IngestConfig {
     pub lookback_hours: u32,
 }
 
+/// How `init`, `ingest` and `backfill` share the work.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct LoadsConfig {
+    /// (location, source) loads run at once; each provider stays within its own budget and
+    /// `max_in_flight`.
+    pub parallel: u32,
+}
+
 /// Extra locations from Weather-Data-Product sites files, which carry no radius or sources.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct SitesConfig {
@@ -652,6 +661,12 @@ impl Config {
             if !(1..=max).contains(&value) {
                 problems.push(format!("{name} must be 1..={max}, got {value}"));
             }
+        }
+        if !(1..=64).contains(&self.loads.parallel) {
+            problems.push(format!(
+                "loads.parallel must be 1..=64, got {}",
+                self.loads.parallel
+            ));
         }
         for (name, digest) in &self.http.api_keys {
             if crate::secret::parse_sha256(digest).is_none() {

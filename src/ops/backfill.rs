@@ -254,8 +254,8 @@ pub async fn run(
     now: Timestamp,
     progress: &ProgressBar,
 ) -> anyhow::Result<Summary> {
-    let mut summary = Summary::default();
     progress.set_length(plan.parts.iter().map(|p| p.requests).sum());
+    let mut parts = Vec::new();
     for part in &plan.parts {
         let (Some(location), Some(source)) =
             (core.location(&part.location), core.sources.get(part.source))
@@ -264,29 +264,59 @@ pub async fn run(
         };
         let series = load::series_ids(core, &location, source.as_ref()).await?;
         let target = load::Target {
-            location: &location,
-            source,
-            series: series.clone(),
+            location,
+            source: source.clone(),
+            series,
             range: part.range,
         };
-        let outcome = load::run(core, "backfill", &target, now, false, progress).await?;
-        let expected = Grid::new(part.range, source.step()).len();
-        let mut whole = outcome.failed == 0;
-        for (_, id) in &series {
-            whole &= core.store.count_present(*id, part.range).await? >= expected;
-        }
-        if outcome.failed == 0 && !whole {
-            let key = crate::store::AbsenceKey {
-                location: &location.id,
-                dataset: part.dataset,
-                source: source.id(),
-            };
-            core.store.record_absence(&key, part.range, now).await?;
-        }
-        summary.outcomes.push(outcome);
+        parts.push((target, part.dataset));
     }
+    let limit = core.config.loads.parallel as usize;
+    let outcomes = super::parallel::each(limit, parts, |(target, dataset)| {
+        let (core, progress) = (core.clone(), progress.clone());
+        async move {
+            part(&core, &target, dataset, now, &progress)
+                .await
+                .unwrap_or_else(|error| target.failed(&format!("{error:#}")))
+        }
+    })
+    .await;
     progress.finish_and_clear();
-    Ok(summary)
+    let outcomes = outcomes.into_iter().map(|result| {
+        result.unwrap_or_else(|why| super::Outcome {
+            failed: 1,
+            error: Some(why),
+            ..super::Outcome::default()
+        })
+    });
+    Ok(Summary {
+        outcomes: outcomes.collect(),
+    })
+}
+
+/// One part as a `backfill` run; an absence noted when the source did not fill it.
+async fn part(
+    core: &Core,
+    target: &load::Target,
+    dataset: Dataset,
+    now: Timestamp,
+    progress: &ProgressBar,
+) -> anyhow::Result<super::Outcome> {
+    let outcome = load::run(core, "backfill", target, now, false, progress).await?;
+    let expected = Grid::new(target.range, target.source.step()).len();
+    let mut whole = outcome.failed == 0;
+    for (_, id) in &target.series {
+        whole &= core.store.count_present(*id, target.range).await? >= expected;
+    }
+    if outcome.failed == 0 && !whole {
+        let key = crate::store::AbsenceKey {
+            location: &target.location.id,
+            dataset,
+            source: target.source.id(),
+        };
+        core.store.record_absence(&key, target.range, now).await?;
+    }
+    Ok(outcome)
 }
 
 #[cfg(test)]

@@ -17,11 +17,12 @@ pub async fn run(core: &Core, now: Timestamp, progress: &ProgressBar) -> anyhow:
         // Tenants wait for the next run; the configured locations' ingest goes on.
         tracing::warn!(error = %format!("{error:#}"), "resuming tenants' registrations failed");
     }
-    for location in &core.locations() {
+    let mut targets = Vec::new();
+    for location in core.locations() {
         let sources = location.sources.values().flatten();
         for source in sources.filter_map(|id| core.sources.get(id)) {
             let step = source.step();
-            let series = load::series_ids(core, location, source.as_ref()).await?;
+            let series = load::series_ids(core, &location, source.as_ref()).await?;
             let mut lasts = Vec::new();
             for (_, id) in &series {
                 lasts.push(core.store.last_timestamp(*id).await?);
@@ -45,17 +46,16 @@ pub async fn run(core: &Core, now: Timestamp, progress: &ProgressBar) -> anyhow:
                 });
                 continue;
             };
-            let target = load::Target {
-                location,
-                source,
+            targets.push(load::Target {
+                location: location.clone(),
+                source: source.clone(),
                 series,
                 range,
-            };
-            summary
-                .outcomes
-                .push(load::run(core, "ingest", &target, now, false, progress).await?);
+            });
         }
     }
+    let outcomes = load::run_all(core, "ingest", targets, now, false, progress).await;
+    summary.outcomes.extend(outcomes);
     progress.finish_and_clear();
     Ok(summary)
 }

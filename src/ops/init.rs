@@ -16,8 +16,7 @@ pub async fn run(
     progress: &ProgressBar,
 ) -> anyhow::Result<Summary> {
     let mut targets = Vec::new();
-    let locations = core.locations();
-    for location in &locations {
+    for location in core.locations() {
         let sources = location.sources.values().flatten();
         for source in sources.filter_map(|id| core.sources.get(id)) {
             let end = now.floor(source.step());
@@ -25,10 +24,10 @@ pub async fn run(
                 start: end.months_before(months).ceil(source.step()),
                 end,
             };
-            let series = load::series_ids(core, location, source.as_ref()).await?;
+            let series = load::series_ids(core, &location, source.as_ref()).await?;
             targets.push(load::Target {
-                location,
-                source,
+                location: location.clone(),
+                source: source.clone(),
                 series,
                 range,
             });
@@ -40,12 +39,7 @@ pub async fn run(
             .map(|t| t.range.split_by_month().len() as u64)
             .sum(),
     );
-    let mut summary = Summary::default();
-    for target in &targets {
-        summary
-            .outcomes
-            .push(load::run(core, "init", target, now, true, progress).await?);
-    }
+    let outcomes = load::run_all(core, "init", targets, now, true, progress).await;
     progress.finish_and_clear();
-    Ok(summary)
+    Ok(Summary { outcomes })
 }

@@ -16,11 +16,61 @@ use crate::sources::Source;
 use crate::store::{Batch, NewRun, Row, SeriesId, SeriesKey};
 
 /// One (location, source) pair, its series (from [`series_ids`]) and the range to load.
-pub struct Target<'a> {
-    pub location: &'a Location,
-    pub source: &'a Arc<dyn Source>,
+pub struct Target {
+    pub location: Location,
+    pub source: Arc<dyn Source>,
     pub series: Vec<(&'static str, SeriesId)>,
     pub range: TimeRange,
+}
+
+impl Target {
+    /// The outcome of a load that could not even record its run (the store refused it).
+    pub fn failed(&self, error: &str) -> Outcome {
+        Outcome {
+            location: self.location.id.clone(),
+            dataset: self.source.dataset().to_string(),
+            source: self.source.id().to_string(),
+            failed: 1,
+            error: Some(error.to_owned()),
+            ..Outcome::default()
+        }
+    }
+}
+
+/// Loads every target, `loads.parallel` at once (each provider still within its budget and
+/// in-flight cap: those are the source's own); outcomes in the targets' order. A target that
+/// fails outright is an outcome with its error; the others go on.
+pub async fn run_all(
+    core: &Core,
+    operation: &'static str,
+    targets: Vec<Target>,
+    now: Timestamp,
+    skip_complete: bool,
+    progress: &ProgressBar,
+) -> Vec<Outcome> {
+    let limit = core.config.loads.parallel as usize;
+    let each = super::parallel::each(limit, targets, |target| {
+        let (core, progress) = (core.clone(), progress.clone());
+        async move {
+            match run(&core, operation, &target, now, skip_complete, &progress).await {
+                Ok(outcome) => outcome,
+                Err(error) => {
+                    tracing::warn!(location = %target.location.id, source = target.source.id(), error = format!("{error:#}"), "{operation} failed");
+                    target.failed(&format!("{error:#}"))
+                }
+            }
+        }
+    });
+    each.await
+        .into_iter()
+        .map(|result| {
+            result.unwrap_or_else(|why| Outcome {
+                failed: 1,
+                error: Some(why),
+                ..Outcome::default()
+            })
+        })
+        .collect()
 }
 
 /// The series ids of every variable a source declares for a location, in the source's order.
@@ -65,13 +115,13 @@ async fn series_id(
 pub async fn run(
     core: &Core,
     operation: &str,
-    target: &Target<'_>,
+    target: &Target,
     now: Timestamp,
     skip_complete: bool,
     progress: &ProgressBar,
 ) -> anyhow::Result<Outcome> {
     let started = std::time::Instant::now();
-    let (location, source) = (target.location, target.source.as_ref());
+    let (location, source) = (&target.location, target.source.as_ref());
     let series = &target.series;
     let new_run = NewRun {
         operation,
@@ -178,13 +228,13 @@ async fn is_complete(
 async fn fetch_chunk(
     core: &Core,
     series: &[(&str, SeriesId)],
-    target: &Target<'_>,
+    target: &Target,
     chunk: TimeRange,
     now: Timestamp,
 ) -> anyhow::Result<(Vec<Row>, Vec<Reject>, u64)> {
-    let source = target.source;
+    let source = &target.source;
     let fetched = source
-        .fetch(target.location, chunk, now)
+        .fetch(&target.location, chunk, now)
         .await
         .with_context(|| {
             format!(
@@ -209,7 +259,7 @@ async fn fetch_chunk(
             Some(id) => Some(id),
             None => match source.dataset().variable(o.variable) {
                 Some(variable) => {
-                    let id = series_id(core, target.location, source.as_ref(), variable).await?;
+                    let id = series_id(core, &target.location, source.as_ref(), variable).await?;
                     extra.push((variable.name, id));
                     Some(id)
                 }

@@ -14,6 +14,7 @@ pub mod job;
 mod load;
 pub mod model;
 pub mod notify;
+mod parallel;
 pub mod process;
 pub mod rotate;
 pub mod sources;

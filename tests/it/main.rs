@@ -29,6 +29,7 @@ mod models;
 mod notify;
 mod openapi;
 mod outage;
+mod parallel;
 mod processing;
 mod providers;
 mod query;
