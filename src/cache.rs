@@ -150,10 +150,33 @@ const SHARED_REST: std::time::Duration = std::time::Duration::from_secs(5);
 const SHARED_TTL_SECS: u64 = 86_400;
 
 impl Shared {
-    /// Checks the URL; connects on first use. Each call may take `timeout`.
-    pub fn new(url: &str, timeout: std::time::Duration) -> Result<Self, redis::RedisError> {
+    /// Checks the URL; connects on first use. Each call may take `timeout`. A `rediss://`
+    /// server's certificate must chain to `ca_file` (PEM) when given, else to the system's roots.
+    pub fn new(
+        url: &str,
+        timeout: std::time::Duration,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Self, redis::RedisError> {
+        crate::sources::upstream::install_crypto();
+        let client = match ca_file {
+            Some(path) => {
+                let root_cert = std::fs::read(path).map_err(|e| {
+                    redis::RedisError::from((
+                        redis::ErrorKind::InvalidClientConfig,
+                        "cannot read redis.ca_file",
+                        format!("{}: {e}", path.display()),
+                    ))
+                })?;
+                let certificates = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                };
+                redis::Client::build_with_tls(url, certificates)?
+            }
+            None => redis::Client::open(url)?,
+        };
         Ok(Self {
-            client: redis::Client::open(url)?,
+            client,
             connection: tokio::sync::Mutex::new(None),
             resting_until: Mutex::new(None),
             errors: std::sync::atomic::AtomicU64::new(0),

@@ -69,7 +69,7 @@ impl Core {
     pub async fn open(config: Config) -> anyhow::Result<Self> {
         let store: Arc<dyn Store> = match &config.store.url {
             Some(url) => Arc::new(
-                Postgres::connect(url.expose())
+                Postgres::connect_verified(url.expose(), config.store.ca_file.as_deref())
                     .await
                     .context("connecting to PostgreSQL (store.url)")?,
             ),
@@ -121,8 +121,9 @@ impl Core {
                 Shared::new(
                     url.expose(),
                     std::time::Duration::from_millis(config.redis.timeout_ms),
+                    config.redis.ca_file.as_deref(),
                 )
-                .context("redis.url is not a Redis URL")?,
+                .context("redis.url is not a Redis URL (or redis.ca_file is not a PEM CA)")?,
             )),
             None => None,
         };

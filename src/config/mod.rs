@@ -175,6 +175,10 @@ pub struct RedisConfig {
     /// a few seconds); 1..=10000.
     #[serde(default = "default_redis_timeout_ms")]
     pub timeout_ms: u64,
+    /// The CA (PEM) a `rediss://` server's certificate must chain to, instead of the system's
+    /// roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for RedisConfig {
@@ -183,6 +187,7 @@ impl Default for RedisConfig {
             url: None,
             prefix: default_redis_prefix(),
             timeout_ms: default_redis_timeout_ms(),
+            ca_file: None,
         }
     }
 }
@@ -199,9 +204,14 @@ fn default_redis_timeout_ms() -> u64 {
 pub struct StoreConfig {
     pub data_dir: PathBuf,
     /// A PostgreSQL URL (`postgres://…`, a secret); when set, the store is PostgreSQL and
-    /// `data_dir` is not used.
+    /// `data_dir` is not used. TLS as libpq spells it: `?sslmode=verify-full` (or `require`,
+    /// `verify-ca`) and `sslrootcert=`.
     #[serde(default)]
     pub url: Option<Secret>,
+    /// The CA (PEM) PostgreSQL's certificate must chain to; without an `sslmode` in the URL it
+    /// means `verify-full` (the certificate and the host name checked).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -690,6 +700,30 @@ impl Config {
             problems.push(
                 "http.rate_limit_burst is set but http.rate_limit_per_minute is 0 (no limit)"
                     .into(),
+            );
+        }
+        for (name, file) in [
+            ("store.ca_file", &self.store.ca_file),
+            ("redis.ca_file", &self.redis.ca_file),
+        ] {
+            if let Some(path) = file
+                && let Err(e) = std::fs::metadata(path)
+            {
+                problems.push(format!("{name}: {}: {e}", path.display()));
+            }
+        }
+        if self.redis.ca_file.is_some()
+            && self
+                .redis
+                .url
+                .as_ref()
+                .is_some_and(|u| !u.expose().starts_with("rediss://"))
+        {
+            problems.push("redis.ca_file is set but redis.url is not a rediss:// (TLS) URL".into());
+        }
+        if self.store.ca_file.is_some() && self.store.url.is_none() {
+            problems.push(
+                "store.ca_file is set but store.url is not: the embedded store has no TLS".into(),
             );
         }
         if !(1..=10_000).contains(&self.redis.timeout_ms) {

@@ -5,11 +5,13 @@
 //! replicas starting together migrate once.
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::Postgres as Db;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 
 use super::rows;
 use super::{Point, Row, RunId, SeriesId, Store, StoreError};
@@ -54,10 +56,23 @@ impl Postgres {
 
     /// Connects to `url` and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_verified(url, None).await
+    }
+
+    /// Connects to `url`, its certificate checked against `ca_file` when given (`verify-full`
+    /// unless the URL names another `sslmode`), and applies pending migrations.
+    pub async fn connect_verified(url: &str, ca_file: Option<&Path>) -> Result<Self, StoreError> {
+        let mut options = PgConnectOptions::from_str(url)?;
+        if let Some(ca) = ca_file {
+            options = options.ssl_root_cert(ca);
+            if !url.contains("sslmode=") {
+                options = options.ssl_mode(PgSslMode::VerifyFull);
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
+            .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         Ok(Self {

@@ -420,7 +420,7 @@ async fn redis_gates_job_ticks_and_the_store_lease_stays_the_authority() {
                 crate::support::open_store(dir).await.unwrap().into();
             RedisLeases {
                 shared: std::sync::Arc::new(
-                    almanac::cache::Shared::new(&redis, Duration::from_secs(2)).unwrap(),
+                    almanac::cache::Shared::new(&redis, Duration::from_secs(2), None).unwrap(),
                 ),
                 prefix,
                 store: StoreLeases(store),
