@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::domain::{Location, Registry, Timestamp};
 use crate::metrics::Metrics;
 use crate::sources::{self, Sources, upstream::Upstream};
+use crate::store::replicas::Reads;
 use crate::store::{Postgres, RunId, Sqlite, Store};
 
 /// How often a process says its running runs are alive.
@@ -22,7 +23,10 @@ pub const STALE_AFTER: Duration = Duration::from_secs(120);
 pub struct Core {
     pub config: Arc<Config>,
     pub registry: Arc<Registry>,
+    /// The primary store: every write, lease and migration, and what operations read.
     pub store: Arc<dyn Store>,
+    /// Where the API's reads go (the primary, or replicas while they keep up).
+    pub reads: Arc<Reads>,
     pub sources: Sources,
     pub metrics: Arc<Metrics>,
     pub cache: Arc<ResponseCache>,
@@ -82,6 +86,22 @@ impl Core {
                 )
             }
         };
+        let reads = match config.store.replica_urls() {
+            urls if urls.is_empty() => Arc::new(Reads::primary(store.clone())),
+            urls => {
+                let max_lag =
+                    std::time::Duration::from_secs(config.store.max_replica_lag_secs.into());
+                let reads = Reads::with_replicas(
+                    store.clone(),
+                    &urls,
+                    config.store.ca_file.as_deref(),
+                    max_lag,
+                )
+                .await
+                .context("store.read_urls")?;
+                Arc::new(reads)
+            }
+        };
         let registry = config.registry();
         let abandoned = store
             .abandon_stale(Timestamp::now().plus(-(STALE_AFTER.as_secs() as i64)))
@@ -96,6 +116,10 @@ impl Core {
             .await
             .context("recording the configured locations")?;
         let metrics = Arc::new(Metrics::default());
+        if !reads.states().is_empty() {
+            let every = std::time::Duration::from_secs(config.store.replica_check_secs.into());
+            crate::store::replicas::watch(Arc::downgrade(&reads), every, metrics.clone());
+        }
         let upstream =
             Upstream::with_metrics(metrics.clone()).context("building the HTTP client")?;
         let sources = sources::build(&config.sources, &upstream);
@@ -136,6 +160,7 @@ impl Core {
             metrics,
             cache,
             shared,
+            reads,
             extents: Default::default(),
             readiness: Arc::new(crate::memo::Recent::new(std::time::Duration::from_secs(1))),
             status: Arc::new(crate::memo::Recent::new(std::time::Duration::from_secs(1))),
@@ -144,6 +169,12 @@ impl Core {
             tenants: Arc::new(std::sync::RwLock::new(tenants)),
             scope: Scope::default(),
         })
+    }
+
+    /// The store the query wing reads from: a replica in use, else the primary; the same one
+    /// throughout a request (see [`crate::store::replicas`]).
+    pub fn reader(&self) -> Arc<dyn Store> {
+        self.reads.store()
     }
 
     /// The same handle, limited to `scope`.

@@ -79,6 +79,16 @@ const HELP: &[(&str, &str, &str)] = &[
         "Requests refused before their handler, by reason: api_key (none or not a configured one), rate_limited (the client's http.rate_limit_per_minute spent).",
     ),
     (
+        "almanac_store_replica_used",
+        "gauge",
+        "1 when the API reads from this PostgreSQL replica, 0 while it is skipped (behind by more than store.max_replica_lag_secs, or not answering).",
+    ),
+    (
+        "almanac_store_replica_lag_seconds",
+        "gauge",
+        "How far the replica's data were behind the primary when last asked, seconds.",
+    ),
+    (
         "almanac_store_up",
         "gauge",
         "1 when the store answered at the last scrape, 0 when it did not.",

@@ -3033,6 +3033,16 @@ export interface components {
             /** @enum {string} */
             status: "live" | "ready" | "not_ready";
             reasons?: string[];
+            /** @description With store.read_urls: each PostgreSQL replica the API reads from, whether it is used now and why not (a skipped replica does not make the service unready: the primary answers its reads) */
+            replicas?: {
+                /** @description replica-1… in the order of store.read_urls */
+                replica: string;
+                used: boolean;
+                /** @description Seconds behind the primary when it last answered */
+                lag_seconds?: number | null;
+                /** @description Why it is skipped */
+                reason?: string | null;
+            }[];
         };
         Stored: {
             series: number;

@@ -18,6 +18,7 @@ fn secrets() -> Vec<String> {
         "http.admin_token",
         "http.tenant_token",
         "store.url",
+        "store.read_urls",
         "redis.url",
         "notify.slack_url",
         "notify.webhook_url",

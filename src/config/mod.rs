@@ -212,6 +212,40 @@ pub struct StoreConfig {
     /// means `verify-full` (the certificate and the host name checked).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// PostgreSQL streaming replicas the API reads from, comma-separated URLs (a secret);
+    /// writes, leases and migrations stay on `url`.
+    #[serde(default)]
+    pub read_urls: Option<Secret>,
+    /// A replica further behind the primary than this is skipped until it catches up, seconds.
+    #[serde(default = "default_max_replica_lag_secs")]
+    pub max_replica_lag_secs: u32,
+    /// How often each replica's lag is asked, seconds.
+    #[serde(default = "default_replica_check_secs")]
+    pub replica_check_secs: u32,
+}
+
+fn default_max_replica_lag_secs() -> u32 {
+    30
+}
+
+fn default_replica_check_secs() -> u32 {
+    5
+}
+
+impl StoreConfig {
+    /// The replicas' URLs (`read_urls`, comma-separated).
+    pub fn replica_urls(&self) -> Vec<&str> {
+        self.read_urls
+            .as_ref()
+            .map(|s| {
+                s.expose()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -720,6 +754,28 @@ impl Config {
                 .is_some_and(|u| !u.expose().starts_with("rediss://"))
         {
             problems.push("redis.ca_file is set but redis.url is not a rediss:// (TLS) URL".into());
+        }
+        if self.store.read_urls.is_some() && self.store.url.is_none() {
+            problems.push(
+                "store.read_urls names PostgreSQL replicas, but store.url (the primary) is not set"
+                    .into(),
+            );
+        }
+        for url in self.store.replica_urls() {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                problems.push(
+                    "store.read_urls: each URL starts with postgres:// (comma-separated)".into(),
+                );
+                break;
+            }
+        }
+        if !(1..=3_600).contains(&self.store.replica_check_secs)
+            || !(1..=86_400).contains(&self.store.max_replica_lag_secs)
+        {
+            problems.push(format!(
+                "store.replica_check_secs must be 1..=3600 and store.max_replica_lag_secs 1..=86400, got {} and {}",
+                self.store.replica_check_secs, self.store.max_replica_lag_secs
+            ));
         }
         if self.store.ca_file.is_some() && self.store.url.is_none() {
             problems.push(

@@ -37,7 +37,9 @@ where
         Err(error) if error.is_unavailable() => match core.cache.last(&key) {
             Some(entry) => {
                 count(core, "stale");
-                return Ok(respond(&entry, headers, "stale", true));
+                let mut response = respond(&entry, headers, "stale", true);
+                response.extensions_mut().insert(super::error::StoreFailed);
+                return Ok(response);
             }
             None => return Err(error.into()),
         },

@@ -48,6 +48,11 @@ impl ApiError {
     }
 }
 
+/// Marks an answer the store failed (a 503, or a stale cached answer sent instead): a request
+/// read from a replica is then run again on the primary.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreFailed;
+
 /// Seconds a client is asked to wait before trying again while the store is unreachable.
 const STORE_RETRY_AFTER: &str = "5";
 
@@ -68,6 +73,7 @@ impl IntoResponse for ApiError {
                     header::RETRY_AFTER,
                     HeaderValue::from_static(STORE_RETRY_AFTER),
                 );
+                response.extensions_mut().insert(StoreFailed);
             }
             // RFC 9110: a 401 names the scheme that would be accepted.
             "unauthorized" => {

@@ -27,13 +27,20 @@ pub async fn ready(State(core): State<Core>) -> (StatusCode, Json<Value>) {
                 )])
             })
     };
-    match core.readiness.get_or(check).await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+    let (status, mut body) = match core.readiness.get_or(check).await {
+        Ok(()) => (StatusCode::OK, json!({ "status": "ready" })),
         Err(reasons) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "not_ready", "reasons": reasons })),
+            json!({ "status": "not_ready", "reasons": reasons }),
         ),
+    };
+    // Replicas skipped do not make the service unready (the primary answers their reads), but
+    // readiness says which and why.
+    let replicas = crate::query::health::replicas(&core);
+    if !replicas.is_empty() {
+        body["replicas"] = json!(replicas);
     }
+    (status, Json(body))
 }
 
 const CHECK_WITHIN: std::time::Duration = std::time::Duration::from_millis(800);

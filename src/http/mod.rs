@@ -168,6 +168,10 @@ pub fn router(core: Core) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             core.config.http.max_body_kb as usize * 1024,
         ))
+        .layer(middleware::from_fn_with_state(
+            core.clone(),
+            consistent_reads,
+        ))
         .layer(middleware::from_fn(range::ranges))
         .layer(middleware::from_fn_with_state(
             body::BodyLimits::of(&core.config.http),
@@ -234,6 +238,31 @@ async fn cors(State(origins): State<Arc<Vec<String>>>, request: Request, next: N
         );
     }
     response
+}
+
+/// Every read a request makes goes to one store (a replica or the primary). A read request
+/// the store failed while it read from a replica (a replica that went down since its last
+/// check) is run again on the primary, and the replica skipped.
+async fn consistent_reads(State(core): State<Core>, request: Request, next: Next) -> Response {
+    if !crate::query::reads_replicas(&core) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let again = matches!(parts.method, Method::GET | Method::HEAD).then(|| parts.clone());
+    let first = next.clone().run(Request::from_parts(parts, body));
+    let (response, replica) = crate::query::consistent(first).await;
+    let failed = response.extensions().get::<error::StoreFailed>().is_some();
+    match (replica, again) {
+        (Some(replica), Some(parts)) if failed => {
+            let retry = next.run(Request::from_parts(parts, axum::body::Body::empty()));
+            crate::query::on_primary_after(&core, replica, retry).await
+        }
+        // A body is not kept to be sent twice: the replica is skipped from the next request on.
+        (Some(replica), None) if failed => {
+            crate::query::on_primary_after(&core, replica, async { response }).await
+        }
+        _ => response,
+    }
 }
 
 /// The OpenAPI document of every route (`tests/it/openapi.rs` checks it against the answers).

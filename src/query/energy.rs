@@ -48,7 +48,7 @@ pub async fn features(
         ));
     }
     let series = core
-        .store
+        .reader()
         .series(&zone_location.id, Dataset::EnergyPrice)
         .await?
         .into_iter()
@@ -66,7 +66,7 @@ pub async fn features(
         end: range.end,
     };
     let prices: Vec<(Timestamp, f64)> = core
-        .store
+        .reader()
         .read(series.id, read)
         .await?
         .into_iter()

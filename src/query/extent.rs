@@ -38,24 +38,24 @@ pub async fn extent_of(
     if ids.is_empty() {
         return Ok(Extent::default());
     }
-    let version = core.store.version(location, dataset).await?;
+    let version = core.reader().version(location, dataset).await?;
     let key = format!("{ids:?}");
     core.extents
-        .get_or(location, dataset, key, version, core.store.extent(ids))
+        .get_or(location, dataset, key, version, core.reader().extent(ids))
         .await
 }
 
 /// The data version of `location`'s `dataset`: raised by every write that changes it, from
 /// any process (the response cache keys its answers by it).
 pub async fn version(core: &Core, location: &str, dataset: Dataset) -> Result<i64, StoreError> {
-    core.store.version(location, dataset).await
+    core.reader().version(location, dataset).await
 }
 
 /// Whether a series of `dataset` from one of the location's sources for it holds a value (an
 /// index lookup per series, cheap enough for readiness probes).
 pub async fn holds(core: &Core, location: &Location, dataset: Dataset) -> Result<bool, StoreError> {
     for series in prioritized(core, location, dataset).await? {
-        if core.store.last_timestamp(series.id).await?.is_some() {
+        if core.reader().last_timestamp(series.id).await?.is_some() {
             return Ok(true);
         }
     }
@@ -69,7 +69,7 @@ pub(super) async fn prioritized(
     dataset: Dataset,
 ) -> Result<Vec<crate::store::Series>, StoreError> {
     let order = location.sources.get(&dataset).cloned().unwrap_or_default();
-    let mut series = core.store.series(&location.id, dataset).await?;
+    let mut series = core.reader().series(&location.id, dataset).await?;
     series.retain(|s| order.contains(&s.source));
     series.sort_by_key(|s| order.iter().position(|o| *o == s.source));
     Ok(series)

@@ -42,7 +42,7 @@ pub async fn variable(
     as_of: Option<Timestamp>,
     lead_hours: u32,
 ) -> Result<Forecast, QueryError> {
-    let mut series = core.store.forecast_series(&location.id).await?;
+    let mut series = core.reader().forecast_series(&location.id).await?;
     series.retain(|s| s.variable == variable);
     let rank = |source: &str| {
         location
@@ -63,7 +63,7 @@ pub async fn variable(
     for s in series {
         let lead = i64::from(lead_hours) * 3_600 + if amount { s.step.seconds() } else { 0 };
         let points = core
-            .store
+            .reader()
             .read_forecast(s.id, range, known_by, lead)
             .await?;
         let index = out.sources.len();
@@ -86,7 +86,7 @@ pub async fn stored_variables(
     core: &Core,
     location: &Location,
 ) -> Result<Vec<&'static str>, QueryError> {
-    let series = core.store.forecast_series(&location.id).await?;
+    let series = core.reader().forecast_series(&location.id).await?;
     Ok(Dataset::Weather
         .variables()
         .iter()

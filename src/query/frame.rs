@@ -139,7 +139,7 @@ pub async fn rows(
         else {
             continue;
         };
-        let mut points = core.store.read(series.id, range).await?;
+        let mut points = core.reader().read(series.id, range).await?;
         in_source_hours(&mut points, location, &series.source);
         let source = match frame.sources.iter().position(|s| **s == *series.source) {
             Some(i) => i,
@@ -265,7 +265,7 @@ async fn run_starts(
     ids.sort_unstable();
     ids.dedup();
     Ok(core
-        .store
+        .reader()
         .runs_by_id(&ids)
         .await?
         .into_iter()

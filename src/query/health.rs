@@ -9,8 +9,13 @@ pub async fn store_up(core: &Core) -> bool {
     core.store.ping().await.is_ok()
 }
 
-/// Ready, or every reason not.
+/// Ready, or every reason not; judged on the primary (a replica skipped makes nothing
+/// unready: its reads go to the primary).
 pub async fn readiness(core: &Core) -> Result<(), Vec<String>> {
+    core.reads.on_primary(judge(core)).await
+}
+
+async fn judge(core: &Core) -> Result<(), Vec<String>> {
     let mut reasons = Vec::new();
     if let Err(error) = core.store.ping().await {
         reasons.push(format!("store unreachable: {error}"));
@@ -37,4 +42,9 @@ pub async fn readiness(core: &Core) -> Result<(), Vec<String>> {
     } else {
         Err(reasons)
     }
+}
+
+/// The replicas the API reads from and why any is skipped (empty without `store.read_urls`).
+pub fn replicas(core: &Core) -> Vec<crate::store::replicas::ReplicaState> {
+    core.reads.states()
 }

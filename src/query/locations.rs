@@ -25,7 +25,7 @@ pub async fn stored(
 ) -> Result<BTreeMap<Dataset, Stored>, QueryError> {
     let mut datasets = BTreeMap::new();
     for &dataset in Dataset::ALL {
-        let series = core.store.series(&location.id, dataset).await?;
+        let series = core.reader().series(&location.id, dataset).await?;
         if series.is_empty() {
             continue;
         }
@@ -75,7 +75,7 @@ pub async fn coverage(
 ) -> Result<Coverage, QueryError> {
     let mut datasets: BTreeMap<Dataset, Vec<VariableCoverage>> = BTreeMap::new();
     for &dataset in Dataset::ALL {
-        for series in core.store.series(&location.id, dataset).await? {
+        for series in core.reader().series(&location.id, dataset).await? {
             let grid = Grid::new(
                 TimeRange {
                     start: range.start.ceil(series.step),
@@ -84,7 +84,7 @@ pub async fn coverage(
                 series.step,
             );
             let extent = super::extent_of(core, &location.id, dataset, &[series.id]).await?;
-            let present = core.store.count_present(series.id, range).await?;
+            let present = core.reader().count_present(series.id, range).await?;
             let expected = grid.len();
             datasets.entry(dataset).or_default().push(VariableCoverage {
                 variable: series.variable,

@@ -29,6 +29,29 @@ pub mod tenants;
 pub mod training;
 
 pub use error::QueryError;
+
+/// Runs one request: every read it makes goes to the same store (one replica, or the primary;
+/// see [`crate::store::replicas`]), so an answer never mixes a replica's older state with a
+/// newer one. Returns which replica answered, if one did.
+pub async fn consistent<F: std::future::Future>(work: F) -> (F::Output, Option<usize>) {
+    crate::store::replicas::pinned(work).await
+}
+
+/// Whether `store.read_urls` names replicas.
+pub fn reads_replicas(core: &crate::core::Core) -> bool {
+    core.reads.has_replicas()
+}
+
+/// A request's reads on `replica` failed: skip it, and run `work` (the request again) on the
+/// primary.
+pub async fn on_primary_after<F: std::future::Future>(
+    core: &crate::core::Core,
+    replica: usize,
+    work: F,
+) -> F::Output {
+    core.reads.failed(replica);
+    core.reads.on_primary(work).await
+}
 pub use error::unreachable;
 pub use extent::{extent, extent_of, holds, version, weather_extent};
 pub use frame::{Cell, Frame, Row, rows, weather_rows};

@@ -26,7 +26,7 @@ pub async fn live(
     if targets.is_empty() {
         return Ok(None);
     }
-    let predictions = core.store.predictions(version, targets, issued).await?;
+    let predictions = core.reader().predictions(version, targets, issued).await?;
     if predictions.is_empty() {
         return Ok(None);
     }
@@ -173,7 +173,7 @@ fn summary(id: &str, m: &ModelConfig, versions: &[StoredVersion]) -> ModelSummar
 pub async fn list(core: &Core) -> Result<Vec<ModelSummary>, QueryError> {
     let mut out = Vec::new();
     for (id, m) in &core.config.models {
-        let versions = core.store.versions(id).await?;
+        let versions = core.reader().versions(id).await?;
         out.push(summary(id, m, &versions));
     }
     Ok(out)
@@ -206,7 +206,7 @@ pub struct Performance {
 /// Model `id` in full, its live performance as of `now`.
 pub async fn detail(core: &Core, id: &str, now: Timestamp) -> Result<ModelDetail, QueryError> {
     let (m, location) = config(core, id)?;
-    let versions = core.store.versions(id).await?;
+    let versions = core.reader().versions(id).await?;
     let end = m.resolution.floor(now, &location.timezone);
     let mut model_performance = Vec::new();
     for v in versions
@@ -310,7 +310,7 @@ pub async fn forecast(
             ),
         ));
     }
-    let versions = core.store.versions(id).await?;
+    let versions = core.reader().versions(id).await?;
     let champion = versions
         .iter()
         .find(|v| v.status == VersionStatus::Champion)
@@ -321,7 +321,7 @@ pub async fn forecast(
             )
         })?;
     let (issued_at, rows) = core
-        .store
+        .reader()
         .latest_predictions(champion.id, now)
         .await?
         .ok_or_else(|| {

@@ -69,8 +69,8 @@ impl Windows {
         range: TimeRange,
     ) -> Result<Self, QueryError> {
         let mut by = BTreeMap::new();
-        for s in core.store.series(location, Dataset::Sensor).await? {
-            let rows = core.store.windows(s.id, window, range).await?;
+        for s in core.reader().series(location, Dataset::Sensor).await? {
+            let rows = core.reader().windows(s.id, window, range).await?;
             let rows = rows.into_iter().map(|w| (w.start, w)).collect();
             by.insert(s.variable.clone(), (s, rows));
         }
@@ -208,7 +208,7 @@ pub async fn latest(
 ) -> Result<LatestMetrics, QueryError> {
     // A window shorter than every series' step holds one reading or none: no such windows are
     // kept, and a window of nulls would look like an answer.
-    let series = core.store.series(&location.id, Dataset::Sensor).await?;
+    let series = core.reader().series(&location.id, Dataset::Sensor).await?;
     if let Some(slowest) = series.iter().map(|s| s.step.seconds()).min()
         && series.iter().all(|s| !window.applies_to(s.step))
     {
@@ -266,8 +266,8 @@ pub(super) async fn newest_reading(
     location: &Location,
 ) -> Result<Option<Timestamp>, QueryError> {
     let mut newest = None;
-    for s in core.store.series(&location.id, Dataset::Sensor).await? {
-        newest = newest.max(core.store.last_timestamp(s.id).await?);
+    for s in core.reader().series(&location.id, Dataset::Sensor).await? {
+        newest = newest.max(core.reader().last_timestamp(s.id).await?);
     }
     Ok(newest)
 }

@@ -62,8 +62,8 @@ pub async fn report(
     let rules = rules(core);
     let mut series = Vec::new();
     for &dataset in Dataset::ALL {
-        for s in core.store.series(&location.id, dataset).await? {
-            let last_value_at = core.store.last_timestamp(s.id).await?;
+        for s in core.reader().series(&location.id, dataset).await? {
+            let last_value_at = core.reader().last_timestamp(s.id).await?;
             series.push(SeriesQuality {
                 dataset,
                 variable: s.variable.clone(),
@@ -100,7 +100,7 @@ pub(super) async fn sensor_score(
     };
     let rules = rules(core);
     let mut scores = Vec::new();
-    for s in core.store.series(&location.id, Dataset::Sensor).await? {
+    for s in core.reader().series(&location.id, Dataset::Sensor).await? {
         let days = series_days(core, &s, zone, (day, day), TimeRange { start, end }, &rules);
         scores.extend(days.await?.iter().map(|d| d.score));
     }
@@ -132,7 +132,7 @@ async fn series_days(
         end: range.end.plus(86_400),
     };
     let values: Vec<Arrived> = core
-        .store
+        .reader()
         .read(series.id, around)
         .await?
         .into_iter()
@@ -142,7 +142,7 @@ async fn series_days(
             arrival: p.created_run,
         })
         .collect();
-    let refused = core.store.refused(series, around).await?;
+    let refused = core.reader().refused(series, around).await?;
     Ok(quality::daily(
         &values,
         Some(&refused),

@@ -10,21 +10,21 @@ pub use crate::store::Run;
 
 /// The `limit` most recent runs, newest first.
 pub async fn recent(core: &Core, limit: u32) -> Result<Vec<Run>, QueryError> {
-    Ok(core.store.runs(limit).await?)
+    Ok(core.reader().runs(limit).await?)
 }
 
 /// The newest finished run of `job` itself (no location, no parent), not of the runs it
 /// started; `None` when it never ran.
 pub async fn last_job(core: &Core, job: &str) -> Result<Option<Run>, QueryError> {
-    Ok(core.store.last_run(job, true).await?)
+    Ok(core.reader().last_run(job, true).await?)
 }
 
 /// The records run `id` refused, oldest first; `None` when there is no run `id`.
 pub async fn rejects(core: &Core, id: i64) -> Result<Option<Vec<Reject>>, QueryError> {
-    if core.store.runs_by_id(&[id]).await?.is_empty() {
+    if core.reader().runs_by_id(&[id]).await?.is_empty() {
         return Ok(None);
     }
-    Ok(Some(core.store.rejects(id).await?))
+    Ok(Some(core.reader().rejects(id).await?))
 }
 
 #[derive(Serialize)]
@@ -45,13 +45,13 @@ pub struct RejectOut {
 /// Run `id` with the runs it started (a job's) and the records it refused.
 pub async fn detail(core: &Core, id: i64) -> Result<RunDetail, QueryError> {
     let run = core
-        .store
+        .reader()
         .runs_by_id(&[id])
         .await?
         .pop()
         .ok_or_else(|| QueryError::not_found("unknown_run", format!("no run {id}")))?;
     let rejects = core
-        .store
+        .reader()
         .rejects(id)
         .await?
         .into_iter()
@@ -60,7 +60,7 @@ pub async fn detail(core: &Core, id: i64) -> Result<RunDetail, QueryError> {
             record: r.record,
         })
         .collect();
-    let children = core.store.child_runs(id).await?;
+    let children = core.reader().child_runs(id).await?;
     Ok(RunDetail {
         run,
         children,

@@ -28,7 +28,7 @@ pub async fn stored_step(
     location: &crate::domain::Location,
     dataset: Dataset,
 ) -> Result<Step, QueryError> {
-    let series = core.store.series(&location.id, dataset).await?;
+    let series = core.reader().series(&location.id, dataset).await?;
     Ok(series
         .iter()
         .map(|s| s.step)

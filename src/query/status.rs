@@ -172,7 +172,7 @@ pub async fn newest(core: &Core) -> Result<Vec<(String, Dataset, Option<Timestam
     for location in &core.locations() {
         for &dataset in Dataset::ALL {
             let ids: Vec<i64> = core
-                .store
+                .reader()
                 .series(&location.id, dataset)
                 .await?
                 .iter()
@@ -191,8 +191,8 @@ pub async fn newest(core: &Core) -> Result<Vec<(String, Dataset, Option<Timestam
 }
 
 async fn gather(core: &Core, now: Timestamp) -> Result<Gathered, StoreError> {
-    core.store.ping().await?;
-    let last_run = core.store.last_run("process", false).await?;
+    core.reader().ping().await?;
+    let last_run = core.reader().last_run("process", false).await?;
     let freshness = newest(core)
         .await?
         .into_iter()
@@ -205,7 +205,7 @@ async fn gather(core: &Core, now: Timestamp) -> Result<Gathered, StoreError> {
         .collect();
     let mut active_models = std::collections::BTreeMap::new();
     for (id, model) in core.config.models.iter().filter(|(_, m)| m.enabled) {
-        let versions = core.store.versions(id).await?;
+        let versions = core.reader().versions(id).await?;
         let champion = versions
             .iter()
             .find(|v| v.status == crate::store::models::VersionStatus::Champion);

@@ -466,7 +466,7 @@ async fn run_finishes(core: &Core, points: &[Point]) -> Result<HashMap<RunId, i6
     ids.sort_unstable();
     ids.dedup();
     Ok(core
-        .store
+        .reader()
         .runs_by_id(&ids)
         .await?
         .into_iter()
@@ -495,7 +495,7 @@ async fn series_column(
         if series.variable != variable || !fits(series.step, request.resolution) {
             continue;
         }
-        let mut points = core.store.read(series.id, request.range).await?;
+        let mut points = core.reader().read(series.id, request.range).await?;
         super::frame::in_source_hours(&mut points, at, &series.source);
         let finished = match request.as_of {
             Some(_) => run_finishes(core, &points).await?,

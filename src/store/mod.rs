@@ -10,6 +10,7 @@ mod forecasts;
 pub mod models;
 mod postgres;
 mod processing;
+pub mod replicas;
 mod rows;
 mod shared;
 mod shared_runs;

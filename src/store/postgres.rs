@@ -82,6 +82,44 @@ impl Postgres {
         })
     }
 
+    /// A read-only handle on a streaming replica at `url`: no migrations (the primary's reach
+    /// it by replication), connections made when first needed, so a replica down at start
+    /// delays nothing. Its lag is read by [`Postgres::replica_lag`].
+    pub fn replica(url: &str, ca_file: Option<&Path>) -> Result<Self, StoreError> {
+        let mut options = PgConnectOptions::from_str(url)?;
+        if let Some(ca) = ca_file {
+            options = options.ssl_root_cert(ca);
+            if !url.contains("sslmode=") {
+                options = options.ssl_mode(PgSslMode::VerifyFull);
+            }
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(2))
+            .connect_lazy_with(options);
+        Ok(Self {
+            pool,
+            instance: super::instance_name().into(),
+            partitions: Default::default(),
+        })
+    }
+
+    /// How far a replica's data are behind its primary, seconds: 0 when it has replayed all it
+    /// received, else the time since the last transaction it replayed committed. `None` when the
+    /// server is not a replica at all (a primary named as a read URL: as fresh as can be).
+    pub async fn replica_lag(&self) -> Result<Option<f64>, StoreError> {
+        let (recovering, lag): (bool, f64) = sqlx::query_as(
+            "SELECT pg_is_in_recovery(),
+                    CASE WHEN NOT pg_is_in_recovery()
+                              OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                         ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)
+                    END::float8",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(recovering.then_some(lag.max(0.0)))
+    }
+
     /// Creates the monthly partitions of `observations` that rows at `instants` fall in and this
     /// handle does not know of; returns them (to be remembered once the transaction commits).
     async fn ensure_partitions(

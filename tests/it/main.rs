@@ -35,6 +35,7 @@ mod providers;
 mod query;
 mod ranges;
 mod redis;
+mod replicas;
 mod rotate;
 mod schedule;
 mod seed_contract;

@@ -212,6 +212,37 @@ impl Cluster {
         cluster
     }
 
+    /// A streaming replica of `primary` made with `pg_basebackup`, on its own port.
+    pub fn replica_of(primary: &Cluster, dir: &Path, name: &str) -> Self {
+        let root = dir.join(name);
+        std::fs::create_dir_all(&root).unwrap();
+        hand_over(&root);
+        let data = root.join("data");
+        run(as_postgres("pg_basebackup")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-R",
+                "-X",
+                "stream",
+                // A checkpoint now, not the next spread one (minutes away).
+                "--checkpoint=fast",
+                "-p",
+            ])
+            .arg(primary.port.to_string())
+            .arg("-D")
+            .arg(&data));
+        hand_over(&root);
+        let cluster = Self {
+            port: free_port(),
+            data,
+        };
+        cluster.launch();
+        cluster
+    }
+
     fn launch(&self) {
         let log = self.data.parent().unwrap().join("server.log");
         run(as_postgres("pg_ctl")
@@ -237,10 +268,18 @@ impl Cluster {
         format!("postgres://postgres@{host}:{}/postgres", self.port)
     }
 
-    /// Runs SQL with psql on this cluster; its output.
+    /// Runs SQL with psql on this cluster's `postgres` database; its output.
     pub fn psql(&self, sql: &str) -> String {
+        self.psql_in("postgres", sql)
+    }
+
+    /// Runs SQL with psql in `database`; its output.
+    pub fn psql_in(&self, database: &str, sql: &str) -> String {
         let output = Command::new("psql")
-            .arg(self.url("127.0.0.1"))
+            .arg(format!(
+                "postgres://postgres@127.0.0.1:{}/{database}",
+                self.port
+            ))
             .args(["-At", "-c", sql])
             .output()
             .expect("psql");

@@ -146,7 +146,7 @@ pub fn price_model(core: &Core) -> Result<&str, QueryError> {
 pub async fn prices(core: &Core, hours: u32, now: Timestamp) -> Result<PriceForecast, QueryError> {
     let id = price_model(core)?;
     let (answer, _) = forecast(core, id, Some(hours), now).await?;
-    let versions = core.store.versions(id).await?;
+    let versions = core.reader().versions(id).await?;
     let last_training = versions.first().map_or(answer.issued_at, |v| v.created_at);
     let family = answer.family.clone();
     Ok(price_answer(answer, family, last_training, now))
