@@ -118,7 +118,7 @@ impl Core {
         let metrics = Arc::new(Metrics::default());
         if !reads.states().is_empty() {
             let every = std::time::Duration::from_secs(config.store.replica_check_secs.into());
-            crate::store::replicas::watch(Arc::downgrade(&reads), every, metrics.clone());
+            crate::store::replicas::watch(&reads, every, metrics.clone());
         }
         let upstream =
             Upstream::with_metrics(metrics.clone()).context("building the HTTP client")?;

@@ -52,7 +52,7 @@ pub fn sha256(token: &str) -> [u8; 32] {
 /// A SHA-256 digest written as 64 hex digits (either case).
 pub fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
     let hex = hex.trim().as_bytes();
-    if hex.len() != 64 {
+    if hex.len() != 64 || !hex.iter().all(u8::is_ascii_hexdigit) {
         return None;
     }
     let mut out = [0u8; 32];

@@ -730,6 +730,17 @@ impl Config {
                     .into(),
             );
         }
+        if self.http.api_keys.contains_key("admin") {
+            problems.push("http.api_keys.admin: `admin` names the admin token's allowance; give the key another name".into());
+        }
+        if self.store.ca_file.is_some()
+            && let Some(url) = &self.store.url
+            && ["sslmode=disable", "sslmode=allow", "sslmode=prefer"]
+                .iter()
+                .any(|m| url.expose().contains(m))
+        {
+            problems.push("store.ca_file is set but store.url's sslmode (disable, allow or prefer) would not check the certificate: use verify-full (or verify-ca, require)".into());
+        }
         if self.http.rate_limit_burst > 0 && self.http.rate_limit_per_minute == 0 {
             problems.push(
                 "http.rate_limit_burst is set but http.rate_limit_per_minute is 0 (no limit)"

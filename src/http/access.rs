@@ -103,16 +103,22 @@ impl Access {
         if !self.forwarded_for {
             return peer;
         }
-        // The entry the nearest proxy added: a client can write any entries before it.
-        request
+        // Only the entry the nearest proxy appended: a client can write any entries before it.
+        // One that is not an address (`unknown`, garbage) counts as the peer.
+        let last = request
             .headers()
             .get_all("x-forwarded-for")
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|a| a.trim().parse().ok())
             .next_back()
-            .unwrap_or(peer)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .map(str::trim);
+        last.and_then(|a| {
+            a.parse::<IpAddr>()
+                .ok()
+                .or_else(|| a.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        })
+        .unwrap_or(peer)
     }
 
     /// Whether `client` may make one more request now; if not, in how many seconds it may.
@@ -156,8 +162,9 @@ fn keyless(route: &str) -> bool {
         || route.starts_with("/api/v1/admin/")
 }
 
-/// The middleware: the key first (401 without a valid one where keys are configured), then the
-/// client's allowance (429 with `Retry-After` when spent).
+/// The middleware: the client's allowance first (429 with `Retry-After` when spent; by key when
+/// it carries a valid one, else by address), then the key (401 without a valid one where keys
+/// are configured).
 pub async fn check(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
@@ -168,6 +175,14 @@ pub async fn check(State(access): State<Arc<Access>>, request: Request, next: Ne
     }
     let needs_key = !access.keys.is_empty() && !keyless(route);
     let key = access.key_of(request.headers());
+    let client = match &key {
+        Some(name) if !access.keys.is_empty() => Client::Key(name.clone()),
+        _ => Client::Address(network(access.address(&request))),
+    };
+    // Counted before a missing key is refused: guessing keys spends the address's allowance.
+    if let Err(seconds) = access.allow(&client) {
+        return limited(&access, seconds);
+    }
     if key.is_none() && needs_key {
         access
             .metrics
@@ -179,30 +194,38 @@ pub async fn check(State(access): State<Arc<Access>>, request: Request, next: Ne
         }
         .into_response();
     }
-    let client = match key {
-        Some(name) if !access.keys.is_empty() => Client::Key(name),
-        _ => Client::Address(access.address(&request)),
-    };
-    match access.allow(&client) {
-        Ok(()) => next.run(request).await,
-        Err(seconds) => {
-            access.metrics.add(
-                "almanac_http_refused_total",
-                &[("reason", "rate_limited")],
-                1.0,
-            );
-            let mut response = ApiError {
-                status: StatusCode::TOO_MANY_REQUESTS,
-                code: "rate_limited",
-                detail: format!(
-                    "too many requests from this client (http.rate_limit_per_minute); try again in {seconds} s"
-                ),
-            }
-            .into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
-            response
+    next.run(request).await
+}
+
+/// The 429 of a client whose allowance is spent.
+fn limited(access: &Access, seconds: u64) -> Response {
+    access.metrics.add(
+        "almanac_http_refused_total",
+        &[("reason", "rate_limited")],
+        1.0,
+    );
+    let mut response = ApiError {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        code: "rate_limited",
+        detail: format!(
+            "too many requests from this client (http.rate_limit_per_minute); try again in {seconds} s"
+        ),
+    }
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response
+}
+
+/// The address a client is counted by: itself for IPv4, its /64 for IPv6 (one host usually
+/// holds a whole /64, and could otherwise take a new address for every request).
+fn network(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
         }
     }
 }
@@ -236,5 +259,16 @@ mod tests {
         assert!(!unlimited("/api/v1/locations"));
         assert!(keyless("/api/v1/admin/{job}") && keyless("/ui") && keyless("/metrics"));
         assert!(!keyless("/api/v1/locations/{id}/{dataset}") && !keyless(""));
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(network(a), network(b));
+        assert_ne!(network(a), network(c));
+        let v4: IpAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!(network(v4), v4);
     }
 }

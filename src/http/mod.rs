@@ -240,29 +240,33 @@ async fn cors(State(origins): State<Arc<Vec<String>>>, request: Request, next: N
     response
 }
 
-/// Every read a request makes goes to one store (a replica or the primary). A read request
-/// the store failed while it read from a replica (a replica that went down since its last
-/// check) is run again on the primary, and the replica skipped.
+/// Every read a GET or HEAD request makes goes to one store (a replica or the primary); other
+/// methods (actions, and the seed's POST forms) and the runs (`/api/v1/runs…`, read right after
+/// starting a job) go to the primary. A request that failed while it read from a replica — the
+/// store unreachable (a replica that went down since its last check, which is then skipped) or
+/// any other server error (a query a standby cancelled) — runs again on the primary.
 async fn consistent_reads(State(core): State<Core>, request: Request, next: Next) -> Response {
     if !crate::query::reads_replicas(&core) {
         return next.run(request).await;
     }
+    let on_replica = matches!(*request.method(), Method::GET | Method::HEAD)
+        && !request.uri().path().starts_with("/api/v1/runs");
+    if !on_replica {
+        return crate::query::on_primary(&core, next.run(request)).await;
+    }
     let (parts, body) = request.into_parts();
-    let again = matches!(parts.method, Method::GET | Method::HEAD).then(|| parts.clone());
+    let again = parts.clone();
     let first = next.clone().run(Request::from_parts(parts, body));
     let (response, replica) = crate::query::consistent(first).await;
-    let failed = response.extensions().get::<error::StoreFailed>().is_some();
-    match (replica, again) {
-        (Some(replica), Some(parts)) if failed => {
-            let retry = next.run(Request::from_parts(parts, axum::body::Body::empty()));
-            crate::query::on_primary_after(&core, replica, retry).await
-        }
-        // A body is not kept to be sent twice: the replica is skipped from the next request on.
-        (Some(replica), None) if failed => {
-            crate::query::on_primary_after(&core, replica, async { response }).await
-        }
-        _ => response,
+    let Some(replica) = replica else {
+        return response;
+    };
+    let unreachable = response.extensions().get::<error::StoreFailed>().is_some();
+    if !unreachable && !response.status().is_server_error() {
+        return response;
     }
+    let retry = next.run(Request::from_parts(again, axum::body::Body::empty()));
+    crate::query::on_primary_after(&core, unreachable.then_some(replica), retry).await
 }
 
 /// The OpenAPI document of every route (`tests/it/openapi.rs` checks it against the answers).

@@ -272,6 +272,7 @@ pub async fn run(
         parts.push((target, part.dataset));
     }
     let limit = core.config.loads.parallel as usize;
+    let labels: Vec<super::Outcome> = parts.iter().map(|(t, _)| t.failed("")).collect();
     let outcomes = super::parallel::each(limit, parts, |(target, dataset)| {
         let (core, progress) = (core.clone(), progress.clone());
         async move {
@@ -282,11 +283,10 @@ pub async fn run(
     })
     .await;
     progress.finish_and_clear();
-    let outcomes = outcomes.into_iter().map(|result| {
+    let outcomes = outcomes.into_iter().zip(labels).map(|(result, label)| {
         result.unwrap_or_else(|why| super::Outcome {
-            failed: 1,
             error: Some(why),
-            ..super::Outcome::default()
+            ..label
         })
     });
     Ok(Summary {

@@ -49,6 +49,7 @@ pub async fn run_all(
     progress: &ProgressBar,
 ) -> Vec<Outcome> {
     let limit = core.config.loads.parallel as usize;
+    let labels: Vec<Outcome> = targets.iter().map(|t| t.failed("")).collect();
     let each = super::parallel::each(limit, targets, |target| {
         let (core, progress) = (core.clone(), progress.clone());
         async move {
@@ -63,11 +64,11 @@ pub async fn run_all(
     });
     each.await
         .into_iter()
-        .map(|result| {
+        .zip(labels)
+        .map(|(result, label)| {
             result.unwrap_or_else(|why| Outcome {
-                failed: 1,
                 error: Some(why),
-                ..Outcome::default()
+                ..label
             })
         })
         .collect()

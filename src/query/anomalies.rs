@@ -44,7 +44,7 @@ pub struct Resolved {
 /// Marks anomaly `id` resolved at `now` (it is kept `processing.anomalies_resolved_days` more
 /// days).
 pub async fn resolve(core: &Core, id: i64, now: Timestamp) -> Result<Resolved, QueryError> {
-    if core.reader().resolve_anomaly(id, now).await? {
+    if core.store.resolve_anomaly(id, now).await? {
         Ok(Resolved {
             id,
             resolved_at: now,

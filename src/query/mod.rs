@@ -42,14 +42,21 @@ pub fn reads_replicas(core: &crate::core::Core) -> bool {
     core.reads.has_replicas()
 }
 
-/// A request's reads on `replica` failed: skip it, and run `work` (the request again) on the
-/// primary.
+/// A request failed on a replica: skip the replica if it was unreachable (`failed`), and run
+/// `work` (the request again) on the primary.
 pub async fn on_primary_after<F: std::future::Future>(
     core: &crate::core::Core,
-    replica: usize,
+    failed: Option<usize>,
     work: F,
 ) -> F::Output {
-    core.reads.failed(replica);
+    if let Some(replica) = failed {
+        core.reads.failed(replica);
+    }
+    core.reads.on_primary(work).await
+}
+
+/// Runs `work` (a request) with every read on the primary.
+pub async fn on_primary<F: std::future::Future>(core: &crate::core::Core, work: F) -> F::Output {
     core.reads.on_primary(work).await
 }
 pub use error::unreachable;

@@ -93,6 +93,9 @@ impl Postgres {
                 options = options.ssl_mode(PgSslMode::VerifyFull);
             }
         }
+        // A replica that hangs must not hold a request (and its computing turn) for long: a
+        // statement over 10 s fails, and the request runs again on the primary.
+        let options = options.options([("statement_timeout", "10s")]);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(2))
@@ -105,19 +108,24 @@ impl Postgres {
     }
 
     /// How far a replica's data are behind its primary, seconds: 0 when it has replayed all it
-    /// received, else the time since the last transaction it replayed committed. `None` when the
-    /// server is not a replica at all (a primary named as a read URL: as fresh as can be).
+    /// received, else the time since the last transaction it replayed committed; 0 for a server
+    /// that is not a replica at all (a primary named as a read URL: as fresh as can be). `None`
+    /// for a replica not streaming from its primary: whatever it replayed, it may be falling
+    /// behind without knowing it.
     pub async fn replica_lag(&self) -> Result<Option<f64>, StoreError> {
-        let (recovering, lag): (bool, f64) = sqlx::query_as(
-            "SELECT pg_is_in_recovery(),
-                    CASE WHEN NOT pg_is_in_recovery()
-                              OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-                         ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)
-                    END::float8",
+        // Without pg_read_all_stats a role sees the receiver's row but not its status.
+        let lag: Option<f64> = sqlx::query_scalar(
+            "SELECT CASE
+                 WHEN NOT pg_is_in_recovery() THEN 0::float8
+                 WHEN NOT EXISTS (SELECT 1 FROM pg_stat_wal_receiver
+                                  WHERE COALESCE(status, 'streaming') = 'streaming') THEN NULL
+                 WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0::float8
+                 ELSE GREATEST(COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0), 0)::float8
+             END",
         )
         .fetch_one(&self.pool)
         .await?;
-        Ok(recovering.then_some(lag.max(0.0)))
+        Ok(lag)
     }
 
     /// Creates the monthly partitions of `observations` that rows at `instants` fall in and this

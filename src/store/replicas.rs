@@ -1,9 +1,11 @@
-//! Where reads go: the primary alone, or PostgreSQL streaming replicas (`store.read_urls`)
-//! while they are close enough behind it. A monitor asks each replica its lag every
-//! `store.replica_check_secs`; one that lags more than `store.max_replica_lag_secs`, or does not
-//! answer, is skipped until it catches up, and reads go to the others or to the primary. Writes,
-//! leases and migrations always go to the primary (`Core::store`); only the query wing reads
-//! through here (`Core::reader`).
+//! Where the API's reads go: the primary alone, or PostgreSQL streaming replicas
+//! (`store.read_urls`) while they are close enough behind it. A monitor asks each replica its
+//! lag every `store.replica_check_secs`; one that lags more than `store.max_replica_lag_secs`,
+//! is not streaming from the primary, or does not answer, is skipped until it catches up, and
+//! reads go to the others or to the primary. Writes, leases and migrations always go to the
+//! primary (`Core::store`); only a request's reads go through here (`Core::reader`, inside
+//! [`pinned`]): jobs, the CLI and background recomputations read the primary, so what an
+//! operation reads is never behind what it wrote.
 //!
 //! Within one request every read goes to the same store ([`pinned`]): an answer never mixes a
 //! replica's older state with a newer one. Requests are spread over the usable replicas in turn.
@@ -11,8 +13,8 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -36,6 +38,8 @@ struct Replica {
     handle: Arc<Postgres>,
     store: Arc<dyn Store>,
     state: Mutex<ReplicaState>,
+    /// When a request's read on it last failed: a check that began before keeps it skipped.
+    failed_at: Mutex<Option<Instant>>,
 }
 
 pub struct Reads {
@@ -43,6 +47,8 @@ pub struct Reads {
     replicas: Vec<Replica>,
     next: AtomicUsize,
     max_lag: f64,
+    /// Where the replicas' gauges go (set by [`watch`]).
+    metrics: OnceLock<Arc<Metrics>>,
 }
 
 /// The store a request reads from, and which replica it is (`None`: the primary).
@@ -52,8 +58,8 @@ tokio::task_local! {
     static PIN: RefCell<Pin>;
 }
 
-/// Runs `work` with every read it makes through [`Reads::store`] going to one store: the first
-/// chosen. Returns which replica that was, if one was.
+/// Runs `work` (one request) with every read it makes through [`Reads::store`] going to one
+/// store: the first chosen. Returns which replica that was, if one was.
 pub async fn pinned<F: Future>(work: F) -> (F::Output, Option<usize>) {
     PIN.scope(RefCell::new(None), async {
         let output = work.await;
@@ -71,6 +77,7 @@ impl Reads {
             replicas: Vec::new(),
             next: AtomicUsize::new(0),
             max_lag: 0.0,
+            metrics: OnceLock::new(),
         }
     }
 
@@ -93,6 +100,7 @@ impl Reads {
                     lag_seconds: None,
                     reason: Some("not checked yet".into()),
                 }),
+                failed_at: Mutex::new(None),
             });
         }
         let reads = Self {
@@ -100,18 +108,22 @@ impl Reads {
             replicas,
             next: AtomicUsize::new(0),
             max_lag: max_lag.as_secs_f64(),
+            metrics: OnceLock::new(),
         };
-        reads.check(None).await;
+        reads.check().await;
         Ok(reads)
     }
 
-    /// The store a read goes to: the one pinned for this request if any, else the next usable
-    /// replica in turn, else the primary (then pinned, inside [`pinned`]).
+    /// The store a read goes to. Inside a request ([`pinned`]): the one pinned for it if any,
+    /// else the next usable replica in turn, else the primary, then pinned. Anywhere else: the
+    /// primary.
     pub fn store(&self) -> Arc<dyn Store> {
         if self.replicas.is_empty() {
             return self.primary.clone();
         }
-        let pinned = PIN.try_with(|pin| pin.borrow().clone()).ok().flatten();
+        let Ok(pinned) = PIN.try_with(|pin| pin.borrow().clone()) else {
+            return self.primary.clone();
+        };
         if let Some((store, _)) = pinned {
             return store;
         }
@@ -140,9 +152,16 @@ impl Reads {
             .await
     }
 
-    /// A read on `replica` failed: it is skipped until the next check finds it answering.
+    /// A read on `replica` failed: it is skipped until a check that begins after now finds it
+    /// answering.
     pub fn failed(&self, replica: usize) {
-        let Some(Ok(mut state)) = self.replicas.get(replica).map(|r| r.state.lock()) else {
+        let Some(entry) = self.replicas.get(replica) else {
+            return;
+        };
+        if let Ok(mut at) = entry.failed_at.lock() {
+            *at = Some(Instant::now());
+        }
+        let Ok(mut state) = entry.state.lock() else {
             return;
         };
         if state.used {
@@ -150,6 +169,7 @@ impl Reads {
         }
         state.used = false;
         state.reason = Some("a read failed; skipped until it answers a check".into());
+        self.gauge(&state);
     }
 
     /// Every replica's last state (empty without replicas).
@@ -161,24 +181,38 @@ impl Reads {
     }
 
     /// Asks every replica its lag (at most two seconds each) and decides which are used.
-    pub async fn check(&self, metrics: Option<&Metrics>) {
+    pub async fn check(&self) {
         for replica in &self.replicas {
+            let began = Instant::now();
             let answer = tokio::time::timeout(Duration::from_secs(2), replica.handle.replica_lag())
                 .await
                 .map_err(|_| "no answer within 2 s".to_string())
                 .and_then(|r| r.map_err(|e| e.to_string()));
+            let failed_meanwhile = replica
+                .failed_at
+                .lock()
+                .ok()
+                .and_then(|at| *at)
+                .is_some_and(|at| at >= began);
             let (used, lag, reason) = match answer {
-                Ok(lag) if lag.unwrap_or(0.0) <= self.max_lag => {
-                    (true, Some(lag.unwrap_or(0.0)), None)
-                }
-                Ok(lag) => (
+                _ if failed_meanwhile => (
                     false,
-                    lag,
+                    None,
+                    Some("a read failed; skipped until it answers a check".into()),
+                ),
+                Ok(Some(lag)) if lag <= self.max_lag => (true, Some(lag), None),
+                Ok(Some(lag)) => (
+                    false,
+                    Some(lag),
                     Some(format!(
-                        "{:.0} s behind the primary, over store.max_replica_lag_secs ({:.0})",
-                        lag.unwrap_or(0.0),
+                        "{lag:.0} s behind the primary, over store.max_replica_lag_secs ({:.0})",
                         self.max_lag
                     )),
+                ),
+                Ok(None) => (
+                    false,
+                    None,
+                    Some("not streaming from the primary (its lag cannot be known)".into()),
                 ),
                 Err(error) => (false, None, Some(format!("does not answer: {error}"))),
             };
@@ -195,36 +229,44 @@ impl Reads {
                     }
                 }
             }
-            if let Some(metrics) = metrics {
-                let labels = [("replica", state.replica.as_str())];
-                metrics.set(
-                    "almanac_store_replica_used",
-                    &labels,
-                    f64::from(u8::from(used)),
-                );
-                if let Some(lag) = lag {
-                    metrics.set("almanac_store_replica_lag_seconds", &labels, lag);
-                }
-            }
             *state = ReplicaState {
                 replica: state.replica.clone(),
                 used,
                 lag_seconds: lag,
                 reason,
             };
+            self.gauge(&state);
+        }
+    }
+
+    fn gauge(&self, state: &ReplicaState) {
+        if let Some(metrics) = self.metrics.get() {
+            let labels = [("replica", state.replica.as_str())];
+            let used = f64::from(u8::from(state.used));
+            metrics.set("almanac_store_replica_used", &labels, used);
+            if let Some(lag) = state.lag_seconds {
+                metrics.set("almanac_store_replica_lag_seconds", &labels, lag);
+            }
         }
     }
 }
 
-/// Checks the replicas every `every` while `reads` lives.
-pub fn watch(reads: Weak<Reads>, every: Duration, metrics: Arc<Metrics>) {
+/// Checks the replicas every `every` while `reads` lives, their gauges in `metrics`.
+pub fn watch(reads: &Arc<Reads>, every: Duration, metrics: Arc<Metrics>) {
+    let _ = reads.metrics.set(metrics);
+    for replica in &reads.replicas {
+        if let Ok(state) = replica.state.lock() {
+            reads.gauge(&state);
+        }
+    }
+    let reads: Weak<Reads> = Arc::downgrade(reads);
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(every).await;
             let Some(reads) = reads.upgrade() else {
                 return;
             };
-            reads.check(Some(&metrics)).await;
+            reads.check().await;
         }
     });
 }

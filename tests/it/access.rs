@@ -91,10 +91,29 @@ async fn a_client_past_its_allowance_waits_while_others_and_probes_go_on() {
     );
     let spoofed = [("x-forwarded-for", "10.0.0.9, 10.0.0.1")];
     assert_eq!(get(&base, "/api/v1/locations", &spoofed).await.0, 429);
+    // A last entry that is not an address (`unknown`) counts as the peer (127.0.0.1, which has
+    // made no request of its own yet), never as an earlier entry the client wrote.
+    for n in 0..3 {
+        let unknown = [("x-forwarded-for", "10.0.0.7, unknown")];
+        assert_eq!(
+            get(&base, "/api/v1/locations", &unknown).await.0,
+            200,
+            "{n}"
+        );
+    }
+    let unknown = [("x-forwarded-for", "10.0.0.7, unknown")];
+    assert_eq!(get(&base, "/api/v1/locations", &unknown).await.0, 429);
+    assert_eq!(
+        get(&base, "/api/v1/locations", &from("10.0.0.7")).await.0,
+        200
+    );
+    // An address with a port, as some proxies write it, is that address.
+    let with_port = [("x-forwarded-for", "10.0.0.2:5555")];
+    assert_eq!(get(&base, "/api/v1/locations", &with_port).await.0, 200);
     let text = metrics_text(&base).await;
     assert_eq!(
         metric(&text, "almanac_http_refused_total{reason=\"rate_limited\"}"),
-        Some(3.0)
+        Some(4.0)
     );
 }
 
@@ -112,9 +131,13 @@ async fn without_forwarded_for_the_peer_address_counts() {
 
 #[tokio::test]
 async fn with_api_keys_data_routes_need_one_and_each_key_has_its_allowance() {
-    let dir = tempfile::tempdir().unwrap();
     let (one, two) = ("alm_first-key", "alm_second-key");
     let (one_digest, two_digest) = (hex(&sha256(one)), hex(&sha256(two)));
+    let bearer = |token: &str| format!("Bearer {token}");
+    let path = "/api/v1/external/cities";
+
+    // Without a rate limit: which requests a key opens.
+    let dir = tempfile::tempdir().unwrap();
     let base = server(
         &dir,
         &[
@@ -123,12 +146,9 @@ async fn with_api_keys_data_routes_need_one_and_each_key_has_its_allowance() {
                 "ALMANAC__HTTP__API_KEYS__DASHBOARD",
                 &two_digest.to_uppercase(),
             ),
-            ("ALMANAC__HTTP__RATE_LIMIT_PER_MINUTE", "2"),
         ],
     )
     .await;
-    let bearer = |token: &str| format!("Bearer {token}");
-    let path = "/api/v1/external/cities";
     for headers in [
         vec![],
         vec![("authorization", bearer("alm_first-ke"))],
@@ -144,26 +164,11 @@ async fn with_api_keys_data_routes_need_one_and_each_key_has_its_allowance() {
             "{headers:?}"
         );
     }
-    let with = |token: &str| {
+    for token in [one, two, ADMIN] {
         let header = bearer(token);
-        let base = base.clone();
-        async move { get(&base, path, &[("authorization", &header)]).await.0 }
-    };
-    assert_eq!(with(one).await, 200);
-    assert_eq!(with(one).await, 200);
-    assert_eq!(with(one).await, 429);
-    // The second key, from the same address, has its own allowance; so has the admin token.
-    assert_eq!(with(two).await, 200);
-    assert_eq!(with(ADMIN).await, 200);
-    // Probes, pages and the routes with their own token need no key (a server without a rate
-    // limit: these count against the address's allowance, spent above).
-    let dir = tempfile::tempdir().unwrap();
-    let base = server(
-        &dir,
-        &[("ALMANAC__HTTP__API_KEYS__FORECASTING", &one_digest)],
-    )
-    .await;
-    assert_eq!(get(&base, path, &[]).await.0, 401);
+        assert_eq!(get(&base, path, &[("authorization", &header)]).await.0, 200);
+    }
+    // Probes, pages and the routes with their own token need no key.
     for path in ["/health/ready", "/metrics", "/ui", "/openapi.json", "/docs"] {
         let (status, _, code) = get(&base, path, &[]).await;
         assert!(
@@ -185,7 +190,37 @@ async fn with_api_keys_data_routes_need_one_and_each_key_has_its_allowance() {
     let text = metrics_text(&base).await;
     assert_eq!(
         metric(&text, "almanac_http_refused_total{reason=\"api_key\"}"),
-        Some(1.0)
+        Some(5.0)
+    );
+
+    // Two a minute: each key has its own allowance, from the same address; requests without
+    // a valid key spend the address's, so guessing keys is limited too.
+    let dir = tempfile::tempdir().unwrap();
+    let base = server(
+        &dir,
+        &[
+            ("ALMANAC__HTTP__API_KEYS__FORECASTING", &one_digest),
+            ("ALMANAC__HTTP__API_KEYS__DASHBOARD", &two_digest),
+            ("ALMANAC__HTTP__RATE_LIMIT_PER_MINUTE", "2"),
+        ],
+    )
+    .await;
+    let with = |token: &str| {
+        let header = bearer(token);
+        let base = base.clone();
+        async move { get(&base, path, &[("authorization", &header)]).await.0 }
+    };
+    assert_eq!(with(one).await, 200);
+    assert_eq!(with(one).await, 200);
+    assert_eq!(with(one).await, 429);
+    assert_eq!(with(two).await, 200);
+    assert_eq!(with(ADMIN).await, 200);
+    assert_eq!(with("alm_guess-1").await, 401);
+    assert_eq!(with("alm_guess-2").await, 401);
+    assert_eq!(
+        with("alm_guess-3").await,
+        429,
+        "guesses spend the address's allowance"
     );
 }
 

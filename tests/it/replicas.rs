@@ -80,6 +80,7 @@ async fn reads_go_to_the_replica_while_it_keeps_up_and_to_the_primary_when_it_do
             // The test asks for checks itself.
             ("ALMANAC__STORE__REPLICA_CHECK_SECS", "3600"),
             ("ALMANAC__HTTP__CACHE_MB", "0"),
+            ("ALMANAC__HTTP__ADMIN_TOKEN", "adm1n"),
         ],
     );
     let core = Core::open(settings).await.unwrap();
@@ -95,7 +96,7 @@ async fn reads_go_to_the_replica_while_it_keeps_up_and_to_the_primary_when_it_do
         .unwrap();
     assert!(!loaded.failed(), "{loaded}");
     caught_up(&replica);
-    core.reads.check(None).await;
+    core.reads.check().await;
     assert!(core.reads.states()[0].used, "{:?}", core.reads.states());
     let before = hours(&base, now).await;
     assert_eq!(before, 48, "the 48-hour lookback");
@@ -113,14 +114,30 @@ async fn reads_go_to_the_replica_while_it_keeps_up_and_to_the_primary_when_it_do
     let more = ops::ingest::run(&core, later, &ProgressBar::hidden())
         .await
         .unwrap();
-    assert_eq!(more.total().inserted % 3, 0, "{more}");
+    assert!(more.total().inserted >= 3, "{more}");
     assert_eq!(hours(&base, now).await, 48, "read from the paused replica");
+    // Outside a request (a job, the CLI) reads go to the primary, never behind what was written.
+    let primary_store = std::sync::Arc::as_ptr(&core.store) as *const u8;
+    let reader = core.reader();
+    assert!(std::ptr::eq(
+        std::sync::Arc::as_ptr(&reader) as *const u8,
+        primary_store
+    ));
+    // Actions (POST) run on the primary: resolving reaches it (an unknown anomaly: 404, where
+    // an UPDATE on the read-only replica would have been a 500).
+    let response = client()
+        .post(format!("{base}/api/v1/anomalies/987654/resolve"))
+        .bearer_auth("adm1n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
 
     // Past the lag bound it is skipped: the primary answers, with the new hours; readiness
     // stays ready and says why.
     let skipped_at = Instant::now();
     loop {
-        core.reads.check(None).await;
+        core.reads.check().await;
         if !core.reads.states()[0].used {
             break;
         }
@@ -139,7 +156,7 @@ async fn reads_go_to_the_replica_while_it_keeps_up_and_to_the_primary_when_it_do
     // Replaying again and caught up, it is used again (and holds the new hours).
     replica.psql("SELECT pg_wal_replay_resume()");
     caught_up(&replica);
-    core.reads.check(None).await;
+    core.reads.check().await;
     assert!(core.reads.states()[0].used, "{:?}", core.reads.states());
     assert_eq!(hours(&base, now).await, 51);
 
@@ -154,12 +171,9 @@ async fn reads_go_to_the_replica_while_it_keeps_up_and_to_the_primary_when_it_do
     );
     let state = &core.reads.states()[0];
     assert!(!state.used, "{state:?}");
-    core.reads.check(None).await;
+    core.reads.check().await;
     let reason = core.reads.states()[0].reason.clone().unwrap_or_default();
     assert!(reason.contains("does not answer"), "{reason}");
-    // Writes never went anywhere but the primary: the replica is a hot standby (read-only).
-    let runs = primary.psql_in("almanac", "SELECT count(*) FROM runs");
-    assert!(runs.parse::<u32>().unwrap() >= 2, "{runs}");
 }
 
 #[tokio::test]
