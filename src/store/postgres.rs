@@ -62,13 +62,7 @@ impl Postgres {
     /// Connects to `url`, its certificate checked against `ca_file` when given (`verify-full`
     /// unless the URL names another `sslmode`), and applies pending migrations.
     pub async fn connect_verified(url: &str, ca_file: Option<&Path>) -> Result<Self, StoreError> {
-        let mut options = PgConnectOptions::from_str(url)?;
-        if let Some(ca) = ca_file {
-            options = options.ssl_root_cert(ca);
-            if !url.contains("sslmode=") {
-                options = options.ssl_mode(PgSslMode::VerifyFull);
-            }
-        }
+        let options = connect_options(url, ca_file)?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
@@ -86,13 +80,7 @@ impl Postgres {
     /// it by replication), connections made when first needed, so a replica down at start
     /// delays nothing. Its lag is read by [`Postgres::replica_lag`].
     pub fn replica(url: &str, ca_file: Option<&Path>) -> Result<Self, StoreError> {
-        let mut options = PgConnectOptions::from_str(url)?;
-        if let Some(ca) = ca_file {
-            options = options.ssl_root_cert(ca);
-            if !url.contains("sslmode=") {
-                options = options.ssl_mode(PgSslMode::VerifyFull);
-            }
-        }
+        let options = connect_options(url, ca_file)?;
         // A replica that hangs must not hold a request (and its computing turn) for long: a
         // statement over 10 s fails, and the request runs again on the primary.
         let options = options.options([("statement_timeout", "10s")]);
@@ -485,6 +473,19 @@ impl Store for Postgres {
             .await?;
         rows.into_iter().map(rows::point).collect()
     }
+}
+
+/// `url`'s options, its certificate checked against `ca_file` when given (`verify-full` unless
+/// the URL names another `sslmode`).
+fn connect_options(url: &str, ca_file: Option<&Path>) -> Result<PgConnectOptions, StoreError> {
+    let mut options = PgConnectOptions::from_str(url)?;
+    if let Some(ca) = ca_file {
+        options = options.ssl_root_cert(ca);
+        if !url.contains("sslmode=") {
+            options = options.ssl_mode(PgSslMode::VerifyFull);
+        }
+    }
+    Ok(options)
 }
 
 /// Raises the data version of every (location, dataset) holding one of `series`, inside the
