@@ -5,31 +5,20 @@
 
 use std::net::SocketAddr;
 
-use almanac::core::Core;
 use almanac::secret::{hex, sha256};
-use tokio::net::TcpListener;
 
-use crate::support::{client, config, metric, metrics_text};
+use crate::support::{client, metric, metrics_text};
 
 const ADMIN: &str = "adm1n-t0ken";
 
 /// The API (fresh store, no upstream) under the real accept loop with `extra` settings.
 async fn server(dir: &tempfile::TempDir, extra: &[(&str, &str)]) -> String {
-    let unused: SocketAddr = "127.0.0.1:9".parse().unwrap();
     let mut settings = vec![("ALMANAC__HTTP__ADMIN_TOKEN", ADMIN)];
     settings.extend_from_slice(extra);
-    let core = Core::open(config(dir, unused, &settings)).await.unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let limits = almanac::http::Limits::of(&core.config.http);
-    let app = almanac::http::router(core);
-    tokio::spawn(almanac::http::serve_until(
-        listener,
-        app,
-        limits,
-        std::future::pending(),
-    ));
-    format!("http://{address}")
+    format!(
+        "http://{}",
+        crate::support::accept_loop(dir, &settings).await
+    )
 }
 
 /// Status, `Retry-After` and the error code (if any) of a GET with these headers.

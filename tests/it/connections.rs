@@ -5,29 +5,14 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use almanac::core::Core;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-use crate::support::config;
+use tokio::net::TcpStream;
 
 /// The API (fresh store, no upstream) under the real accept loop with `extra` settings.
 async fn server(dir: &tempfile::TempDir, extra: &[(&str, &str)]) -> SocketAddr {
-    let unused: SocketAddr = "127.0.0.1:9".parse().unwrap();
     let mut settings = vec![("ALMANAC__HTTP__ADMIN_TOKEN", "t0ken")];
     settings.extend_from_slice(extra);
-    let core = Core::open(config(dir, unused, &settings)).await.unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let limits = almanac::http::Limits::of(&core.config.http);
-    let app = almanac::http::router(core);
-    tokio::spawn(almanac::http::serve_until(
-        listener,
-        app,
-        limits,
-        std::future::pending(),
-    ));
-    address
+    crate::support::accept_loop(dir, &settings).await
 }
 
 /// Sends `request` and reads until the server closes (or `within` passes): status and body.

@@ -293,3 +293,21 @@ pub fn metric(text: &str, series: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
         .and_then(|v| v.parse().ok())
 }
+
+/// The API (fresh store in `dir`, no upstream) under the real accept loop (`serve_until`, which
+/// gives handlers the peer's address) with `extra` settings; its address.
+pub async fn accept_loop(dir: &tempfile::TempDir, extra: &[(&str, &str)]) -> SocketAddr {
+    let unused: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let core = Core::open(config(dir, unused, extra)).await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let limits = almanac::http::Limits::of(&core.config.http);
+    let app = almanac::http::router(core);
+    tokio::spawn(almanac::http::serve_until(
+        listener,
+        app,
+        limits,
+        std::future::pending(),
+    ));
+    address
+}
