@@ -71,12 +71,16 @@ impl Core {
     /// Opens the store (applying migrations), records the configured locations and builds the
     /// sources on one shared HTTP client.
     pub async fn open(config: Config) -> anyhow::Result<Self> {
-        let store: Arc<dyn Store> = match &config.store.url {
-            Some(url) => Arc::new(
+        let postgres = match &config.store.url {
+            Some(url) => Some(
                 Postgres::connect_verified(url.expose(), config.store.ca_file.as_deref())
                     .await
                     .context("connecting to PostgreSQL (store.url)")?,
             ),
+            None => None,
+        };
+        let store: Arc<dyn Store> = match &postgres {
+            Some(postgres) => Arc::new(postgres.clone()),
             None => {
                 let path = config.sqlite_path();
                 Arc::new(
@@ -86,13 +90,13 @@ impl Core {
                 )
             }
         };
-        let reads = match config.store.replica_urls() {
-            urls if urls.is_empty() => Arc::new(Reads::primary(store.clone())),
-            urls => {
+        let reads = match (config.store.replica_urls(), &postgres) {
+            (urls, Some(postgres)) if !urls.is_empty() => {
                 let max_lag =
                     std::time::Duration::from_secs(config.store.max_replica_lag_secs.into());
                 let reads = Reads::with_replicas(
                     store.clone(),
+                    postgres,
                     &urls,
                     config.store.ca_file.as_deref(),
                     max_lag,
@@ -101,6 +105,8 @@ impl Core {
                 .context("store.read_urls")?;
                 Arc::new(reads)
             }
+            // Config refuses replicas without a PostgreSQL primary.
+            _ => Arc::new(Reads::primary(store.clone())),
         };
         let registry = config.registry();
         let abandoned = store

@@ -12,7 +12,7 @@
 //! each) when they are evenly spaced (format 2: a series without gaps, the usual block), else
 //! all `n` (`i64`, format 1). About 9 bytes a value, 17 with gaps.
 
-use super::{Point, StoreError};
+use super::{Point, SeriesId, StoreError};
 use crate::domain::{Flag, TimeRange, Timestamp};
 
 /// A block's span: 30 days (720 hourly values, 2,880 quarter-hours), counted from the epoch.
@@ -39,6 +39,20 @@ pub fn span(index: i64) -> TimeRange {
 /// The blocks a range touches, first and last included (`None` for an empty range).
 pub fn indices(range: TimeRange) -> Option<(i64, i64)> {
     (range.start < range.end).then(|| (index(range.start), index(range.end.plus(-1))))
+}
+
+/// The blocks each series' instants fall in, first to last, as `(series, first, last)`; the
+/// instants come sorted by (series, instant).
+pub fn spans(keys: impl IntoIterator<Item = (SeriesId, i64)>) -> Vec<(SeriesId, i64, i64)> {
+    let mut spans: Vec<(SeriesId, i64, i64)> = Vec::new();
+    for (series, ts) in keys {
+        let index = index(Timestamp::from_epoch(ts));
+        match spans.last_mut() {
+            Some((s, _, last)) if *s == series => *last = index,
+            _ => spans.push((series, index, index)),
+        }
+    }
+    spans
 }
 
 /// Packs points (in instant order, as a read returns them).

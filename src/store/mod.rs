@@ -8,6 +8,7 @@ mod batch;
 mod block;
 mod forecasts;
 pub mod models;
+mod pg_blocks;
 mod postgres;
 mod processing;
 pub mod replicas;

@@ -13,7 +13,8 @@ use async_trait::async_trait;
 use sqlx::Postgres as Db;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 
-use super::rows;
+use super::block;
+use super::pg_blocks::{self, Packer};
 use super::{Point, Row, RunId, SeriesId, Store, StoreError};
 use crate::domain::{Counts, Reject, TimeRange, Timestamp};
 
@@ -27,6 +28,8 @@ pub struct Postgres {
     /// Months whose partition this handle knows to exist (a partition is never dropped while
     /// a handle writes to it).
     partitions: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<(i16, i8)>>>,
+    /// Packs the blocks reads find without a packed copy, on the primary (`pg_blocks.rs`).
+    packer: std::sync::Arc<Packer>,
 }
 
 impl Postgres {
@@ -54,6 +57,15 @@ impl Postgres {
         }
     }
 
+    /// A data set's version without a round trip: PostgreSQL has none.
+    pub(super) fn version_at_once(
+        &self,
+        _location: &str,
+        _dataset: crate::domain::Dataset,
+    ) -> Option<i64> {
+        None
+    }
+
     /// Connects to `url` and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         Self::connect_verified(url, None).await
@@ -70,6 +82,7 @@ impl Postgres {
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         Ok(Self {
+            packer: Packer::new(pool.clone()),
             pool,
             instance: super::instance_name().into(),
             partitions: Default::default(),
@@ -78,8 +91,13 @@ impl Postgres {
 
     /// A read-only handle on a streaming replica at `url`: no migrations (the primary's reach
     /// it by replication), connections made when first needed, so a replica down at start
-    /// delays nothing. Its lag is read by [`Postgres::replica_lag`].
-    pub fn replica(url: &str, ca_file: Option<&Path>) -> Result<Self, StoreError> {
+    /// delays nothing. Its lag is read by [`Postgres::replica_lag`]. Blocks its reads find
+    /// unpacked are packed on `primary`.
+    pub fn replica(
+        url: &str,
+        ca_file: Option<&Path>,
+        primary: &Postgres,
+    ) -> Result<Self, StoreError> {
         let options = connect_options(url, ca_file)?;
         // A replica that hangs must not hold a request (and its computing turn) for long: a
         // statement over 10 s fails, and the request runs again on the primary.
@@ -89,6 +107,7 @@ impl Postgres {
             .acquire_timeout(Duration::from_secs(2))
             .connect_lazy_with(options);
         Ok(Self {
+            packer: primary.packer.clone(),
             pool,
             instance: super::instance_name().into(),
             partitions: Default::default(),
@@ -140,16 +159,13 @@ impl Postgres {
             .await?;
         let created: Vec<(i16, i8)> = months.iter().copied().collect();
         for (year, month) in months {
-            let start = jiff::civil::date(year, month, 1);
-            let end = start
-                .checked_add(jiff::Span::new().months(1))
-                .map_err(|e| StoreError::Conflict(e.to_string()))?;
+            let (start, end) = month_bounds(year, month)?;
             // Only numbers go into this statement (DDL takes no parameters).
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "CREATE TABLE IF NOT EXISTS observations_{year:04}_{month:02} PARTITION OF observations \
                  FOR VALUES FROM ({}) TO ({})",
-                Timestamp::utc_midnight(start).epoch(),
-                Timestamp::utc_midnight(end).epoch()
+                start.epoch(),
+                end.epoch()
             )))
             .execute(&mut **tx)
             .await?;
@@ -235,6 +251,8 @@ impl Postgres {
         };
         if counts.inserted + counts.updated > 0 {
             raise_versions(&mut tx, &ids).await?;
+            let spans = block::spans(rows.iter().map(|r| (r.series, r.ts.epoch())));
+            pg_blocks::forget(&mut tx, &spans).await?;
         }
         sqlx::query(
             "UPDATE runs SET inserted = inserted + $1, updated = updated + $2, unchanged = unchanged + $3,
@@ -332,12 +350,10 @@ impl Postgres {
             else {
                 continue;
             };
-            let Ok(end) =
-                jiff::civil::date(year, month, 1).checked_add(jiff::Span::new().months(1))
-            else {
+            let Ok((_, end)) = month_bounds(year, month) else {
                 continue;
             };
-            if Timestamp::utc_midnight(end) <= before {
+            if end <= before {
                 months.push((year, month));
             }
         }
@@ -370,6 +386,10 @@ impl Postgres {
         }
         let ids: Vec<i64> = held.iter().map(|h| h.0).collect();
         raise_versions(&mut tx, &ids).await?;
+        let (start, end) = month_bounds(year, month)?;
+        let (first, last) = (block::index(start), block::index(end.plus(-1)));
+        let spans: Vec<_> = ids.iter().map(|&s| (s, first, last)).collect();
+        pg_blocks::forget(&mut tx, &spans).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
             .execute(&mut *tx)
             .await?;
@@ -453,26 +473,34 @@ impl Store for Postgres {
                 .await?;
         if done.rows_affected() > 0 {
             raise_versions(&mut tx, &[series]).await?;
+            if let Some((first, last)) = block::indices(range) {
+                pg_blocks::forget(&mut tx, &[(series, first, last)]).await?;
+            }
         }
         tx.commit().await?;
         Ok(done.rows_affected())
     }
 
     async fn read(&self, series: SeriesId, range: TimeRange) -> Result<Vec<Point>, StoreError> {
-        let rows: Vec<rows::PointRow> = self
-            .retry(|| {
-                sqlx::query_as(
-                    "SELECT ts, value, flag, created_run, updated_run FROM observations
-                     WHERE series_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts",
-                )
-                .bind(series)
-                .bind(range.start.epoch())
-                .bind(range.end.epoch())
-                .fetch_all(&self.pool)
-            })
+        let fetched = self
+            .retry(|| pg_blocks::fetch(&self.pool, series, range))
             .await?;
-        rows.into_iter().map(rows::point).collect()
+        let (points, unpacked) = pg_blocks::points(series, range, fetched)?;
+        if !unpacked.is_empty() {
+            self.packer.request(series, unpacked);
+        }
+        Ok(points)
     }
+}
+
+/// The first instant of a UTC calendar month and of the next.
+fn month_bounds(year: i16, month: i8) -> Result<(Timestamp, Timestamp), StoreError> {
+    let start =
+        jiff::civil::Date::new(year, month, 1).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    let end = start
+        .checked_add(jiff::Span::new().months(1))
+        .map_err(|e| StoreError::Conflict(e.to_string()))?;
+    Ok((Timestamp::utc_midnight(start), Timestamp::utc_midnight(end)))
 }
 
 /// `url`'s options, its certificate checked against `ca_file` when given (`verify-full` unless

@@ -81,16 +81,18 @@ impl Reads {
         }
     }
 
-    /// Reads spread over the replicas at `urls`, checked once before this returns.
+    /// Reads spread over the replicas at `urls`, checked once before this returns; the blocks
+    /// their reads find unpacked are packed on `packs_on` (the primary).
     pub async fn with_replicas(
         primary: Arc<dyn Store>,
+        packs_on: &Postgres,
         urls: &[&str],
         ca_file: Option<&std::path::Path>,
         max_lag: Duration,
     ) -> Result<Self, StoreError> {
         let mut replicas = Vec::new();
         for (i, url) in urls.iter().enumerate() {
-            let handle = Arc::new(Postgres::replica(url, ca_file)?);
+            let handle = Arc::new(Postgres::replica(url, ca_file, packs_on)?);
             replicas.push(Replica {
                 store: handle.clone(),
                 handle,

@@ -58,7 +58,13 @@ pub trait Shared: Send + Sync {
     async fn count_present(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError>;
     async fn last_timestamp(&self, series: SeriesId) -> Result<Option<Timestamp>, StoreError>;
     async fn extent(&self, series: &[SeriesId]) -> Result<Extent, StoreError>;
+    /// How many packed blocks the store holds (see `store/block.rs`).
+    async fn packed_blocks(&self) -> Result<u64, StoreError>;
 }
+
+/// A data set's version (`Shared::version`), absent before its first write.
+pub(super) const VERSION: &str =
+    "SELECT version FROM versions WHERE location_id = $1 AND dataset = $2";
 
 /// The `Shared` impl of `$backend`, whose sqlx database is `$db` (see the module's doc).
 macro_rules! shared_impl {
@@ -265,19 +271,27 @@ macro_rules! shared_impl {
                 Ok(done.rows_affected())
             }
 
+            async fn packed_blocks(&self) -> Result<u64, $crate::store::StoreError> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blocks")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n as u64)
+            }
+
             async fn version(
                 &self,
                 location: &str,
                 dataset: $crate::domain::Dataset,
             ) -> Result<i64, $crate::store::StoreError> {
+                if let Some(version) = self.version_at_once(location, dataset) {
+                    return Ok(version);
+                }
                 let version: Option<i64> = self
                     .retry(|| {
-                        sqlx::query_scalar(
-                            "SELECT version FROM versions WHERE location_id = $1 AND dataset = $2",
-                        )
-                        .bind(location)
-                        .bind(dataset.as_str())
-                        .fetch_optional(&self.pool)
+                        sqlx::query_scalar($crate::store::shared::VERSION)
+                            .bind(location)
+                            .bind(dataset.as_str())
+                            .fetch_optional(&self.pool)
                     })
                     .await?;
                 Ok(version.unwrap_or(0))

@@ -16,7 +16,7 @@ use sqlx::{QueryBuilder, Sqlite as Db};
 
 use super::{Point, Row, RunId, SeriesId, Store, StoreError};
 use super::{block, rows};
-use crate::domain::{Counts, Reject, TimeRange, Timestamp};
+use crate::domain::{Counts, Reject, TimeRange};
 
 /// How long a statement waits for another process' write lock before failing with
 /// `database is locked`: writes hold it for a batch (tens of milliseconds) or a rotation's
@@ -317,20 +317,36 @@ impl Sqlite {
     /// Runs a read, once: the shared SQL reads through this (see `store/shared.rs`), where
     /// PostgreSQL reads again on a fresh connection when the pooled one turned out broken. A
     /// local file's connection does not break that way.
+    /// A data set's version read on the calling thread by a reading connection: a cached
+    /// answer asks it on every request, and sqlx's hop to its connection thread and back cost
+    /// most of such a request (`benches/nginx.sh`). A point read in WAL mode does not wait for
+    /// writers. `None` when that read failed: the caller asks through sqlx, which says why.
+    pub(super) fn version_at_once(
+        &self,
+        location: &str,
+        dataset: crate::domain::Dataset,
+    ) -> Option<i64> {
+        let read = self.readers.with(|connection| {
+            let mut statement = connection
+                .prepare_cached(super::shared::VERSION)
+                .map_err(read_error)?;
+            let mut found = statement
+                .query((location, dataset.as_str()))
+                .map_err(read_error)?;
+            match found.next().map_err(read_error)? {
+                Some(row) => row.get::<_, i64>(0).map_err(read_error),
+                None => Ok(0),
+            }
+        });
+        read.ok()
+    }
+
     pub(super) async fn retry<T, F, Fut>(&self, read: F) -> Result<T, sqlx::Error>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
     {
         read().await
-    }
-
-    /// How many packed blocks the store holds (see `store/block.rs`).
-    pub async fn packed_blocks(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blocks")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n as u64)
     }
 }
 
@@ -384,7 +400,7 @@ impl Store for Sqlite {
         };
         if counts.inserted + counts.updated > 0 {
             raise_versions(&mut tx, &ids).await?;
-            forget_blocks(&mut tx, block_spans(&distinct)).await?;
+            forget_blocks(&mut tx, block::spans(distinct.keys().copied())).await?;
         }
         sqlx::query(
             "UPDATE runs SET inserted = inserted + ?, updated = updated + ?, unchanged = unchanged + ?,
@@ -529,19 +545,6 @@ async fn stage_and_upsert(
     .execute(&mut **tx)
     .await?;
     Ok((total, existing, changed))
-}
-
-/// The blocks each series' rows fall in, first to last: `(series, first, last)`.
-fn block_spans(rows: &BTreeMap<(SeriesId, i64), &Row>) -> Vec<(SeriesId, i64, i64)> {
-    let mut spans: Vec<(SeriesId, i64, i64)> = Vec::new();
-    for &(series, ts) in rows.keys() {
-        let index = block::index(Timestamp::from_epoch(ts));
-        match spans.last_mut() {
-            Some((s, _, last)) if *s == series => *last = index,
-            _ => spans.push((series, index, index)),
-        }
-    }
-    spans
 }
 
 /// Forgets the packed copies of blocks `first..=last` of each series, inside the transaction

@@ -6,6 +6,7 @@ mod admin;
 mod anomalies;
 mod backfill;
 mod backup;
+mod blocks;
 mod cache_keys;
 mod calendar;
 mod cli;

@@ -36,7 +36,7 @@ pub fn hour(h: i64) -> Timestamp {
     Timestamp::from_epoch(1_735_689_600 + h * 3_600)
 }
 
-fn run_at<'a>(range: TimeRange) -> NewRun<'a> {
+pub fn run_at<'a>(range: TimeRange) -> NewRun<'a> {
     NewRun {
         operation: "init",
         location: Some("madrid"),
@@ -1200,126 +1200,6 @@ async fn postgres_first_loads_racing_count_each_value_once() {
     }
     drop((a, b));
     db.drop().await;
-}
-
-/// Waits until the SQLite store holds `n` packed blocks (they are packed in the background).
-async fn packed(store: &Sqlite, n: u64) {
-    for _ in 0..500 {
-        if store.packed_blocks().await.unwrap() == n {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!(
-        "{} packed blocks after 10 s, not {n}",
-        store.packed_blocks().await.unwrap()
-    );
-}
-
-/// SQLite reads packed copies of 30-day blocks once a read has asked for them: whatever the
-/// range, and after writes and deletes inside a packed block, a read gives what the rows hold.
-#[tokio::test]
-async fn sqlite_reads_packed_blocks_exactly_as_rows() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Sqlite::open(&dir.path().join("almanac.db")).await.unwrap();
-    store.sync_locations(&[madrid()]).await.unwrap();
-    let series = store.ensure_series(&temperature_key()).await.unwrap();
-    let hours = 0..2_400;
-    let blocks = {
-        let mut b: Vec<i64> = hours
-            .clone()
-            .map(|h| hour(h).epoch() / (30 * 86_400))
-            .collect();
-        b.dedup();
-        b.len() as u64
-    };
-    let everything = TimeRange::new(hour(-50), hour(2_450)).unwrap();
-    // What the rows hold: instant → (value, flag, created run, updated run).
-    let mut model: BTreeMap<i64, (f64, Flag, i64, i64)> = BTreeMap::new();
-    let first = store.start_run(&run_at(everything)).await.unwrap();
-    let rows: Vec<Row> = hours
-        .clone()
-        .map(|h| Row {
-            series,
-            ts: hour(h),
-            value: h as f64 / 10.0,
-            flag: if h % 7 == 0 {
-                Flag::Estimated
-            } else {
-                Flag::Observed
-            },
-        })
-        .collect();
-    store.write_chunk(first, &rows, &[]).await.unwrap();
-    for r in &rows {
-        model.insert(r.ts.epoch(), (r.value, r.flag, first, first));
-    }
-
-    let check = |model: &BTreeMap<i64, (f64, Flag, i64, i64)>, store: Sqlite, range: TimeRange| {
-        let want: Vec<(i64, f64, Flag, i64, i64)> = model
-            .range(range.start.epoch()..range.end.epoch())
-            .map(|(&ts, &(v, f, c, u))| (ts, v, f, c, u))
-            .collect();
-        async move {
-            let got: Vec<(i64, f64, Flag, i64, i64)> = store
-                .read(series, range)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|p| (p.ts.epoch(), p.value, p.flag, p.created_run, p.updated_run))
-                .collect();
-            assert_eq!(got, want, "read of {range:?}");
-        }
-    };
-    let ranges = [
-        everything,
-        TimeRange::new(hour(17), hour(1_500)).unwrap(),
-        TimeRange::new(hour(719), hour(721)).unwrap(),
-        TimeRange::new(hour(2_399), hour(3_000)).unwrap(),
-        TimeRange::new(hour(-10), hour(0)).unwrap(),
-    ];
-    assert_eq!(store.packed_blocks().await.unwrap(), 0);
-    check(&model, store.clone(), everything).await;
-    packed(&store, blocks).await;
-    for range in ranges {
-        check(&model, store.clone(), range).await;
-    }
-
-    // Values changed inside a packed block, one new beside them: the block is forgotten with the
-    // write, so the next read has them.
-    let second = store.start_run(&run_at(everything)).await.unwrap();
-    let changed: Vec<Row> = (700..710)
-        .chain([2_400])
-        .map(|h| Row {
-            series,
-            ts: hour(h),
-            value: -1.0,
-            flag: Flag::Interpolated,
-        })
-        .collect();
-    store.write_chunk(second, &changed, &[]).await.unwrap();
-    for r in &changed {
-        let created = model.get(&r.ts.epoch()).map_or(second, |v| v.2);
-        model.insert(r.ts.epoch(), (r.value, r.flag, created, second));
-    }
-    assert!(store.packed_blocks().await.unwrap() < blocks);
-    for range in ranges {
-        check(&model, store.clone(), range).await;
-    }
-    packed(&store, blocks).await;
-    check(&model, store.clone(), everything).await;
-
-    // A delete inside packed blocks forgets them as well.
-    let gone = TimeRange::new(hour(1_000), hour(1_100)).unwrap();
-    assert_eq!(store.delete(series, gone).await.unwrap(), 100);
-    model.retain(|&ts, _| !gone.contains(Timestamp::from_epoch(ts)));
-    for range in ranges {
-        check(&model, store.clone(), range).await;
-    }
-    packed(&store, blocks).await;
-    for range in ranges {
-        check(&model, store.clone(), range).await;
-    }
 }
 
 /// Tenants: a registration is kept, registering again replaces it, every one is listed by id.
