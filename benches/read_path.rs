@@ -106,6 +106,11 @@ async fn measure(postgres: Option<&str>) {
             body.len()
         );
     }
+    println!(
+        "packed blocks after those reads: {}",
+        core.store.packed_blocks().await.expect("blocks")
+    );
+    under_load(&http, &url).await;
 
     let series = core
         .store
@@ -135,4 +140,39 @@ async fn measure(postgres: Option<&str>) {
             rows.len()
         );
     }
+}
+
+/// 8 connections asking the uncached 2-year answer 20 times each: requests/s and latency
+/// percentiles (the answers queue for `http.concurrent_answers` turns, one per core).
+async fn under_load(http: &reqwest::Client, url: &str) {
+    const CONNECTIONS: usize = 8;
+    const EACH: usize = 20;
+    let started = Instant::now();
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..CONNECTIONS {
+        let (http, url) = (http.clone(), url.to_owned());
+        clients.spawn(async move {
+            let mut took = Vec::with_capacity(EACH);
+            for _ in 0..EACH {
+                let sent = Instant::now();
+                let response = http.get(&url).send().await.expect("request");
+                assert!(response.status().is_success(), "{}", response.status());
+                response.bytes().await.expect("body");
+                took.push(sent.elapsed().as_secs_f64() * 1000.0);
+            }
+            took
+        });
+    }
+    let mut took: Vec<f64> = clients.join_all().await.into_iter().flatten().collect();
+    let elapsed = started.elapsed().as_secs_f64();
+    took.sort_by(f64::total_cmp);
+    let at = |q: f64| took[((took.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{CONNECTIONS} connections, {} uncached 2-year requests: {:.1} req/s, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        took.len(),
+        took.len() as f64 / elapsed,
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
 }

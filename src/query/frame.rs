@@ -131,15 +131,19 @@ pub async fn rows(
     let mut frame = Frame::default();
     // (variable, source, points) in priority order.
     let mut reads: Vec<(&'static str, u16, Vec<Point>)> = Vec::new();
+    let mut wanted = Vec::new();
     for series in prioritized(core, location, dataset).await? {
-        let Some(variable) = dataset
+        if let Some(variable) = dataset
             .variable(&series.variable)
             .filter(|_| series.step == step)
             .filter(|v| variables.is_none_or(|names| names.contains(&v.name)))
-        else {
-            continue;
-        };
-        let mut points = core.reader().read(series.id, range).await?;
+        {
+            wanted.push((series, variable));
+        }
+    }
+    let ids: Vec<_> = wanted.iter().map(|(s, _)| s.id).collect();
+    let read = core.reader().read_many(&ids, range).await?;
+    for ((series, variable), mut points) in wanted.into_iter().zip(read) {
         in_source_hours(&mut points, location, &series.source);
         let source = match frame.sources.iter().position(|s| **s == *series.source) {
             Some(i) => i,

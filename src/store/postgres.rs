@@ -482,14 +482,27 @@ impl Store for Postgres {
     }
 
     async fn read(&self, series: SeriesId, range: TimeRange) -> Result<Vec<Point>, StoreError> {
+        let mut read = self.read_many(&[series], range).await?;
+        Ok(read.pop().unwrap_or_default())
+    }
+
+    async fn read_many(
+        &self,
+        series: &[SeriesId],
+        range: TimeRange,
+    ) -> Result<Vec<Vec<Point>>, StoreError> {
         let fetched = self
             .retry(|| pg_blocks::fetch(&self.pool, series, range))
             .await?;
-        let (points, unpacked) = pg_blocks::points(series, range, fetched)?;
-        if !unpacked.is_empty() {
-            self.packer.request(series, unpacked);
+        let mut out = Vec::with_capacity(series.len());
+        for (&id, fetched) in series.iter().zip(fetched) {
+            let (points, unpacked) = pg_blocks::points(id, range, fetched)?;
+            if !unpacked.is_empty() {
+                self.packer.request(id, unpacked);
+            }
+            out.push(points);
         }
-        Ok(points)
+        Ok(out)
     }
 }
 
