@@ -55,6 +55,32 @@ pub fn spans(keys: impl IntoIterator<Item = (SeriesId, i64)>) -> Vec<(SeriesId, 
     spans
 }
 
+/// Blocks being packed, so that concurrent reads asking for the same ones ask once.
+#[derive(Default)]
+pub struct Pending(std::sync::Mutex<std::collections::HashSet<(SeriesId, i64)>>);
+
+impl Pending {
+    /// Of the series' `blocks`, those no one is packing yet, now marked as being packed.
+    pub fn claim(&self, series: SeriesId, blocks: Vec<i64>) -> Vec<i64> {
+        match self.0.lock() {
+            Ok(mut pending) => blocks
+                .into_iter()
+                .filter(|&b| pending.insert((series, b)))
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The series' `blocks` are no longer being packed.
+    pub fn release(&self, series: SeriesId, blocks: &[i64]) {
+        if let Ok(mut pending) = self.0.lock() {
+            for b in blocks {
+                pending.remove(&(series, *b));
+            }
+        }
+    }
+}
+
 /// Packs points (in instant order, as a read returns them).
 pub fn encode(points: &[Point]) -> Vec<u8> {
     let n = points.len();

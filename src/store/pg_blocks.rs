@@ -14,8 +14,7 @@
 //! A read is one read-only snapshot: each block of the range comes packed, or as its rows
 //! when it has no packed copy.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use sqlx::postgres::PgPool;
 
@@ -176,27 +175,20 @@ pub(super) async fn forget(
 /// Packs blocks in the background on the primary (a replica's reads ask it too).
 pub(super) struct Packer {
     pool: PgPool,
-    /// Blocks being packed, so that concurrent reads ask once.
-    pending: Mutex<HashSet<(SeriesId, i64)>>,
+    pending: block::Pending,
 }
 
 impl Packer {
     pub(super) fn new(pool: PgPool) -> Arc<Self> {
         Arc::new(Self {
             pool,
-            pending: Mutex::default(),
+            pending: block::Pending::default(),
         })
     }
 
     /// Packs the series' `blocks` soon, those not already being packed.
     pub(super) fn request(self: &Arc<Self>, series: SeriesId, blocks: Vec<i64>) {
-        let blocks: Vec<i64> = match self.pending.lock() {
-            Ok(mut pending) => blocks
-                .into_iter()
-                .filter(|&b| pending.insert((series, b)))
-                .collect(),
-            Err(_) => return,
-        };
+        let blocks = self.pending.claim(series, blocks);
         if blocks.is_empty() {
             return;
         }
@@ -209,11 +201,7 @@ impl Packer {
                     tracing::warn!(%error, series, "packing blocks failed; reads use the rows")
                 }
             }
-            if let Ok(mut pending) = packer.pending.lock() {
-                for b in &blocks {
-                    pending.remove(&(series, *b));
-                }
-            }
+            packer.pending.release(series, &blocks);
         });
     }
 

@@ -167,21 +167,14 @@ fn read_packed(
 /// from (writes, serialized with it, forget it if they change them later).
 struct Packer {
     path: std::path::PathBuf,
-    /// Blocks being packed, so that concurrent reads ask once.
-    pending: std::sync::Mutex<std::collections::HashSet<(SeriesId, i64)>>,
+    pending: block::Pending,
     connection: std::sync::Mutex<Option<rusqlite::Connection>>,
 }
 
 impl Packer {
     /// Packs the series' `blocks` soon, those not already being packed.
     fn request(self: &std::sync::Arc<Self>, series: SeriesId, blocks: Vec<i64>) {
-        let blocks: Vec<i64> = match self.pending.lock() {
-            Ok(mut pending) => blocks
-                .into_iter()
-                .filter(|&b| pending.insert((series, b)))
-                .collect(),
-            Err(_) => return,
-        };
+        let blocks = self.pending.claim(series, blocks);
         if blocks.is_empty() {
             return;
         }
@@ -190,11 +183,7 @@ impl Packer {
             if let Err(error) = packer.pack(series, &blocks) {
                 tracing::warn!(%error, series, "packing blocks failed; reads use the rows");
             }
-            if let Ok(mut pending) = packer.pending.lock() {
-                for b in &blocks {
-                    pending.remove(&(series, *b));
-                }
-            }
+            packer.pending.release(series, &blocks);
         });
     }
 
