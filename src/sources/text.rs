@@ -76,7 +76,11 @@ pub fn decimal(text: &str) -> Option<f64> {
     if text.is_empty() || separators > 1 {
         return None;
     }
-    let value: f64 = text.replace(',', ".").parse().ok()?;
+    let value: f64 = if text.contains(',') {
+        text.replace(',', ".").parse().ok()?
+    } else {
+        text.parse().ok()?
+    };
     value.is_finite().then_some(value)
 }
 

@@ -29,13 +29,30 @@ struct Columns {
     error: Option<usize>,
 }
 
+/// A `fecha` read: its instant, both instants of a repeated autumn hour, or none (the hour
+/// clocks jump forward over).
+#[derive(Clone, Copy)]
+enum Local {
+    At(i64),
+    Fold { before: i64, after: i64 },
+    Gap,
+}
+
+/// `fecha` texts already read that are kept (a month's ~3,000 quarter hours recur once per
+/// point); past this many the memo starts again, so memory stays bounded whatever the file.
+const LOCALS_KEPT: usize = 50_000;
+
 /// A streaming reader of one month's CSV: an iterator of readings or rejects.
 pub struct History<R: Read> {
-    rows: csv::StringRecordsIntoIter<std::io::Chain<std::io::Cursor<Vec<u8>>, BufReader<R>>>,
+    rows: csv::Reader<std::io::Chain<std::io::Cursor<Vec<u8>>, BufReader<R>>>,
+    /// The row being read, reused (a record a row costs an allocation or more).
+    record: Option<csv::StringRecord>,
     columns: Columns,
     zone: TimeZone,
     /// The last instant of each point, to place the repeated autumn hour.
     last: HashMap<String, i64>,
+    /// What each `fecha` text seen means (parsing it and asking the zone cost most of a row).
+    locals: HashMap<Box<str>, Local>,
     /// Why reading stopped early (the stream broke off), once it has.
     pub broken: Option<String>,
 }
@@ -76,17 +93,47 @@ impl<R: Read> History<R> {
             .delimiter(delimiter)
             .has_headers(true)
             .flexible(true)
-            .from_reader(std::io::Cursor::new(first).chain(reader))
-            .into_records();
+            .from_reader(std::io::Cursor::new(first).chain(reader));
         let zone = TimeZone::get(ZONE)
             .map_err(|e| SourceError::Malformed(format!("time zone {ZONE}: {e}")))?;
         Ok(Self {
             rows,
+            record: Some(csv::StringRecord::new()),
             columns,
             zone,
             last: HashMap::new(),
+            locals: HashMap::new(),
             broken: None,
         })
+    }
+
+    /// What the local time `text` means in Madrid.
+    fn local(&mut self, text: &str) -> Result<Local, String> {
+        if let Some(&local) = self.locals.get(text) {
+            return Ok(local);
+        }
+        let civil = DateTime::strptime("%Y-%m-%d %H:%M:%S", text)
+            .or_else(|_| DateTime::strptime("%d/%m/%Y %H:%M:%S", text))
+            .map_err(|_| format!("`fecha` {text} is not yyyy-mm-dd hh:mm:ss"))?;
+        let at = |offset| {
+            civil
+                .to_zoned(TimeZone::fixed(offset))
+                .map(|z| z.timestamp().as_second())
+                .map_err(|e| format!("`fecha` {text}: {e}"))
+        };
+        let local = match self.zone.to_ambiguous_timestamp(civil).offset() {
+            AmbiguousOffset::Unambiguous { offset } => Local::At(at(offset)?),
+            AmbiguousOffset::Fold { before, after } => Local::Fold {
+                before: at(before)?,
+                after: at(after)?,
+            },
+            AmbiguousOffset::Gap { .. } => Local::Gap,
+        };
+        if self.locals.len() >= LOCALS_KEPT {
+            self.locals.clear();
+        }
+        self.locals.insert(text.into(), local);
+        Ok(local)
     }
 
     fn reading(&mut self, row: &csv::StringRecord) -> Result<PointReading, String> {
@@ -96,30 +143,25 @@ impl<R: Read> History<R> {
             return Err("no point id".into());
         }
         let local = cell(Some(self.columns.fecha));
-        let civil = DateTime::strptime("%Y-%m-%d %H:%M:%S", local)
-            .or_else(|_| DateTime::strptime("%d/%m/%Y %H:%M:%S", local))
-            .map_err(|_| format!("`fecha` {local} is not yyyy-mm-dd hh:mm:ss"))?;
-        let instant = match self.zone.to_ambiguous_timestamp(civil).offset() {
-            AmbiguousOffset::Unambiguous { offset } => civil.to_zoned(TimeZone::fixed(offset)),
-            AmbiguousOffset::Fold { before, after } => {
-                let earlier = civil.to_zoned(TimeZone::fixed(before));
-                let seen = self.last.get(point).copied();
-                match earlier {
-                    Ok(e) if seen.is_some_and(|s| s >= e.timestamp().as_second()) => {
-                        civil.to_zoned(TimeZone::fixed(after))
-                    }
-                    other => other,
-                }
-            }
-            AmbiguousOffset::Gap { .. } => {
+        let epoch = match self.local(local)? {
+            Local::At(epoch) => epoch,
+            // The point's second reading of a repeated local time is the later instant.
+            Local::Fold { before, after } => match self.last.get(point) {
+                Some(&seen) if seen >= before => after,
+                _ => before,
+            },
+            Local::Gap => {
                 return Err(format!(
                     "`fecha` {local} does not exist in Madrid (clocks jump forward)"
                 ));
             }
+        };
+        match self.last.get_mut(point) {
+            Some(last) => *last = epoch,
+            None => {
+                self.last.insert(point.to_owned(), epoch);
+            }
         }
-        .map_err(|e| format!("`fecha` {local}: {e}"))?;
-        let epoch = instant.timestamp().as_second();
-        self.last.insert(point.to_owned(), epoch);
         let number = |i: Option<usize>| {
             let raw = cell(i);
             if raw.is_empty() {
@@ -150,27 +192,30 @@ impl<R: Read> Iterator for History<R> {
         if self.broken.is_some() {
             return None;
         }
-        let row = self.rows.next()?;
-        if let Err(e) = &row
-            && let csv::ErrorKind::Io(io) = e.kind()
-        {
-            self.broken = Some(format!("the file broke off: {io}"));
-            return None;
-        }
-        Some(match row {
-            Ok(row) => self.reading(&row).map_err(|reason| Reject {
+        let mut row = self.record.take().unwrap_or_default();
+        let item = match self.rows.read_record(&mut row) {
+            Ok(false) => None,
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                if let csv::ErrorKind::Io(io) = e.kind() {
+                    self.broken = Some(format!("the file broke off: {io}"));
+                }
+                None
+            }
+            Ok(true) => Some(self.reading(&row).map_err(|reason| Reject {
                 record: row.iter().collect::<Vec<_>>().join(";"),
                 reason,
                 value: None,
-            }),
-            Err(e) => Err(Reject {
+            })),
+            Err(e) => Some(Err(Reject {
                 record: e
                     .position()
                     .map_or("?".into(), |p| format!("line {}", p.line())),
                 reason: format!("unreadable CSV row: {e}"),
                 value: None,
-            }),
-        })
+            })),
+        };
+        self.record = Some(row);
+        item
     }
 }
 

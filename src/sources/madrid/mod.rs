@@ -89,11 +89,10 @@ impl PointReading {
 }
 
 fn check(variable: &str, value: f64) -> Result<f64, String> {
-    Dataset::Traffic
-        .variable(variable)
-        .map_or(Err(format!("unknown variable {variable}")), |v| {
-            v.check(value)
-        })
+    match Dataset::Traffic.variable(variable) {
+        Some(v) => v.check(value),
+        None => Err(format!("unknown variable {variable}")),
+    }
 }
 
 #[derive(Default, Clone, Copy)]
