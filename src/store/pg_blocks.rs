@@ -5,11 +5,15 @@
 //!
 //! Ordering against concurrent writers (PostgreSQL runs them side by side, unlike SQLite's one
 //! writer): a transaction that changes a series' rows takes that series' advisory lock
-//! *shared* before it forgets the series' blocks; the packer takes it *exclusive* — only by
-//! trying, never waiting — before it reads the rows it packs. So either the writer committed
-//! before the packer read (the block holds the new rows), or the packer committed before the
-//! writer's delete began (which then sees and removes the block). A packer that finds a writer
-//! at the series gives up; the next read asks again.
+//! *shared* first (before any table lock: creating a partition locks `observations` whole),
+//! and forgets the series' blocks in the spans it wrote before it commits; the packer takes
+//! the lock *exclusive* — only by trying, never waiting — before it reads the rows it packs.
+//! So either the writer committed before the packer read (the block holds the new rows), or
+//! the packer committed before the writer's delete began (which then sees and removes the
+//! block). A packer that finds a writer at the series gives up, as does one waiting over
+//! `lock_timeout` for a table (a partition being made or dropped); the next read asks again.
+//! One pack runs at a time per process, so packing never holds more than one of the pool's
+//! connections.
 //!
 //! A read is one read-only snapshot: each block of the range comes packed, or as its rows
 //! when it has no packed copy.
@@ -49,7 +53,7 @@ pub(super) async fn fetch(
     range: TimeRange,
 ) -> Result<Vec<Fetched>, sqlx::Error> {
     let mut fetched: Vec<Fetched> = series.iter().map(|_| Fetched::default()).collect();
-    let Some((first, last)) = block::indices(range) else {
+    let Some((first, last)) = block::indices(range).filter(|_| !series.is_empty()) else {
         return Ok(fetched);
     };
     let mut tx = pool
@@ -139,8 +143,27 @@ pub(super) fn points(
     Ok((points, unpacked))
 }
 
+/// Takes the series' locks shared for the rest of the transaction, which is about to change
+/// their rows (see the module's note).
+pub(super) async fn lock_series(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    series: &[SeriesId],
+) -> Result<(), StoreError> {
+    let mut keys: Vec<i32> = series.iter().map(|&s| key(s)).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    if !keys.is_empty() {
+        sqlx::query("SELECT pg_advisory_xact_lock_shared($1, k) FROM UNNEST($2::INT4[]) AS k")
+            .bind(LOCK_CLASS)
+            .bind(&keys)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Forgets the packed copies of blocks `first..=last` of each series, inside the transaction
-/// that changed their rows, after taking the series' locks shared (see the module's note).
+/// that changed their rows, under the series' locks (taken here if not before).
 pub(super) async fn forget(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     spans: &[(SeriesId, i64, i64)],
@@ -148,15 +171,8 @@ pub(super) async fn forget(
     if spans.is_empty() {
         return Ok(());
     }
-    let mut keys: Vec<i32> = spans.iter().map(|s| key(s.0)).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    sqlx::query("SELECT pg_advisory_xact_lock_shared($1, k) FROM UNNEST($2::INT4[]) AS k")
-        .bind(LOCK_CLASS)
-        .bind(&keys)
-        .execute(&mut **tx)
-        .await?;
-    let series: Vec<i64> = spans.iter().map(|s| s.0).collect();
+    let series: Vec<SeriesId> = spans.iter().map(|s| s.0).collect();
+    lock_series(tx, &series).await?;
     let firsts: Vec<i64> = spans.iter().map(|s| s.1).collect();
     let lasts: Vec<i64> = spans.iter().map(|s| s.2).collect();
     sqlx::query(
@@ -176,6 +192,8 @@ pub(super) async fn forget(
 pub(super) struct Packer {
     pool: PgPool,
     pending: block::Pending,
+    /// One pack at a time.
+    turn: tokio::sync::Semaphore,
 }
 
 impl Packer {
@@ -183,6 +201,7 @@ impl Packer {
         Arc::new(Self {
             pool,
             pending: block::Pending::default(),
+            turn: tokio::sync::Semaphore::new(1),
         })
     }
 
@@ -197,6 +216,11 @@ impl Packer {
             match packer.pack(series, &blocks).await {
                 Ok(true) => {}
                 Ok(false) => tracing::debug!(series, "a writer holds the series; packing later"),
+                Err(StoreError::Database(sqlx::Error::Database(e)))
+                    if e.code().as_deref() == Some("55P03") =>
+                {
+                    tracing::debug!(series, "a table was locked; packing later")
+                }
                 Err(error) => {
                     tracing::warn!(%error, series, "packing blocks failed; reads use the rows")
                 }
@@ -208,7 +232,14 @@ impl Packer {
     /// Packs `blocks` of `series` in one transaction holding the series' lock; `false` when a
     /// writer held it.
     async fn pack(&self, series: SeriesId, blocks: &[i64]) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let Ok(_turn) = self.turn.acquire().await else {
+            return Ok(false);
+        };
+        // Packing waits for no one for long: a writer holding a table gets it back soon.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN; SET LOCAL lock_timeout = '500ms'")
+            .await?;
         let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, $2)")
             .bind(LOCK_CLASS)
             .bind(key(series))
@@ -217,7 +248,15 @@ impl Packer {
         if !locked {
             return Ok(false);
         }
-        for &index in blocks {
+        // Under the lock a block that exists is fresh (a writer would have forgotten it): a
+        // replica behind its primary asks for blocks the primary already has.
+        let packed: Vec<i64> =
+            sqlx::query_scalar("SELECT block FROM blocks WHERE series_id = $1 AND block = ANY($2)")
+                .bind(series)
+                .bind(blocks)
+                .fetch_all(&mut *tx)
+                .await?;
+        for &index in blocks.iter().filter(|b| !packed.contains(b)) {
             let span = block::span(index);
             let found: Vec<rows::PointRow> = sqlx::query_as(
                 "SELECT ts, value, flag, created_run, updated_run FROM observations
@@ -241,7 +280,7 @@ impl Packer {
             } else {
                 sqlx::query(
                     "INSERT INTO blocks (series_id, block, data) VALUES ($1, $2, $3)
-                     ON CONFLICT (series_id, block) DO UPDATE SET data = excluded.data",
+                     ON CONFLICT (series_id, block) DO NOTHING",
                 )
                 .bind(series)
                 .bind(index)

@@ -189,24 +189,27 @@ impl Postgres {
         let distinct: BTreeMap<(SeriesId, i64), &Row> =
             rows.iter().map(|r| ((r.series, r.ts.epoch()), r)).collect();
         let rows: Vec<&Row> = distinct.into_values().collect();
-        let created = self
-            .ensure_partitions(&mut tx, rows.iter().map(|r| r.ts))
-            .await?;
         // The distinct series (`= ANY` probes an index once per element).
         let mut ids: Vec<i64> = rows.iter().map(|r| r.series).collect();
         ids.sort_unstable();
         ids.dedup();
+        // Before any table lock (creating a partition locks `observations` whole): a packer
+        // holding a series' lock may be waiting for one (see `pg_blocks.rs`).
+        pg_blocks::lock_series(&mut tx, &ids).await?;
+        let created = self
+            .ensure_partitions(&mut tx, rows.iter().map(|r| r.ts))
+            .await?;
         let copied = if copy {
-            self.copy_if_fresh(&mut tx, run, &rows, &ids)
-                .await?
-                .map(|n| (n, 0, 0))
+            self.copy_if_fresh(&mut tx, run, &rows, &ids).await?
         } else {
             None
         };
         // The rows go as four arrays; every CTE sees the table as it was before the upsert, so
-        // `existing` tells new, changed and unchanged rows apart in the same statement.
-        let (total, existing, changed): (i64, i64, i64) = match copied {
-            Some(counts) => counts,
+        // `existing` tells new, changed and unchanged rows apart in the same statement. The
+        // upsert itself compares with the latest committed rows (a concurrent writer's, which
+        // the counts' snapshot may not see): how many it wrote says whether anything changed.
+        let (total, existing, changed, wrote): (i64, i64, i64, i64) = match copied {
+            Some(n) => (n, 0, 0, n),
             None => {
                 let series: Vec<i64> = rows.iter().map(|r| r.series).collect();
                 let instants: Vec<i64> = rows.iter().map(|r| r.ts.epoch()).collect();
@@ -230,8 +233,8 @@ impl Postgres {
              )
              SELECT (SELECT COUNT(*) FROM input), (SELECT COUNT(*) FROM existing),
                     (SELECT COUNT(*) FROM existing
-                     WHERE old_value IS DISTINCT FROM value OR old_flag IS DISTINCT FROM flag)
-                    + 0 * (SELECT COUNT(*) FROM upsert)",
+                     WHERE old_value IS DISTINCT FROM value OR old_flag IS DISTINCT FROM flag),
+                    (SELECT COUNT(*) FROM upsert)",
         )
         .bind(&series)
         .bind(&instants)
@@ -249,7 +252,7 @@ impl Postgres {
             unchanged: (existing - changed) as u64,
             rejected: rejects.len() as u64,
         };
-        if counts.inserted + counts.updated > 0 {
+        if counts.inserted + counts.updated > 0 || wrote > 0 {
             raise_versions(&mut tx, &ids).await?;
             let spans = block::spans(rows.iter().map(|r| (r.series, r.ts.epoch())));
             pg_blocks::forget(&mut tx, &spans).await?;
@@ -375,6 +378,13 @@ impl Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock(7283190451)")
             .execute(&mut *tx)
             .await?;
+        // No writer adds a series to the month between the count below and the drop (one
+        // waiting meanwhile finds the partition gone, and creates it again).
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "LOCK TABLE {table} IN SHARE MODE"
+        )))
+        .execute(&mut *tx)
+        .await?;
         // Only numbers go into the table name.
         let held: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT series_id, COUNT(*) FROM {table} GROUP BY series_id"
@@ -464,6 +474,7 @@ impl Store for Postgres {
 
     async fn delete(&self, series: SeriesId, range: TimeRange) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
+        pg_blocks::lock_series(&mut tx, &[series]).await?;
         let done =
             sqlx::query("DELETE FROM observations WHERE series_id = $1 AND ts >= $2 AND ts < $3")
                 .bind(series)
@@ -491,16 +502,28 @@ impl Store for Postgres {
         series: &[SeriesId],
         range: TimeRange,
     ) -> Result<Vec<Vec<Point>>, StoreError> {
+        let mut distinct = series.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
         let fetched = self
-            .retry(|| pg_blocks::fetch(&self.pool, series, range))
+            .retry(|| pg_blocks::fetch(&self.pool, &distinct, range))
             .await?;
-        let mut out = Vec::with_capacity(series.len());
-        for (&id, fetched) in series.iter().zip(fetched) {
+        let mut read = std::collections::HashMap::with_capacity(distinct.len());
+        for (&id, fetched) in distinct.iter().zip(fetched) {
             let (points, unpacked) = pg_blocks::points(id, range, fetched)?;
             if !unpacked.is_empty() {
                 self.packer.request(id, unpacked);
             }
-            out.push(points);
+            read.insert(id, points);
+        }
+        // In the order asked, a series asked twice given twice.
+        let mut out = Vec::with_capacity(series.len());
+        for (i, id) in series.iter().enumerate() {
+            out.push(if series[i + 1..].contains(id) {
+                read.get(id).cloned().unwrap_or_default()
+            } else {
+                read.remove(id).unwrap_or_default()
+            });
         }
         Ok(out)
     }

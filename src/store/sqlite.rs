@@ -31,6 +31,9 @@ pub struct Sqlite {
     pool: SqlitePool,
     instance: std::sync::Arc<str>,
     readers: std::sync::Arc<Readers>,
+    /// The connection data versions are read through on the calling thread (opened on first
+    /// use), never waiting: see [`Sqlite::version_at_once`].
+    versions: std::sync::Arc<std::sync::Mutex<Option<rusqlite::Connection>>>,
     packer: std::sync::Arc<Packer>,
     /// This process' writers, one at a time and in arrival order (see [`Sqlite::begin_write`]).
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
@@ -282,6 +285,7 @@ impl Sqlite {
                 path: path.to_path_buf(),
                 idle: std::sync::Mutex::new(Vec::new()),
             }),
+            versions: Default::default(),
             packer: std::sync::Arc::new(Packer {
                 path: path.to_path_buf(),
                 pending: Default::default(),
@@ -303,33 +307,40 @@ impl Sqlite {
         Ok((turn, tx))
     }
 
-    /// Runs a read, once: the shared SQL reads through this (see `store/shared.rs`), where
-    /// PostgreSQL reads again on a fresh connection when the pooled one turned out broken. A
-    /// local file's connection does not break that way.
-    /// A data set's version read on the calling thread by a reading connection: a cached
-    /// answer asks it on every request, and sqlx's hop to its connection thread and back cost
-    /// most of such a request (`benches/nginx.sh`). A point read in WAL mode does not wait for
-    /// writers. `None` when that read failed: the caller asks through sqlx, which says why.
+    /// A data set's version read on the calling thread: a cached answer asks it on every
+    /// request, and sqlx's hop to its connection thread and back cost most of such a request
+    /// (`benches/nginx.sh`). It never waits — not for the connection (in use by another
+    /// thread), nor for a lock (busy timeout 0; a point read in WAL mode rarely meets one) —
+    /// and gives `None` instead, as when the read failed: the caller then asks through sqlx,
+    /// which waits its turn or says why.
     pub(super) fn version_at_once(
         &self,
         location: &str,
         dataset: crate::domain::Dataset,
     ) -> Option<i64> {
-        let read = self.readers.with(|connection| {
-            let mut statement = connection
-                .prepare_cached(super::shared::VERSION)
-                .map_err(read_error)?;
-            let mut found = statement
-                .query((location, dataset.as_str()))
-                .map_err(read_error)?;
-            match found.next().map_err(read_error)? {
-                Some(row) => row.get::<_, i64>(0).map_err(read_error),
-                None => Ok(0),
-            }
-        });
-        read.ok()
+        let mut connection = self.versions.try_lock().ok()?;
+        if connection.is_none() {
+            let opened = rusqlite::Connection::open_with_flags(
+                &self.readers.path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .ok()?;
+            opened.busy_timeout(std::time::Duration::ZERO).ok()?;
+            *connection = Some(opened);
+        }
+        let connection = connection.as_ref()?;
+        let mut statement = connection.prepare_cached(super::shared::VERSION).ok()?;
+        let mut found = statement.query((location, dataset.as_str())).ok()?;
+        match found.next().ok()? {
+            Some(row) => row.get::<_, i64>(0).ok(),
+            None => Some(0),
+        }
     }
 
+    /// Runs a read, once: the shared SQL reads through this (see `store/shared.rs`), where
+    /// PostgreSQL reads again on a fresh connection when the pooled one turned out broken. A
+    /// local file's connection does not break that way.
     pub(super) async fn retry<T, F, Fut>(&self, read: F) -> Result<T, sqlx::Error>
     where
         F: Fn() -> Fut,
