@@ -41,6 +41,47 @@ pub fn indices(range: TimeRange) -> Option<(i64, i64)> {
     (range.start < range.end).then(|| (index(range.start), index(range.end.plus(-1))))
 }
 
+/// Walks the blocks of a range in order, told which have a packed copy, and gives the parts of
+/// the range between them: the values there come from the rows.
+pub struct Gaps {
+    range: TimeRange,
+    next: i64,
+    last: i64,
+}
+
+impl Gaps {
+    /// `None` for an empty range.
+    pub fn new(range: TimeRange) -> Option<Self> {
+        let (first, last) = indices(range)?;
+        Some(Self {
+            range,
+            next: first,
+            last,
+        })
+    }
+
+    /// The first and last block of the range.
+    pub fn bounds(&self) -> (i64, i64) {
+        (self.next, self.last)
+    }
+
+    /// The part of the range before packed block `index` and after the last one given (indices
+    /// come in increasing order), if there is one.
+    pub fn before(&mut self, index: i64) -> Option<TimeRange> {
+        let gap = (index > self.next).then(|| TimeRange {
+            start: self.range.start.max(span(self.next).start),
+            end: self.range.end.min(span(index).start),
+        });
+        self.next = index + 1;
+        gap
+    }
+
+    /// The part of the range after the last packed block given, if there is one.
+    pub fn rest(&mut self) -> Option<TimeRange> {
+        self.before(self.last + 1)
+    }
+}
+
 /// The blocks each series' instants fall in, first to last, as `(series, first, last)`; the
 /// instants come sorted by (series, instant).
 pub fn spans(keys: impl IntoIterator<Item = (SeriesId, i64)>) -> Vec<(SeriesId, i64, i64)> {
@@ -246,6 +287,45 @@ fn partition(n: usize, before: impl Fn(usize) -> bool) -> usize {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn gaps_are_the_range_between_packed_blocks() {
+        let at = |block: i64, offset: i64| Timestamp::from_epoch(block * SPAN_SECONDS + offset);
+        let range = TimeRange {
+            start: at(10, 500),
+            end: at(14, 7),
+        };
+        let mut gaps = Gaps::new(range).unwrap();
+        assert_eq!(gaps.bounds(), (10, 14));
+        assert_eq!(gaps.before(10), None, "the first block is packed");
+        assert_eq!(
+            gaps.before(13),
+            Some(TimeRange {
+                start: at(11, 0),
+                end: at(13, 0)
+            })
+        );
+        assert_eq!(
+            gaps.rest(),
+            Some(TimeRange {
+                start: at(14, 0),
+                end: at(14, 7)
+            }),
+            "the last block, cut at the range's end"
+        );
+        let mut none_packed = Gaps::new(range).unwrap();
+        assert_eq!(none_packed.rest(), Some(range));
+        let mut all_packed = Gaps::new(range).unwrap();
+        for b in 10..=14 {
+            assert_eq!(all_packed.before(b), None);
+        }
+        assert_eq!(all_packed.rest(), None);
+        let empty = TimeRange {
+            start: at(3, 0),
+            end: at(3, 0),
+        };
+        assert!(Gaps::new(empty).is_none());
+    }
 
     fn points(values: &[(i64, f64, i64, i64, i64)]) -> Vec<Point> {
         values

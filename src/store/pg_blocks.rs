@@ -53,7 +53,10 @@ pub(super) async fn fetch(
     range: TimeRange,
 ) -> Result<Vec<Fetched>, sqlx::Error> {
     let mut fetched: Vec<Fetched> = series.iter().map(|_| Fetched::default()).collect();
-    let Some((first, last)) = block::indices(range).filter(|_| !series.is_empty()) else {
+    let Some((first, last)) = block::Gaps::new(range)
+        .filter(|_| !series.is_empty())
+        .map(|g| g.bounds())
+    else {
         return Ok(fetched);
     };
     let mut tx = pool
@@ -80,15 +83,19 @@ pub(super) async fn fetch(
     // Per series, the instants of each run of blocks without a packed copy.
     let mut gaps: (Vec<i64>, Vec<i64>, Vec<i64>) = Default::default();
     for (i, &id) in series.iter().enumerate() {
-        let mut next = first;
-        for index in fetched[i].blocks.iter().map(|b| b.0).chain([last + 1]) {
-            if index > next {
-                gaps.0.push(id);
-                gaps.1
-                    .push(range.start.max(block::span(next).start).epoch());
-                gaps.2.push(range.end.min(block::span(index).start).epoch());
-            }
-            next = index + 1;
+        let Some(mut walk) = block::Gaps::new(range) else {
+            break;
+        };
+        let mut between: Vec<TimeRange> = fetched[i]
+            .blocks
+            .iter()
+            .filter_map(|b| walk.before(b.0))
+            .collect();
+        between.extend(walk.rest());
+        for gap in between {
+            gaps.0.push(id);
+            gaps.1.push(gap.start.epoch());
+            gaps.2.push(gap.end.epoch());
         }
     }
     if !gaps.0.is_empty() {

@@ -114,9 +114,10 @@ fn read_packed(
     series: SeriesId,
     range: TimeRange,
 ) -> Result<(Vec<Point>, Vec<i64>), StoreError> {
-    let Some((first, last)) = block::indices(range) else {
+    let Some(mut gaps) = block::Gaps::new(range) else {
         return Ok((Vec::new(), Vec::new()));
     };
+    let (first, last) = gaps.bounds();
     let snapshot = connection.unchecked_transaction().map_err(read_error)?;
     let mut blocks = snapshot
         .prepare(
@@ -127,12 +128,10 @@ fn read_packed(
     let mut stored = snapshot.prepare(POINTS_IN_RANGE).map_err(read_error)?;
     let mut points = Vec::new();
     let mut unpacked = Vec::new();
-    // Blocks `from..to` have no packed copy: their values in range come from the rows.
-    let mut from_rows = |from: i64, to: i64, points: &mut Vec<Point>| {
-        let start = range.start.max(block::span(from).start);
-        let end = range.end.min(block::span(to).start);
+    // A part of the range without packed blocks: its values come from the rows.
+    let mut from_rows = |gap: TimeRange, points: &mut Vec<Point>| {
         let mut found = stored
-            .query((series, start.epoch(), end.epoch()))
+            .query((series, gap.start.epoch(), gap.end.epoch()))
             .map_err(read_error)?;
         while let Some(row) = found.next().map_err(read_error)? {
             let point = point_of(row)?;
@@ -144,12 +143,11 @@ fn read_packed(
         }
         Ok::<_, StoreError>(())
     };
-    let mut next = first;
     let mut found = blocks.query((series, first, last)).map_err(read_error)?;
     while let Some(row) = found.next().map_err(read_error)? {
         let index: i64 = row.get(0).map_err(read_error)?;
-        if index > next {
-            from_rows(next, index, &mut points)?;
+        if let Some(gap) = gaps.before(index) {
+            from_rows(gap, &mut points)?;
         }
         let data = row.get_ref(1).map_err(read_error)?;
         let data = data
@@ -157,10 +155,9 @@ fn read_packed(
             .map_err(|e| StoreError::Corrupt(format!("block {index} of series {series}: {e}")))?;
         block::decode(data, range, &mut points)
             .map_err(|e| StoreError::Corrupt(format!("block {index} of series {series}: {e}")))?;
-        next = index + 1;
     }
-    if next <= last {
-        from_rows(next, last + 1, &mut points)?;
+    if let Some(gap) = gaps.rest() {
+        from_rows(gap, &mut points)?;
     }
     Ok((points, unpacked))
 }
